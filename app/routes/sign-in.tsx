@@ -1,0 +1,73 @@
+import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/cloudflare";
+import { redirect } from "@remix-run/cloudflare";
+import { Form, Link, useActionData, useLoaderData, useNavigation, useSearchParams } from "@remix-run/react";
+import { findUser } from "../../worker/auth/session";
+import { Field, FormError } from "../components/field";
+import { authFailure, fieldErrors, redirectWithCookies, safeRedirectTarget, SignInForm, type AuthFormResult } from "../lib/auth-forms.server";
+
+export const meta: MetaFunction = () => [{ title: "Sign in — Utter" }];
+
+export async function loader({ request, context }: LoaderFunctionArgs) {
+  if (await findUser(context.app, request.headers)) throw redirect("/");
+  const cfg = context.app.config;
+  return {
+    providers: {
+      github: Boolean(cfg.GITHUB_CLIENT_ID && cfg.GITHUB_CLIENT_SECRET),
+      google: Boolean(cfg.GOOGLE_CLIENT_ID && cfg.GOOGLE_CLIENT_SECRET),
+    },
+  };
+}
+
+export async function action({ request, context }: ActionFunctionArgs): Promise<Response | AuthFormResult> {
+  const form = Object.fromEntries(await request.formData());
+  const values = { email: String(form.email ?? "") };
+  const parsed = SignInForm.safeParse(form);
+  if (!parsed.success) return { errors: fieldErrors(parsed.error), values };
+  const res = await context.app.auth().api.signInEmail({ body: parsed.data, headers: request.headers, asResponse: true });
+  if (!res.ok) return authFailure(res, values);
+  return redirectWithCookies(safeRedirectTarget(form.redirectTo ?? null), res);
+}
+
+export default function SignIn() {
+  const data = useActionData<typeof action>();
+  const { providers } = useLoaderData<typeof loader>();
+  const [params] = useSearchParams();
+  const busy = useNavigation().state === "submitting";
+  return (
+    <section className="card narrow">
+      <h1>Sign in</h1>
+      <Form method="post" noValidate>
+        <input type="hidden" name="redirectTo" value={params.get("redirectTo") ?? "/"} />
+        <FormError message={data?.errors.form} />
+        <Field label="Email" name="email" type="email" autoComplete="email" required defaultValue={data?.values.email} error={data?.errors.email} />
+        <Field label="Password" name="password" type="password" autoComplete="current-password" required error={data?.errors.password} />
+        <button type="submit" className="button primary" disabled={busy}>
+          {busy ? "Signing in…" : "Sign in"}
+        </button>
+      </Form>
+      {providers.github || providers.google ? (
+        <div className="oauth">
+          {providers.github ? (
+            <Form method="post" action="/sign-in/social">
+              <input type="hidden" name="provider" value="github" />
+              <button className="button" type="submit">
+                Continue with GitHub
+              </button>
+            </Form>
+          ) : null}
+          {providers.google ? (
+            <Form method="post" action="/sign-in/social">
+              <input type="hidden" name="provider" value="google" />
+              <button className="button" type="submit">
+                Continue with Google
+              </button>
+            </Form>
+          ) : null}
+        </div>
+      ) : null}
+      <p className="muted">
+        <Link to="/forgot-password">Forgot your password?</Link> · New here? <Link to="/sign-up">Create an account</Link>
+      </p>
+    </section>
+  );
+}

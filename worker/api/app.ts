@@ -1,0 +1,61 @@
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { createRequestContext, requestIdFrom, type RequestContext } from "../context";
+import { AppError } from "../lib/errors";
+import { errorFields, createLogger } from "../lib/log";
+import { isCrossSiteRequest } from "../lib/origin";
+import { healthRoutes } from "./routes/health";
+import { meRoutes } from "./routes/me";
+import { metaRoutes } from "./routes/meta";
+
+export interface ApiEnv {
+  Bindings: Env;
+  Variables: { ctx: RequestContext; requestId: string };
+}
+
+export function createApi() {
+  const api = new Hono<ApiEnv>();
+
+  api.use("*", async (c, next) => {
+    const requestId = requestIdFrom(c.req.raw);
+    c.set("requestId", requestId);
+    c.header("x-request-id", requestId);
+    c.set("ctx", createRequestContext(c.env, c.executionCtx, requestId));
+    await next();
+    c.header("x-request-id", requestId);
+  });
+
+  api.use("*", async (c, next) => {
+    if (isCrossSiteRequest(c.req.raw, c.get("ctx").config)) {
+      throw new AppError("cross_site_request", 403, "This request came from a site we do not trust.");
+    }
+    await next();
+  });
+
+  // better-auth answers its own routes; errors from it are already JSON.
+  api.on(["GET", "POST"], "/api/auth/*", (c) => c.get("ctx").auth().handler(c.req.raw));
+
+  api.route("/api", healthRoutes);
+  api.route("/api", metaRoutes);
+  api.route("/api", meRoutes);
+
+  api.notFound((c) => c.json(new AppError("not_found", 404, `No API route ${c.req.method} ${c.req.path}.`).toBody(), 404));
+
+  api.onError((err, c) => {
+    const requestId = c.get("requestId") ?? "unknown";
+    if (err instanceof AppError) {
+      for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
+      if (err.status >= 500) createLogger({ request_id: requestId }).error("request.failed", { code: err.code, ...errorFields(err) });
+      return c.json(err.toBody(), err.status);
+    }
+    if (err instanceof HTTPException) {
+      const status = err.status;
+      return c.json(new AppError(status === 413 ? "payload_too_large" : "http_error", status, err.message || "Request failed.").toBody(), status);
+    }
+    createLogger({ request_id: requestId }).error("request.unhandled", errorFields(err));
+    return c.json(new AppError("internal", 500, `Something went wrong on our side (request ${requestId}).`).toBody(), 500);
+  });
+
+  return api;
+}
+export type Api = ReturnType<typeof createApi>;

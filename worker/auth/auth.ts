@@ -1,0 +1,73 @@
+import { betterAuth } from "better-auth";
+import { drizzleAdapter } from "better-auth/adapters/drizzle";
+import type { AppConfig } from "../lib/config";
+import type { Logger } from "../lib/log";
+import type { Db } from "../db/client";
+import * as schema from "../db/schema";
+import { createMailer, type Mailer } from "./mailer";
+
+export interface AuthDeps {
+  db: Db;
+  config: AppConfig;
+  log: Logger;
+  mailer?: Mailer;
+}
+
+/**
+ * One better-auth instance per request: env and bindings differ per request
+ * in Workers, so the instance is never cached at module scope.
+ */
+export function createAuth({ db, config, log, mailer = createMailer(config, log) }: AuthDeps) {
+  const social: Record<string, { clientId: string; clientSecret: string }> = {};
+  if (config.GITHUB_CLIENT_ID && config.GITHUB_CLIENT_SECRET) {
+    social.github = { clientId: config.GITHUB_CLIENT_ID, clientSecret: config.GITHUB_CLIENT_SECRET };
+  }
+  if (config.GOOGLE_CLIENT_ID && config.GOOGLE_CLIENT_SECRET) {
+    social.google = { clientId: config.GOOGLE_CLIENT_ID, clientSecret: config.GOOGLE_CLIENT_SECRET };
+  }
+  return betterAuth({
+    appName: "Utter",
+    baseURL: config.APP_URL,
+    basePath: "/api/auth",
+    secret: config.BETTER_AUTH_SECRET,
+    trustedOrigins: [config.APP_URL, ...config.TRUSTED_ORIGINS],
+    database: drizzleAdapter(db, {
+      provider: "sqlite",
+      schema: { user: schema.user, session: schema.session, account: schema.account, verification: schema.verification },
+    }),
+    emailAndPassword: {
+      enabled: true,
+      minPasswordLength: 8,
+      maxPasswordLength: 128,
+      autoSignIn: true,
+      revokeSessionsOnPasswordReset: true,
+      resetPasswordTokenExpiresIn: 60 * 60,
+      sendResetPassword: async ({ user, url }) => {
+        await mailer.send({
+          to: user.email,
+          subject: "Reset your Utter password",
+          text: `Someone asked to reset the password of your Utter account. If it was you, open this link within an hour:\n\n${url}\n\nIf it was not, ignore this message.`,
+        });
+      },
+    },
+    socialProviders: social,
+    user: {
+      additionalFields: {
+        plan: { type: "string", required: false, defaultValue: "free", input: false },
+      },
+    },
+    session: {
+      expiresIn: 60 * 60 * 24 * 30,
+      updateAge: 60 * 60 * 24,
+    },
+    advanced: {
+      useSecureCookies: config.APP_URL.startsWith("https://"),
+      ipAddress: { ipAddressHeaders: ["cf-connecting-ip"] },
+      defaultCookieAttributes: { httpOnly: true, sameSite: "lax" },
+    },
+    // Our own rate limiter guards the auth routes (worker/lib/rate-limit.ts).
+    rateLimit: { enabled: false },
+    telemetry: { enabled: false },
+  });
+}
+export type Auth = ReturnType<typeof createAuth>;

@@ -1,0 +1,160 @@
+/**
+ * Product tables. Every row carries its owner's `user_id`; services filter by
+ * it on every query (DESIGN §7). Times are epoch milliseconds.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { user } from "./auth-schema";
+
+const now = sql`(cast(unixepoch('subsecond') * 1000 as integer))`;
+const ownerId = () =>
+  text("user_id")
+    .notNull()
+    .references(() => user.id, { onDelete: "cascade" });
+
+export const voices = sqliteTable(
+  "voices",
+  {
+    id: text("id").primaryKey(),
+    userId: ownerId(),
+    name: text("name").notNull(),
+    language: text("language").notNull(),
+    source: text("source", { enum: ["upload", "record", "design"] }).notNull(),
+    transcript: text("transcript"),
+    description: text("description"),
+    referenceKey: text("reference_key").notNull(),
+    referenceFormat: text("reference_format").notNull(),
+    referenceMime: text("reference_mime").notNull(),
+    durationMs: integer("duration_ms").notNull(),
+    sizeBytes: integer("size_bytes").notNull(),
+    favorite: integer("favorite", { mode: "boolean" }).notNull().default(false),
+    usageCount: integer("usage_count").notNull().default(0),
+    /** Set for voices saved from a design preview: saving twice is a no-op. */
+    designTaskId: text("design_task_id").unique(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull().default(now),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull().default(now),
+  },
+  (t) => [index("voices_user_created_idx").on(t.userId, t.createdAt)],
+);
+
+export const TASK_STATES = ["queued", "dispatched", "running", "succeeded", "failed", "cancelled"] as const;
+
+export const tasks = sqliteTable(
+  "tasks",
+  {
+    id: text("id").primaryKey(),
+    userId: ownerId(),
+    kind: text("kind", { enum: ["generate", "design_preview"] }).notNull(),
+    status: text("status", { enum: TASK_STATES }).notNull().default("queued"),
+    /** The generation this task produces (kind=generate). */
+    generationId: text("generation_id"),
+    voiceId: text("voice_id"),
+    /** What the engine needs: text, language, instruct, seed. JSON. */
+    input: text("input", { mode: "json" }).notNull(),
+    cost: integer("cost").notNull(),
+    progress: integer("progress_permille").notNull().default(0),
+    stage: text("stage"),
+    callId: text("call_id"),
+    attempts: integer("attempts").notNull().default(0),
+    /** `{code, message, retryable}` when failed. */
+    error: text("error", { mode: "json" }),
+    /** `{duration_ms, sample_rate, size_bytes, key}` when succeeded. */
+    result: text("result", { mode: "json" }),
+    segmentCount: integer("segment_count").notNull().default(0),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull().default(now),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull().default(now),
+    startedAt: integer("started_at", { mode: "timestamp_ms" }),
+    finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
+    /** Design previews are kept for a limited time. */
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("tasks_user_status_idx").on(t.userId, t.status, t.createdAt), index("tasks_status_updated_idx").on(t.status, t.updatedAt)],
+);
+
+export const generations = sqliteTable(
+  "generations",
+  {
+    id: text("id").primaryKey(),
+    userId: ownerId(),
+    /** Null once the voice is deleted; the generation stays in history. */
+    voiceId: text("voice_id").references(() => voices.id, { onDelete: "set null" }),
+    voiceName: text("voice_name").notNull(),
+    taskId: text("task_id").notNull(),
+    text: text("text").notNull(),
+    language: text("language").notNull(),
+    status: text("status", { enum: TASK_STATES }).notNull().default("queued"),
+    audioKey: text("audio_key"),
+    durationMs: integer("duration_ms"),
+    sizeBytes: integer("size_bytes"),
+    sampleRate: integer("sample_rate"),
+    cost: integer("cost").notNull(),
+    error: text("error", { mode: "json" }),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull().default(now),
+    completedAt: integer("completed_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("generations_user_created_idx").on(t.userId, t.createdAt), index("generations_voice_idx").on(t.voiceId)],
+);
+
+export const LEDGER_KINDS = ["grant", "purchase", "reserve", "capture", "release", "refund", "dispute", "adjustment"] as const;
+
+/**
+ * Append-only (triggers in migrations forbid UPDATE and DELETE). The balance
+ * is the sum of `delta`; `credit_balances` caches it, maintained by an
+ * insert trigger so the two cannot drift. `idempotency_key` makes every
+ * grant, reservation, capture, release and Stripe-driven entry happen at most once.
+ */
+export const creditLedger = sqliteTable(
+  "credit_ledger",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    userId: ownerId(),
+    delta: integer("delta").notNull(),
+    kind: text("kind", { enum: LEDGER_KINDS }).notNull(),
+    idempotencyKey: text("idempotency_key").notNull(),
+    taskId: text("task_id"),
+    note: text("note"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull().default(now),
+  },
+  (t) => [uniqueIndex("credit_ledger_key_idx").on(t.idempotencyKey), index("credit_ledger_user_idx").on(t.userId, t.id)],
+);
+
+export const creditBalances = sqliteTable("credit_balances", {
+  userId: text("user_id")
+    .primaryKey()
+    .references(() => user.id, { onDelete: "cascade" }),
+  balance: integer("balance").notNull().default(0),
+});
+
+/** Stripe events applied, keyed by event id: each is applied at most once. */
+export const stripeEvents = sqliteTable("stripe_events", {
+  id: text("id").primaryKey(),
+  type: text("type").notNull(),
+  receivedAt: integer("received_at", { mode: "timestamp_ms" }).notNull().default(now),
+});
+
+/** A user's subscription as Stripe last described it (the object itself, not event order). */
+export const subscriptions = sqliteTable("subscriptions", {
+  id: text("id").primaryKey(),
+  userId: ownerId(),
+  customerId: text("customer_id").notNull(),
+  status: text("status").notNull(),
+  plan: text("plan").notNull(),
+  currentPeriodEnd: integer("current_period_end", { mode: "timestamp_ms" }),
+  /** Stripe's `created`/event ordering guard: the newest object version wins. */
+  stripeUpdatedAt: integer("stripe_updated_at").notNull(),
+});
+
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    userId: ownerId(),
+    name: text("name").notNull(),
+    /** SHA-256 of the key; the key itself is shown once. */
+    hash: text("hash").notNull().unique(),
+    prefix: text("prefix").notNull(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull().default(now),
+    lastUsedAt: integer("last_used_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("api_keys_user_idx").on(t.userId)],
+);

@@ -1,0 +1,47 @@
+import { createRequestHandler, type ServerBuild } from "@remix-run/cloudflare";
+// The Remix server build (run `npm run build` first; dev, test and deploy do). It is
+// generated JavaScript without declarations, hence the ignore (typed as ServerBuild below).
+// @ts-ignore
+import * as remixBuild from "../build/server";
+import { createApi } from "./api/app";
+import { createRequestContext, requestIdFrom } from "./context";
+import { AppError } from "./lib/errors";
+import { createLogger, errorFields } from "./lib/log";
+
+export { TaskTracker } from "../durable-objects/task-tracker";
+
+const api = createApi();
+const handleRemix = createRequestHandler(remixBuild as unknown as ServerBuild);
+
+export default {
+  async fetch(request, env, exec) {
+    const url = new URL(request.url);
+    if (url.pathname.startsWith("/api/") || url.pathname.startsWith("/internal/")) {
+      return api.fetch(request, env, exec);
+    }
+    const requestId = requestIdFrom(request);
+    try {
+      const ctx = createRequestContext(env, exec, requestId);
+      const response = await handleRemix(request, { cloudflare: { env, ctx: exec }, app: ctx });
+      const headers = new Headers(response.headers);
+      headers.set("x-request-id", requestId);
+      return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+    } catch (err) {
+      createLogger({ request_id: requestId }).error("page.unhandled", errorFields(err));
+      const message = err instanceof AppError ? err.message : "Something went wrong on our side.";
+      return new Response(`Utter is having trouble: ${message} (request ${requestId})`, {
+        status: 500,
+        headers: { "content-type": "text/plain; charset=utf-8", "x-request-id": requestId },
+      });
+    }
+  },
+
+  async queue(batch, _env, _exec) {
+    // Filled by the task pipeline: dispatch to the engine, dead-letter handling.
+    for (const message of batch.messages) message.ack();
+  },
+
+  async scheduled(_controller, _env, _exec) {
+    // Filled by the task pipeline: stale tasks, orphaned segments, monthly grants.
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,44 @@
+import { eq } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { user as userTable } from "../db/schema";
+import { ensureMonthlyGrant, getBalance } from "./credits";
+import { planOf } from "./pricing";
+import { LIMITS } from "./limits";
+
+export interface CurrentUser {
+  id: string;
+  email: string;
+  name: string;
+  plan: string;
+}
+
+export async function getMe(db: Db, current: CurrentUser) {
+  const row = await db.select().from(userTable).where(eq(userTable.id, current.id)).get();
+  const planId = row?.plan ?? current.plan;
+  await ensureMonthlyGrant(db, current.id, planId);
+  const plan = planOf(planId);
+  const balance = await getBalance(db, current.id);
+  return {
+    user: {
+      id: current.id,
+      email: row?.email ?? current.email,
+      name: row?.name ?? current.name,
+      email_verified: row?.emailVerified ?? false,
+      created_at: row?.createdAt.toISOString() ?? null,
+    },
+    plan: {
+      id: plan.id,
+      name: plan.name,
+      monthly_credits: plan.monthlyCredits,
+      voice_limit: plan.voiceLimit,
+      concurrent_jobs: plan.concurrentJobs,
+    },
+    credits: { balance },
+    limits: {
+      text_chars: LIMITS.textChars.max,
+      reference_seconds: { min: LIMITS.referenceDurationMs.min / 1000, max: LIMITS.referenceDurationMs.max / 1000 },
+      reference_bytes: LIMITS.referenceBytes,
+    },
+  };
+}
+export type Me = Awaited<ReturnType<typeof getMe>>;
