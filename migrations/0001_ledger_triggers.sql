@@ -26,4 +26,4 @@ BEGIN
   ON CONFLICT(user_id) DO UPDATE SET balance = balance + excluded.balance;
 END;
 -- Note: deleting a user would cascade into credit_ledger and be refused by
--- credit_ledger_no_delete; account deletion is not offered yet (ADR 0005).
+-- credit_ledger_no_delete; account deletion is not offered yet (ADR 0004).

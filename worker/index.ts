@@ -1,7 +1,6 @@
 import { createRequestHandler, type ServerBuild } from "@remix-run/cloudflare";
-// The Remix server build (run `npm run build` first; dev, test and deploy do). It is
-// generated JavaScript without declarations, hence the ignore (typed as ServerBuild below).
-// @ts-ignore
+// The Remix server build (run `npm run build` first; dev, test and deploy do).
+// @ts-ignore -- generated JavaScript without declarations; typed as ServerBuild below
 import * as remixBuild from "../build/server";
 import { createApi } from "./api/app";
 import { createRequestContext, requestIdFrom } from "./context";

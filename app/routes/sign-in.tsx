@@ -18,14 +18,14 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   };
 }
 
-export async function action({ request, context }: ActionFunctionArgs): Promise<Response | AuthFormResult> {
+export async function action({ request, context }: ActionFunctionArgs): Promise<AuthFormResult> {
   const form = Object.fromEntries(await request.formData());
   const values = { email: String(form.email ?? "") };
   const parsed = SignInForm.safeParse(form);
   if (!parsed.success) return { errors: fieldErrors(parsed.error), values };
   const res = await context.app.auth().api.signInEmail({ body: parsed.data, headers: request.headers, asResponse: true });
   if (!res.ok) return authFailure(res, values);
-  return redirectWithCookies(safeRedirectTarget(form.redirectTo ?? null), res);
+  throw redirectWithCookies(safeRedirectTarget(form.redirectTo ?? null), res);
 }
 
 export default function SignIn() {

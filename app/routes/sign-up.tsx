@@ -12,14 +12,14 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   return null;
 }
 
-export async function action({ request, context }: ActionFunctionArgs): Promise<Response | AuthFormResult> {
+export async function action({ request, context }: ActionFunctionArgs): Promise<AuthFormResult> {
   const form = Object.fromEntries(await request.formData());
   const values = { name: String(form.name ?? ""), email: String(form.email ?? "") };
   const parsed = SignUpForm.safeParse(form);
   if (!parsed.success) return { errors: fieldErrors(parsed.error), values };
   const res = await context.app.auth().api.signUpEmail({ body: parsed.data, headers: request.headers, asResponse: true });
   if (!res.ok) return authFailure(res, values);
-  return redirectWithCookies("/", res);
+  throw redirectWithCookies("/", res);
 }
 
 export default function SignUp() {

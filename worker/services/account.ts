@@ -42,3 +42,7 @@ export async function getMe(db: Db, current: CurrentUser) {
   };
 }
 export type Me = Awaited<ReturnType<typeof getMe>>;
+
+export async function updateProfile(db: Db, userId: string, patch: { name: string }): Promise<void> {
+  await db.update(userTable).set({ name: patch.name, updatedAt: new Date() }).where(eq(userTable.id, userId)).run();
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { call, cookieFrom, signUp, uniqueEmail } from "../support/http";
+
+function form(fields: Record<string, string>): { body: FormData } {
+  const body = new FormData();
+  for (const [k, v] of Object.entries(fields)) body.set(k, v);
+  return { body };
+}
+
+describe("auth pages (Remix routes calling the same auth service)", () => {
+  it("the sign-up form creates an account and redirects with a session cookie", async () => {
+    const email = uniqueEmail("form");
+    const res = await call("/sign-up", { method: "POST", ...form({ name: "Form", email, password: "long enough pw" }) });
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("/");
+    const me = await call("/api/me", { cookie: cookieFrom(res) });
+    expect(((await me.json()) as { user: { email: string } }).user.email).toBe(email);
+  });
+
+  it("shows field errors next to the fields", async () => {
+    const res = await call("/sign-up", { method: "POST", ...form({ name: "", email: "not-an-email", password: "short" }) });
+    const html = await res.text();
+    expect(html).toContain("Enter a valid email address.");
+    expect(html).toContain("Use at least 8 characters.");
+    expect(html).toContain("Tell us your name.");
+    expect(html).toContain('aria-invalid="true"');
+  });
+
+  it("the sign-in form says when the password is wrong", async () => {
+    const user = await signUp("formsignin");
+    const res = await call("/sign-in", { method: "POST", ...form({ email: user.email, password: "wrong password" }) });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("That email and password do not match.");
+  });
+
+  it("the sign-in form signs in and sign-out signs out", async () => {
+    const user = await signUp("formcycle");
+    const res = await call("/sign-in", { method: "POST", ...form({ email: user.email, password: user.password, redirectTo: "/" }) });
+    expect(res.status).toBe(302);
+    const cookie = cookieFrom(res);
+    expect((await call("/api/me", { cookie })).status).toBe(200);
+    const out = await call("/sign-out", { method: "POST", cookie, ...form({}) });
+    expect(out.status).toBe(302);
+    expect((await call("/api/me", { cookie })).status).toBe(401);
+  });
+
+  it("the forgot-password form answers the same for unknown emails", async () => {
+    const res = await call("/forgot-password", { method: "POST", ...form({ email: uniqueEmail("nobody") }) });
+    expect(await res.text()).toContain("If an account exists for that email");
+  });
+});

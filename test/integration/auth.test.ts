@@ -1,0 +1,102 @@
+import { describe, expect, it } from "vitest";
+import { call, cookieFrom, signUp, uniqueEmail } from "../support/http";
+import { expectedErrors } from "../support/expected-errors";
+
+describe("accounts (better-auth at /api/auth)", () => {
+  it("signs up, reads /api/me, signs out and signs back in", async () => {
+    const user = await signUp("alice");
+    const me = await call("/api/me", { cookie: user.cookie });
+    expect(me.status).toBe(200);
+    const body = (await me.json()) as { user: { email: string }; plan: { id: string }; credits: { balance: number } };
+    expect(body.user.email).toBe(user.email);
+    expect(body.plan.id).toBe("free");
+    expect(body.credits.balance).toBe(100);
+
+    const out = await call("/api/auth/sign-out", { method: "POST", cookie: user.cookie, json: {} });
+    expect(out.status).toBe(200);
+    const after = await call("/api/me", { cookie: user.cookie });
+    expect(after.status).toBe(401);
+
+    const back = await call("/api/auth/sign-in/email", { method: "POST", json: { email: user.email, password: user.password } });
+    expect(back.status).toBe(200);
+    const again = await call("/api/me", { cookie: cookieFrom(back) });
+    expect(again.status).toBe(200);
+  });
+
+  it("sets an HttpOnly, SameSite=Lax session cookie", async () => {
+    const res = await call("/api/auth/sign-up/email", {
+      method: "POST",
+      json: { email: uniqueEmail("cookie"), password: "long enough pw", name: "C" },
+    });
+    expect(res.status).toBe(200);
+    const session = res.headers.getSetCookie().find((c) => c.includes("session_token="));
+    expect(session).toBeDefined();
+    expect(session).toMatch(/HttpOnly/i);
+    expect(session).toMatch(/SameSite=Lax/i);
+    expect(session).toMatch(/Path=\//i);
+    // http://localhost in tests: not Secure; production (https APP_URL) uses __Secure- cookies.
+    expect(session).not.toMatch(/Secure;/);
+  });
+
+  it("refuses a wrong password without a session", async () => {
+    const user = await signUp("wrongpw");
+    const res = await call("/api/auth/sign-in/email", { method: "POST", json: { email: user.email, password: "not the password" } });
+    expect(res.status).toBe(401);
+    expect(res.headers.getSetCookie().some((c) => c.includes("session_token=") && !c.includes("Max-Age=0"))).toBe(false);
+  });
+
+  it("refuses a duplicate email", async () => {
+    const user = await signUp("dup");
+    const res = await call("/api/auth/sign-up/email", { method: "POST", json: { email: user.email, password: "another password", name: "Dup" } });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    const body = (await res.json()) as { code?: string };
+    expect(body.code).toMatch(/ALREADY_EXISTS/);
+  });
+
+  it("refuses a sign-up from a foreign Origin", async () => {
+    expectedErrors.allow = true; // better-auth logs the refused origin
+    const res = await call("/api/auth/sign-up/email", {
+      method: "POST",
+      origin: "https://evil.example",
+      json: { email: uniqueEmail("evil"), password: "long enough pw", name: "E" },
+    });
+    expect(res.status).toBe(403);
+  });
+
+  it("refuses a cookie-carrying state change from a foreign Origin on our API", async () => {
+    const user = await signUp("csrf");
+    const res = await call("/api/auth/sign-out", { method: "POST", cookie: user.cookie, origin: "https://evil.example", json: {} });
+    expect(res.status).toBe(403);
+    const body = (await res.json()) as { error: { code: string } };
+    expect(body.error.code).toBe("cross_site_request");
+    // The session survived.
+    expect((await call("/api/me", { cookie: user.cookie })).status).toBe(200);
+  });
+
+  it("password reset: the link is mailed (logged in development) and sets a new password", async () => {
+    const user = await signUp("reset");
+    const logs: string[] = [];
+    const original = console.log;
+    console.log = (...args: unknown[]) => {
+      logs.push(args.map(String).join(" "));
+    };
+    try {
+      const res = await call("/api/auth/request-password-reset", { method: "POST", json: { email: user.email, redirectTo: "/reset-password" } });
+      expect(res.status).toBe(200);
+    } finally {
+      console.log = original;
+    }
+    const line = logs.find((l) => l.includes("mail.outbox") && l.includes(user.email));
+    expect(line).toBeDefined();
+    const url = /http:\/\/localhost:8787\/api\/auth\/reset-password\/([A-Za-z0-9_-]+)/.exec(line!);
+    expect(url).not.toBeNull();
+    const token = url![1]!;
+    const reset = await call("/api/auth/reset-password", { method: "POST", json: { token, newPassword: "a brand new password" } });
+    expect(reset.status).toBe(200);
+    const old = await call("/api/auth/sign-in/email", { method: "POST", json: { email: user.email, password: user.password } });
+    expect(old.status).toBe(401);
+    const fresh = await call("/api/auth/sign-in/email", { method: "POST", json: { email: user.email, password: "a brand new password" } });
+    expect(fresh.status).toBe(200);
+  });
+});

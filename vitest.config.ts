@@ -1,0 +1,40 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+import { fixtureBytesPlugin } from "./test/support/fixture-bytes-plugin";
+
+// Kept apart from vite.config.ts so the Remix plugin does not load in tests.
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("./migrations");
+  return {
+    plugins: [
+      fixtureBytesPlugin(),
+      cloudflareTest({
+        main: "./worker/index.ts",
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            APP_ENV: "test",
+            APP_URL: "http://localhost:8787",
+            TRUSTED_ORIGINS: "http://localhost:8787",
+            BETTER_AUTH_SECRET: "test-better-auth-secret-0123456789abcdef",
+            JOB_TOKEN_SECRET: "test-job-token-secret-0123456789abcdef",
+            ENGINE_TOKEN: "test-engine-token",
+            ENGINE_URL: "http://engine.test",
+          },
+          // Queue delivery in tests: no batching delay.
+          queueConsumers: {
+            "utter-tasks": { maxBatchTimeout: 0, maxRetries: 3, deadLetterQueue: "utter-tasks-dlq" },
+            "utter-tasks-dlq": { maxBatchTimeout: 0 },
+          },
+        },
+      }),
+    ],
+    test: {
+      include: ["test/{unit,integration}/**/*.test.ts"],
+      setupFiles: ["./test/support/setup.ts"],
+      deps: { optimizer: { ssr: { enabled: true, include: ["@remix-run/cloudflare"] } } },
+      testTimeout: 30_000,
+    },
+  };
+});
