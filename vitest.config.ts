@@ -21,7 +21,11 @@ export default defineConfig(async () => {
             JOB_TOKEN_SECRET: "test-job-token-secret-0123456789abcdef",
             ENGINE_TOKEN: "test-engine-token",
             ENGINE_URL: "http://engine.test",
+            QUEUE_RETRY_BASE_DELAY_S: "0",
           },
+          // No test reaches the network: a fetch that no test mocked (e.g. a queue retry
+          // running after its test restored the fake engine) gets a 503 here, not a DNS lookup.
+          outboundService: () => new Response("no outbound network in tests", { status: 503 }),
           // Queue delivery in tests: no batching delay.
           queueConsumers: {
             "utter-tasks": { maxBatchTimeout: 0, maxRetries: 3, deadLetterQueue: "utter-tasks-dlq" },

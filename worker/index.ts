@@ -6,6 +6,7 @@ import { createApi } from "./api/app";
 import { createRequestContext, requestIdFrom } from "./context";
 import { AppError } from "./lib/errors";
 import { createLogger, errorFields } from "./lib/log";
+import { handleDeadLetters, handleTaskBatch } from "./queue/dispatch";
 
 export { TaskTracker } from "../durable-objects/task-tracker";
 
@@ -35,9 +36,10 @@ export default {
     }
   },
 
-  async queue(batch, _env, _exec) {
-    // Filled by the task pipeline: dispatch to the engine, dead-letter handling.
-    for (const message of batch.messages) message.ack();
+  async queue(batch, env, _exec) {
+    const log = createLogger({ queue: batch.queue });
+    if (batch.queue.endsWith("-dlq")) await handleDeadLetters(batch, { env, log });
+    else await handleTaskBatch(batch, { env, log });
   },
 
   async scheduled(_controller, _env, _exec) {

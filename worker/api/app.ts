@@ -7,6 +7,10 @@ import { isCrossSiteRequest } from "../lib/origin";
 import { healthRoutes } from "./routes/health";
 import { meRoutes } from "./routes/me";
 import { metaRoutes } from "./routes/meta";
+import { creditRoutes } from "./routes/credits";
+import { engineCallbackRoutes } from "./routes/engine-callbacks";
+import { generationRoutes } from "./routes/generations";
+import { taskRoutes } from "./routes/tasks";
 
 export interface ApiEnv {
   Bindings: Env;
@@ -38,6 +42,10 @@ export function createApi() {
   api.route("/api", healthRoutes);
   api.route("/api", metaRoutes);
   api.route("/api", meRoutes);
+  api.route("/api", generationRoutes);
+  api.route("/api", taskRoutes);
+  api.route("/api", creditRoutes);
+  api.route("/internal/engine", engineCallbackRoutes);
 
   api.notFound((c) => c.json(new AppError("not_found", 404, `No API route ${c.req.method} ${c.req.path}.`).toBody(), 404));
 

@@ -35,6 +35,8 @@ export const AppConfig = z
     STRIPE_PRICE_PACK_SMALL: optionalSecret,
     STRIPE_PRICE_PACK_LARGE: optionalSecret,
     VERSION: z.string().default("dev"),
+    /** First redelivery delay of a failed dispatch, doubled per attempt (tests set 0). */
+    QUEUE_RETRY_BASE_DELAY_S: z.coerce.number().int().min(0).max(60).default(2),
   })
   .transform((c) => ({ ...c, ENGINE_CALLBACK_URL: c.ENGINE_CALLBACK_URL ?? c.APP_URL }));
 export type AppConfig = z.infer<typeof AppConfig>;

@@ -1,0 +1,125 @@
+import { exports } from "cloudflare:workers";
+import { vi } from "vitest";
+import { EventAck, SubmitRequest, type EngineEvent } from "../../worker/engine/protocol";
+import { makeWav, wavDurationMs } from "./wav";
+
+export const ENGINE_URL = "http://engine.test";
+export const ENGINE_TOKEN = "test-engine-token";
+
+type EventBody = { type: EngineEvent["type"] } & Record<string, unknown>;
+
+/**
+ * A faithful fake of the engine's side of protocol v1: it answers the
+ * Worker's submit and cancel calls (validated with the same zod schemas), and
+ * drives jobs by calling the Worker's real callback routes with the job token.
+ * Any other outbound fetch fails the test.
+ */
+export function installFakeEngine(opts: { submitStatus?: number } = {}) {
+  const jobs: SubmitRequest[] = [];
+  const cancels: string[] = [];
+  let submitStatus = opts.submitStatus ?? 202;
+  const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const req = new Request(input, init);
+    const url = new URL(req.url);
+    if (url.origin !== ENGINE_URL) throw new Error(`unexpected outbound fetch: ${req.method} ${req.url}`);
+    if (req.headers.get("authorization") !== `Bearer ${ENGINE_TOKEN}`) return Response.json({ error: "unauthorized" }, { status: 401 });
+    if (req.method === "POST" && url.pathname === "/jobs") {
+      const job = SubmitRequest.parse(await req.json());
+      jobs.push(job);
+      if (submitStatus !== 202) return new Response("engine down", { status: submitStatus });
+      return Response.json({ call_id: `call_${job.job_id}` }, { status: 202 });
+    }
+    const cancel = /^\/jobs\/([^/]+)\/cancel$/.exec(url.pathname);
+    if (req.method === "POST" && cancel) {
+      cancels.push(decodeURIComponent(cancel[1]!));
+      return Response.json({ cancelled: true }, { status: 202 });
+    }
+    throw new Error(`unexpected engine call: ${req.method} ${req.url}`);
+  });
+  return {
+    jobs,
+    cancels,
+    spy,
+    setSubmitStatus(status: number) {
+      submitStatus = status;
+    },
+    submitsFor(taskId: string) {
+      return jobs.filter((j) => j.job_id === taskId).length;
+    },
+    async waitForJob(taskId: string, timeoutMs = 10_000): Promise<JobDriver> {
+      const started = Date.now();
+      for (;;) {
+        const job = jobs.find((j) => j.job_id === taskId);
+        if (job && submitStatus === 202) return new JobDriver(job);
+        if (Date.now() - started > timeoutMs) throw new Error(`engine never received ${taskId}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  };
+}
+export type FakeEngine = ReturnType<typeof installFakeEngine>;
+
+/** Plays the engine's part of one job against the Worker's callback routes. */
+export class JobDriver {
+  seq = 0;
+  readonly segments: Uint8Array[] = [];
+  constructor(readonly job: SubmitRequest) {}
+
+  private request(url: string, init: RequestInit & { token?: string }) {
+    const headers = new Headers(init.headers);
+    headers.set("authorization", `Bearer ${init.token ?? this.job.callbacks.token}`);
+    return exports.default.fetch(new Request(url, { ...init, headers }));
+  }
+
+  async event(body: EventBody, opts: { seq?: number; token?: string; jobId?: string } = {}): Promise<Response> {
+    const seq = opts.seq ?? this.seq++;
+    return this.request(this.job.callbacks.events_url, {
+      method: "POST",
+      token: opts.token,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ job_id: opts.jobId ?? this.job.job_id, seq, ...body }),
+    });
+  }
+
+  async ack(body: EventBody, opts: { seq?: number } = {}) {
+    const res = await this.event(body, opts);
+    if (res.status !== 200) throw new Error(`event refused: ${res.status} ${await res.text()}`);
+    return EventAck.parse(await res.json());
+  }
+
+  async upload(path: string, bytes: Uint8Array, token?: string): Promise<Response> {
+    return this.request(`${this.job.callbacks.upload_url}/${path}`, {
+      method: "PUT",
+      token,
+      headers: { "content-type": "audio/wav", "content-length": String(bytes.byteLength) },
+      body: bytes,
+    });
+  }
+
+  async fetchReference(token?: string): Promise<Response> {
+    if (!this.job.voice) throw new Error("job has no voice");
+    return this.request(this.job.voice.reference_url, { method: "GET", token });
+  }
+
+  /** Uploads segment `index` (a tone of `ms`), then announces it. */
+  async segment(index: number, ms = 400) {
+    const wav = makeWav(ms, { sampleRate: this.job.output.sample_rate, freq: 200 + index * 20 });
+    this.segments[index] = wav;
+    const up = await this.upload(`segments/${index}`, wav);
+    if (up.status !== 201) throw new Error(`segment upload refused: ${up.status} ${await up.text()}`);
+    return this.ack({ type: "segment", index, duration_ms: Math.round(wavDurationMs(wav)) });
+  }
+
+  /** A whole successful job: started, n × (progress, segment), final upload, completed. */
+  async succeed(n = 3, ms = 400) {
+    await this.ack({ type: "started", segments_total: n });
+    for (let i = 0; i < n; i++) {
+      await this.ack({ type: "progress", progress: i / n, stage: "generating" });
+      await this.segment(i, ms);
+    }
+    const final = makeWav(n * ms, { sampleRate: this.job.output.sample_rate });
+    const up = await this.upload("final", final);
+    if (up.status !== 201) throw new Error(`final upload refused: ${up.status}`);
+    return this.ack({ type: "completed", duration_ms: n * ms, sample_rate: this.job.output.sample_rate, size_bytes: final.byteLength });
+  }
+}

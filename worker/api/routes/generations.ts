@@ -1,0 +1,48 @@
+import { Hono } from "hono";
+import * as z from "zod";
+import type { ApiEnv } from "../app";
+import { requireUser } from "../../auth/session";
+import { errors } from "../../lib/errors";
+import { createGeneration, CreateGenerationBody, deleteGeneration, GenerationQuery, generationView, getOwnedGeneration, listGenerations } from "../../services/generations";
+import { serveObject } from "../../storage/serve";
+import { jsonBody, queryParams } from "../validate";
+
+const AudioQuery = z.object({ format: z.enum(["wav", "mp3"]).default("wav"), download: z.enum(["0", "1"]).optional() });
+
+export const generationRoutes = new Hono<ApiEnv>()
+  .post("/generations", async (c) => {
+    const ctx = c.get("ctx");
+    const user = await requireUser(ctx, c.req.raw.headers);
+    const body = await jsonBody(c, CreateGenerationBody);
+    return c.json(await createGeneration(ctx, user, body), 202);
+  })
+  .get("/generations", async (c) => {
+    const ctx = c.get("ctx");
+    const user = await requireUser(ctx, c.req.raw.headers);
+    return c.json(await listGenerations(ctx, user.id, queryParams(c, GenerationQuery)));
+  })
+  .get("/generations/:id", async (c) => {
+    const ctx = c.get("ctx");
+    const user = await requireUser(ctx, c.req.raw.headers);
+    return c.json({ generation: generationView(await getOwnedGeneration(ctx, user.id, c.req.param("id"))) });
+  })
+  .delete("/generations/:id", async (c) => {
+    const ctx = c.get("ctx");
+    const user = await requireUser(ctx, c.req.raw.headers);
+    await deleteGeneration(ctx, user.id, c.req.param("id"));
+    return c.body(null, 204);
+  })
+  .on(["GET", "HEAD"], "/generations/:id/audio", async (c) => {
+    const ctx = c.get("ctx");
+    const user = await requireUser(ctx, c.req.raw.headers);
+    const q = queryParams(c, AudioQuery);
+    const g = await getOwnedGeneration(ctx, user.id, c.req.param("id"));
+    if (g.status !== "succeeded" || !g.audioKey) throw errors.conflict("audio_not_ready", "This generation has no audio yet.");
+    if (q.format === "mp3") {
+      throw errors.conflict("format_unavailable", "MP3 is not available for this generation; download the WAV instead.", { available: ["wav"] });
+    }
+    return serveObject(c.env.AUDIO, g.audioKey, c.req.raw, {
+      contentType: "audio/wav",
+      downloadName: q.download === "1" ? `utter-${g.id}.wav` : undefined,
+    });
+  });

@@ -1,0 +1,111 @@
+import { and, desc, eq, like, lt, or } from "drizzle-orm";
+import * as z from "zod";
+import type { RequestContext } from "../context";
+import { generations } from "../db/schema";
+import { LanguageCode } from "../engine/protocol";
+import { errors } from "../lib/errors";
+import { audioKeys, audioUrls } from "../storage/keys";
+import { deletePrefix } from "../storage/serve";
+import type { CurrentUser } from "./account";
+import { LIMITS } from "./limits";
+import { generationCost } from "./pricing";
+import { createTask, type CreatedTask } from "./tasks";
+import { getOwnedVoice } from "./voices";
+
+export const CreateGenerationBody = z.strictObject({
+  voice_id: z.string().min(1).max(64),
+  text: z
+    .string()
+    .refine((t) => t.trim().length >= LIMITS.textChars.min, "must not be empty")
+    .refine((t) => [...t].length <= LIMITS.textChars.max, `must be at most ${LIMITS.textChars.max} characters`),
+  language: LanguageCode.default("auto"),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+});
+export type CreateGenerationBody = z.infer<typeof CreateGenerationBody>;
+
+export async function createGeneration(ctx: RequestContext, user: CurrentUser, body: CreateGenerationBody): Promise<CreatedTask> {
+  const voice = await getOwnedVoice(ctx, user.id, body.voice_id);
+  const text = body.text.trim();
+  return createTask(ctx, user, {
+    kind: "generate",
+    input: { text, language: body.language, ...(body.seed !== undefined ? { seed: body.seed } : {}) },
+    cost: generationCost(text),
+    voice: { id: voice.id, name: voice.name },
+  });
+}
+
+export const GenerationQuery = z.object({
+  search: z.string().max(200).optional(),
+  voice_id: z.string().max(64).optional(),
+  status: z.enum(["queued", "dispatched", "running", "succeeded", "failed", "cancelled"]).optional(),
+  cursor: z.string().regex(/^\d+$/).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+
+type GenerationRow = typeof generations.$inferSelect;
+
+export function generationView(g: GenerationRow) {
+  return {
+    id: g.id,
+    task_id: g.taskId,
+    voice_id: g.voiceId,
+    voice_name: g.voiceName,
+    voice_deleted: g.voiceId === null,
+    text: g.text,
+    language: g.language,
+    status: g.status,
+    cost: g.cost,
+    duration_ms: g.durationMs,
+    size_bytes: g.sizeBytes,
+    sample_rate: g.sampleRate,
+    audio_url: g.status === "succeeded" ? audioUrls.generation(g.id) : null,
+    error: g.error,
+    created_at: g.createdAt.toISOString(),
+    completed_at: g.completedAt?.toISOString() ?? null,
+  };
+}
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+}
+
+export async function listGenerations(ctx: RequestContext, userId: string, q: z.infer<typeof GenerationQuery>) {
+  const search = q.search?.trim();
+  const rows = await ctx.db
+    .select()
+    .from(generations)
+    .where(
+      and(
+        eq(generations.userId, userId),
+        q.voice_id ? eq(generations.voiceId, q.voice_id) : undefined,
+        q.status ? eq(generations.status, q.status) : undefined,
+        search ? or(like(generations.text, `%${escapeLike(search)}%`), like(generations.voiceName, `%${escapeLike(search)}%`)) : undefined,
+        q.cursor ? lt(generations.createdAt, new Date(Number(q.cursor))) : undefined,
+      ),
+    )
+    .orderBy(desc(generations.createdAt))
+    .limit(q.limit + 1)
+    .all();
+  const page = rows.slice(0, q.limit);
+  return {
+    generations: page.map(generationView),
+    next_cursor: rows.length > q.limit && page.length ? String(page[page.length - 1]!.createdAt.getTime()) : null,
+  };
+}
+
+export async function getOwnedGeneration(ctx: Pick<RequestContext, "db">, userId: string, id: string) {
+  const row = await ctx.db.select().from(generations).where(and(eq(generations.id, id), eq(generations.userId, userId))).get();
+  if (!row) throw errors.notFound("generation");
+  return row;
+}
+
+/** Deletes a finished generation and its audio (final file and any segments). */
+export async function deleteGeneration(ctx: RequestContext, userId: string, id: string): Promise<void> {
+  const g = await getOwnedGeneration(ctx, userId, id);
+  if (g.status === "queued" || g.status === "dispatched" || g.status === "running") {
+    throw errors.conflict("task_active", "This generation is still being made. Cancel it first.");
+  }
+  await ctx.env.AUDIO.delete(audioKeys.generation(userId, g.id));
+  await deletePrefix(ctx.env.AUDIO, audioKeys.segmentsPrefix(userId, g.taskId));
+  await ctx.db.delete(generations).where(and(eq(generations.id, id), eq(generations.userId, userId))).run();
+}

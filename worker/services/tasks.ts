@@ -1,0 +1,180 @@
+import { and, desc, eq, inArray, lt } from "drizzle-orm";
+import type { RequestContext } from "../context";
+import type { LanguageCode } from "../engine/protocol";
+import { tasks } from "../db/schema";
+import { AppError, errors } from "../lib/errors";
+import { newId } from "../lib/ids";
+import type { TaskMessage } from "../tasks/queue-message";
+import type { TaskSnapshot } from "../tasks/messages";
+import { TASK_TIMEOUTS } from "../tasks/timeouts";
+import { ensureMonthlyGrant, getBalance, insufficientCredits, isInsufficientCreditsError, ledgerKeys } from "./credits";
+import { planOf } from "./pricing";
+import type { CurrentUser } from "./account";
+
+export const ACTIVE_STATES = ["queued", "dispatched", "running"] as const;
+
+export interface TaskInput {
+  text: string;
+  language: LanguageCode;
+  instruct?: string;
+  seed?: number;
+}
+
+export interface NewTask {
+  kind: "generate" | "design_preview";
+  input: TaskInput;
+  cost: number;
+  voice: { id: string; name: string } | null;
+  /** Design previews are kept for a limited time. */
+  expiresAt?: number;
+}
+
+export interface CreatedTask {
+  task_id: string;
+  generation_id: string | null;
+  socket_url: string;
+  status_url: string;
+  cost: number;
+}
+
+export function trackerFor(env: Env, taskId: string) {
+  return env.TASK_TRACKER.get(env.TASK_TRACKER.idFromName(taskId));
+}
+
+/**
+ * Creating a task (DESIGN §2): reserve credits, insert task (+ generation) in
+ * one D1 batch — the ledger guard aborts it when credits are short and the
+ * concurrency guard inserts nothing when the plan's cap is reached — then
+ * start its tracker and enqueue it.
+ */
+export async function createTask(ctx: RequestContext, user: CurrentUser, spec: NewTask): Promise<CreatedTask> {
+  const { env } = ctx;
+  const plan = planOf(user.plan);
+  await ensureMonthlyGrant(ctx.db, user.id, user.plan);
+  const taskId = newId("task");
+  const generationId = spec.kind === "generate" ? newId("gen") : null;
+  const now = Date.now();
+  const stmts: D1PreparedStatement[] = [
+    env.DB.prepare(
+      `INSERT INTO tasks (id, user_id, kind, status, generation_id, voice_id, input, cost, created_at, updated_at, expires_at)
+       SELECT ?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?8, ?9
+       WHERE (SELECT count(*) FROM tasks WHERE user_id = ?2 AND status IN ('queued', 'dispatched', 'running')) < ?10`,
+    ).bind(taskId, user.id, spec.kind, generationId, spec.voice?.id ?? null, JSON.stringify(spec.input), spec.cost, now, spec.expiresAt ?? null, plan.concurrentJobs),
+    env.DB.prepare(
+      `INSERT INTO credit_ledger (user_id, delta, kind, idempotency_key, task_id, note, created_at)
+       SELECT ?1, ?2, 'reserve', ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?4)`,
+    ).bind(user.id, -spec.cost, ledgerKeys.reserve(taskId), taskId, `Reserved ${spec.cost} credits`, now),
+  ];
+  if (generationId) {
+    stmts.push(
+      env.DB.prepare(
+        `INSERT INTO generations (id, user_id, voice_id, voice_name, task_id, text, language, status, cost, created_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9 WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?5)`,
+      ).bind(generationId, user.id, spec.voice?.id ?? null, spec.voice?.name ?? "", taskId, spec.input.text, spec.input.language, spec.cost, now),
+    );
+  }
+  let inserted: boolean;
+  try {
+    const results = await env.DB.batch(stmts);
+    inserted = (results[0]?.meta.changes ?? 0) === 1;
+  } catch (err) {
+    if (isInsufficientCreditsError(err)) throw await insufficientCredits(ctx.db, user.id, spec.cost);
+    throw err;
+  }
+  if (!inserted) {
+    throw new AppError(
+      "too_many_active_tasks",
+      429,
+      `Your ${plan.name} plan runs ${plan.concurrentJobs} job${plan.concurrentJobs === 1 ? "" : "s"} at a time. Wait for one to finish or cancel it.`,
+      { limit: plan.concurrentJobs },
+      { "Retry-After": "5" },
+    );
+  }
+
+  await trackerFor(env, taskId).init({
+    id: taskId,
+    userId: user.id,
+    kind: spec.kind,
+    cost: spec.cost,
+    generationId,
+    voiceId: spec.voice?.id ?? null,
+    createdAt: now,
+    startTimeoutMs: TASK_TIMEOUTS.startMs,
+    heartbeatTimeoutMs: TASK_TIMEOUTS.heartbeatMs,
+  });
+  try {
+    await env.TASKS.send({ task_id: taskId } satisfies TaskMessage);
+  } catch (err) {
+    ctx.log.error("task.enqueue_failed", { task_id: taskId, error: String(err) });
+    await trackerFor(env, taskId).fail({ code: "engine_unavailable", message: "We could not queue this job. Your credits were returned.", retryable: true });
+    throw new AppError("engine_unavailable", 503, "We could not queue this job. Please try again.", undefined, { "Retry-After": "10" });
+  }
+  ctx.log.info("task.created", { task_id: taskId, kind: spec.kind, cost: spec.cost, user_id: user.id });
+  return {
+    task_id: taskId,
+    generation_id: generationId,
+    socket_url: `/api/tasks/${taskId}/ws`,
+    status_url: `/api/tasks/${taskId}`,
+    cost: spec.cost,
+  };
+}
+
+/** The caller's task row, or 404 (never 403: another user's id must not reveal it exists). */
+export async function getOwnedTask(ctx: RequestContext, userId: string, taskId: string) {
+  const row = await ctx.db.select().from(tasks).where(and(eq(tasks.id, taskId), eq(tasks.userId, userId))).get();
+  if (!row) throw errors.notFound("task");
+  return row;
+}
+
+export async function getTaskSnapshot(ctx: RequestContext, userId: string, taskId: string): Promise<TaskSnapshot> {
+  await getOwnedTask(ctx, userId, taskId);
+  return trackerFor(ctx.env, taskId).snapshot();
+}
+
+export async function cancelTask(ctx: RequestContext, userId: string, taskId: string, engineCancel: (callId: string) => Promise<boolean>) {
+  await getOwnedTask(ctx, userId, taskId);
+  const outcome = await trackerFor(ctx.env, taskId).cancel();
+  if (!outcome.cancelled) {
+    throw errors.conflict("task_finished", `This task already ${outcome.status === "succeeded" ? "finished" : outcome.status}.`, { status: outcome.status });
+  }
+  if (outcome.callId) {
+    const callId = outcome.callId;
+    ctx.waitUntil(engineCancel(callId).then((ok) => ctx.log.info("task.engine_cancel", { task_id: taskId, ok })));
+  }
+  ctx.log.info("task.cancelled", { task_id: taskId });
+  return trackerFor(ctx.env, taskId).snapshot();
+}
+
+export async function listTasks(ctx: RequestContext, userId: string, opts: { status: "active" | "all"; cursor?: number; limit: number }) {
+  const rows = await ctx.db
+    .select()
+    .from(tasks)
+    .where(
+      and(
+        eq(tasks.userId, userId),
+        opts.status === "active" ? inArray(tasks.status, [...ACTIVE_STATES]) : undefined,
+        opts.cursor ? lt(tasks.createdAt, new Date(opts.cursor)) : undefined,
+      ),
+    )
+    .orderBy(desc(tasks.createdAt))
+    .limit(opts.limit + 1)
+    .all();
+  const page = rows.slice(0, opts.limit);
+  return {
+    tasks: page.map((t) => ({
+      id: t.id,
+      kind: t.kind,
+      status: t.status,
+      generation_id: t.generationId,
+      voice_id: t.voiceId,
+      cost: t.cost,
+      text_preview: (t.input as TaskInput).text.slice(0, 120),
+      error: t.error,
+      created_at: t.createdAt.toISOString(),
+      updated_at: t.updatedAt.toISOString(),
+    })),
+    next_cursor: rows.length > opts.limit && page.length ? String(page[page.length - 1]!.createdAt.getTime()) : null,
+  };
+}
+
+export { getBalance };

@@ -1,0 +1,9 @@
+/** Deadlines the TaskTracker enforces with alarms (DESIGN §3). */
+export const TASK_TIMEOUTS = {
+  /** Queue retries with backoff must fit in here before the task is failed. */
+  startMs: 10 * 60_000,
+  /** Engines heartbeat at least every 10 s (docs/engine-protocol.md). */
+  heartbeatMs: 60_000,
+  /** Job tokens outlive the longest job we accept. */
+  jobTokenMs: 60 * 60_000,
+} as const;
