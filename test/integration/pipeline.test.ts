@@ -8,7 +8,7 @@ import type { TaskTracker } from "../../durable-objects/task-tracker";
 import { installFakeEngine } from "../support/fake-engine";
 import { createVoice, expectLedgerInvariant, grantCredits, setPlan } from "../support/factories";
 import { call, signUp, type TestUser } from "../support/http";
-import { openTaskSocket } from "../support/socket";
+import { openTaskSocket, socketStatus } from "../support/socket";
 import { wavDurationMs } from "../support/wav";
 
 interface Created {
@@ -76,7 +76,6 @@ describe("task pipeline: queue → engine → Durable Object → WebSocket", () 
     expect(await balanceOf(user)).toBe(before - task.cost);
 
     const ws = await openTaskSocket(task.task_id, user.cookie);
-    expect(ws.status).toBe(101);
     const first = await ws.waitFor(() => true);
     expect(first.type).toBe("snapshot");
 
@@ -361,8 +360,7 @@ describe("task pipeline: queue → engine → Durable Object → WebSocket", () 
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(ApiErrorBody.parse(await res.json()).error.code).toBe("not_found");
     }
-    const ws = await openTaskSocket(task.task_id, other.cookie);
-    expect(ws.status).toBe(404);
+    expect(await socketStatus(task.task_id, other.cookie)).toBe(404);
     // nor generate with the first user's voice
     expect((await generate(other, voice.id)).status).toBe(404);
     // and lists stay separate

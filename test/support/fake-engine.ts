@@ -62,7 +62,7 @@ export type FakeEngine = ReturnType<typeof installFakeEngine>;
 /** Plays the engine's part of one job against the Worker's callback routes. */
 export class JobDriver {
   seq = 0;
-  readonly segments: Uint8Array[] = [];
+  readonly segments: Uint8Array<ArrayBuffer>[] = [];
   constructor(readonly job: SubmitRequest) {}
 
   private request(url: string, init: RequestInit & { token?: string }) {
@@ -87,7 +87,7 @@ export class JobDriver {
     return EventAck.parse(await res.json());
   }
 
-  async upload(path: string, bytes: Uint8Array, token?: string): Promise<Response> {
+  async upload(path: string, bytes: Uint8Array<ArrayBuffer>, token?: string): Promise<Response> {
     return this.request(`${this.job.callbacks.upload_url}/${path}`, {
       method: "PUT",
       token,

@@ -2,12 +2,22 @@ import { exports } from "cloudflare:workers";
 import { ServerMessage } from "../../worker/tasks/messages";
 import { ORIGIN } from "./http";
 
+function upgrade(taskId: string, cookie: string) {
+  return exports.default.fetch(new Request(`${ORIGIN}/api/tasks/${taskId}/ws`, { headers: { upgrade: "websocket", cookie, origin: ORIGIN } }));
+}
+
+/** Attempts the upgrade and returns only the status (for refusal tests). */
+export async function socketStatus(taskId: string, cookie: string): Promise<number> {
+  const res = await upgrade(taskId, cookie);
+  res.webSocket?.accept();
+  res.webSocket?.close(1000, "done");
+  return res.status;
+}
+
 /** Opens the task socket as the browser would and collects every message, validated. */
 export async function openTaskSocket(taskId: string, cookie: string) {
-  const res = await exports.default.fetch(
-    new Request(`${ORIGIN}/api/tasks/${taskId}/ws`, { headers: { upgrade: "websocket", cookie, origin: ORIGIN } }),
-  );
-  if (res.status !== 101 || !res.webSocket) return { status: res.status, response: res, messages: [] as ServerMessage[], socket: null };
+  const res = await upgrade(taskId, cookie);
+  if (res.status !== 101 || !res.webSocket) throw new Error(`socket refused: ${res.status}`);
   const socket = res.webSocket;
   socket.accept();
   const messages: ServerMessage[] = [];

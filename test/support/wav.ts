@@ -1,5 +1,5 @@
 /** Builds a 16-bit PCM mono WAV of a sine tone: small, exact test audio made by the tests themselves. */
-export function makeWav(durationMs: number, opts: { sampleRate?: number; freq?: number; amplitude?: number } = {}): Uint8Array {
+export function makeWav(durationMs: number, opts: { sampleRate?: number; freq?: number; amplitude?: number } = {}): Uint8Array<ArrayBuffer> {
   const sampleRate = opts.sampleRate ?? 24_000;
   const freq = opts.freq ?? 220;
   const amp = opts.amplitude ?? 0.3;
