@@ -248,6 +248,11 @@ export class TaskTracker extends DurableObject<Env> {
     return { ignoredEvents: s.ignoredEvents, engineSeq: s.engineSeq, synced: s.synced, status: s.status };
   }
 
+  /** The cron's safety net: the same checks as the alarm, for a lost alarm or an unsynced terminal write. */
+  async sweep(): Promise<void> {
+    await this.alarm();
+  }
+
   override async alarm(): Promise<void> {
     const s = this.state;
     if (!s) return;

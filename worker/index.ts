@@ -7,6 +7,10 @@ import { createRequestContext, requestIdFrom } from "./context";
 import { AppError } from "./lib/errors";
 import { createLogger, errorFields } from "./lib/log";
 import { handleDeadLetters, handleTaskBatch } from "./queue/dispatch";
+import { grantMonthlyCredits, purgeOldAudio, sweepStaleTasks } from "./scheduled/maintenance";
+
+/** Must match the monthly entry of `[triggers] crons` in wrangler.toml. */
+const MONTHLY_CRON = "0 3 1 * *";
 
 export { TaskTracker } from "../durable-objects/task-tracker";
 
@@ -42,7 +46,14 @@ export default {
     else await handleTaskBatch(batch, { env, log });
   },
 
-  async scheduled(_controller, _env, _exec) {
-    // Filled by the task pipeline: stale tasks, orphaned segments, monthly grants.
+  async scheduled(controller, env, _exec) {
+    const log = createLogger({ cron: controller.cron });
+    if (controller.cron === MONTHLY_CRON) {
+      log.info("cron.monthly_grants", { granted: await grantMonthlyCredits(env) });
+      return;
+    }
+    const swept = await sweepStaleTasks(env, log);
+    const purged = await purgeOldAudio(env, log);
+    log.info("cron.maintenance", { swept, purged });
   },
 } satisfies ExportedHandler<Env>;

@@ -11,6 +11,7 @@ import { creditRoutes } from "./routes/credits";
 import { engineCallbackRoutes } from "./routes/engine-callbacks";
 import { generationRoutes } from "./routes/generations";
 import { taskRoutes } from "./routes/tasks";
+import { voiceRoutes } from "./routes/voices";
 
 export interface ApiEnv {
   Bindings: Env;
@@ -43,6 +44,7 @@ export function createApi() {
   api.route("/api", metaRoutes);
   api.route("/api", meRoutes);
   api.route("/api", generationRoutes);
+  api.route("/api", voiceRoutes);
   api.route("/api", taskRoutes);
   api.route("/api", creditRoutes);
   api.route("/internal/engine", engineCallbackRoutes);

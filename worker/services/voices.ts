@@ -1,7 +1,40 @@
-import { and, eq } from "drizzle-orm";
+import { and, asc, count, desc, eq, like, or } from "drizzle-orm";
+import * as z from "zod";
 import type { RequestContext } from "../context";
 import { voices } from "../db/schema";
-import { errors } from "../lib/errors";
+import { LanguageCode } from "../engine/protocol";
+import { AppError, errors, parseOrThrow } from "../lib/errors";
+import { newId } from "../lib/ids";
+import { createAudioInspector, AudioInspectionError, type AudioInfo } from "../lib/audio";
+import { readMultipart, boundaryOf } from "../lib/multipart";
+import { audioKeys } from "../storage/keys";
+import { createR2Writer, type R2Writer } from "../storage/r2-writer";
+import type { CurrentUser } from "./account";
+import { LIMITS } from "./limits";
+import { planOf, DESIGN_PREVIEW_COST } from "./pricing";
+import { createTask, getOwnedTask, type CreatedTask } from "./tasks";
+
+type VoiceRow = typeof voices.$inferSelect;
+
+export function voiceView(v: VoiceRow) {
+  return {
+    id: v.id,
+    name: v.name,
+    language: v.language,
+    source: v.source,
+    transcript: v.transcript,
+    description: v.description,
+    duration_ms: v.durationMs,
+    size_bytes: v.sizeBytes,
+    format: v.referenceFormat,
+    favorite: v.favorite,
+    usage_count: v.usageCount,
+    audio_url: `/api/voices/${v.id}/audio`,
+    created_at: v.createdAt.toISOString(),
+    updated_at: v.updatedAt.toISOString(),
+  };
+}
+export type VoiceView = ReturnType<typeof voiceView>;
 
 /** The caller's voice, or 404 (another user's id must not reveal that it exists). */
 export async function getOwnedVoice(ctx: Pick<RequestContext, "db">, userId: string, voiceId: string) {
@@ -9,3 +42,272 @@ export async function getOwnedVoice(ctx: Pick<RequestContext, "db">, userId: str
   if (!row) throw errors.notFound("voice");
   return row;
 }
+
+/** Plan voice limits (DESIGN §6): a clear 403 before any byte is stored. */
+export async function assertVoiceSlot(ctx: Pick<RequestContext, "db">, user: CurrentUser): Promise<void> {
+  const plan = planOf(user.plan);
+  if (plan.voiceLimit === null) return;
+  const row = await ctx.db.select({ n: count() }).from(voices).where(eq(voices.userId, user.id)).get();
+  if ((row?.n ?? 0) >= plan.voiceLimit) {
+    const next = plan.id === "free" ? " or upgrade to Pro for 30" : plan.id === "pro" ? " or upgrade to Studio for unlimited voices" : "";
+    throw new AppError("voice_limit_reached", 403, `Your ${plan.name} plan holds ${plan.voiceLimit} voices. Delete one${next}.`, {
+      limit: plan.voiceLimit,
+    });
+  }
+}
+
+export const VoiceFields = z.object({
+  name: z.string().trim().min(LIMITS.voiceName.min, "must not be empty").max(LIMITS.voiceName.max, `must be at most ${LIMITS.voiceName.max} characters`),
+  language: LanguageCode.default("auto"),
+  transcript: z
+    .string()
+    .trim()
+    .max(LIMITS.transcriptChars, `must be at most ${LIMITS.transcriptChars} characters`)
+    .optional()
+    .transform((t) => (t ? t : undefined)),
+  source: z.enum(["upload", "record"]).default("upload"),
+});
+
+function formatMinSec(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
+}
+
+/**
+ * Clone (DESIGN §1): streams the multipart `audio` part into R2 while the
+ * inspector checks its bytes (magic numbers, not the file name) and measures
+ * its duration; a rejected upload leaves no object and no row behind.
+ */
+export async function createVoiceFromUpload(ctx: RequestContext, user: CurrentUser, request: Request) {
+  await assertVoiceSlot(ctx, user);
+  const boundary = boundaryOf(request.headers.get("content-type"));
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  if (Number.isFinite(declared) && declared > LIMITS.referenceBytes + 64 * 1024) throw tooLarge();
+  if (!request.body) throw new AppError("invalid_request", 400, "The form is empty.");
+
+  const id = newId("voice");
+  const key = audioKeys.reference(user.id, id);
+  const fields: Record<string, string> = {};
+  let info: AudioInfo | null = null;
+  let writer: R2Writer | null = null;
+  try {
+    await readMultipart(request.body, boundary, {
+      field(name, value) {
+        fields[name] = value;
+      },
+      async file(part) {
+        if (part.name !== "audio") {
+          for await (const _ of part.chunks) {
+            // not ours: skip it
+          }
+          return;
+        }
+        if (info || writer) throw new AppError("invalid_request", 400, "Send one audio file at a time.");
+        const inspector = createAudioInspector();
+        let size = 0;
+        for await (const chunk of part.chunks) {
+          size += chunk.length;
+          if (size > LIMITS.referenceBytes) throw tooLarge();
+          inspector.push(chunk);
+          writer ??= createR2Writer(ctx.env.AUDIO, key, { customMetadata: { owner: user.id } });
+          await writer.write(chunk);
+        }
+        info = inspector.finish();
+      },
+    });
+    const audio = info as AudioInfo | null;
+    if (!audio || !writer) throw new AppError("audio_missing", 400, "Attach an audio file (field \"audio\").", { fields: [{ field: "audio", message: "required" }] });
+    const meta = parseOrThrow(VoiceFields, fields, "form");
+    if (audio.durationMs < LIMITS.referenceDurationMs.min) {
+      throw new AppError("audio_too_short", 422, `This recording is ${formatMinSec(audio.durationMs)} long; a voice needs at least 10 seconds of speech.`, {
+        duration_ms: audio.durationMs,
+      });
+    }
+    if (audio.durationMs > LIMITS.referenceDurationMs.max) {
+      throw new AppError("audio_too_long", 422, `This recording is ${formatMinSec(audio.durationMs)} long; use at most 5 minutes.`, {
+        duration_ms: audio.durationMs,
+      });
+    }
+    const w = writer as R2Writer;
+    const stored = await w.close();
+    writer = null; // committed: from here a failure must delete the object explicitly
+    try {
+      const now = new Date();
+      await ctx.db
+        .insert(voices)
+        .values({
+          id,
+          userId: user.id,
+          name: meta.name,
+          language: meta.language,
+          source: meta.source,
+          transcript: meta.transcript ?? null,
+          referenceKey: key,
+          referenceFormat: audio.format,
+          referenceMime: audio.mimeType,
+          durationMs: Math.round(audio.durationMs),
+          sizeBytes: stored.size,
+          createdAt: now,
+          updatedAt: now,
+        })
+        .run();
+    } catch (err) {
+      await ctx.env.AUDIO.delete(key);
+      throw err;
+    }
+    ctx.log.info("voice.created", { voice_id: id, format: audio.format, duration_ms: audio.durationMs, size_bytes: stored.size });
+    return voiceView(await getOwnedVoice(ctx, user.id, id));
+  } catch (err) {
+    const w = writer as R2Writer | null;
+    if (w) await w.abort();
+    if (err instanceof AudioInspectionError) {
+      throw new AppError(err.code === "unsupported_format" || err.code === "empty" ? "unsupported_audio" : "unreadable_audio", 415, err.message, {
+        reason: err.code,
+      });
+    }
+    throw err;
+  }
+}
+
+function tooLarge(): AppError {
+  return new AppError("audio_too_large", 413, `This file is larger than ${LIMITS.referenceBytes / 1024 / 1024} MB. Trim it or use a compressed format.`);
+}
+
+export const VoiceQuery = z.object({
+  search: z.string().max(200).optional(),
+  source: z.enum(["upload", "record", "design"]).optional(),
+  favorite: z.enum(["true", "false", "1", "0"]).optional(),
+  sort: z.enum(["name", "created", "usage"]).default("created"),
+  cursor: z.string().regex(/^\d{1,6}$/).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+export type VoiceQuery = z.infer<typeof VoiceQuery>;
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** The caller's voices; the cursor is an offset (lists are small and sorted several ways). */
+export async function listVoices(ctx: Pick<RequestContext, "db">, userId: string, q: Partial<VoiceQuery> = {}) {
+  const limit = q.limit ?? 50;
+  const offset = Number(q.cursor ?? 0);
+  const search = q.search?.trim();
+  const pattern = search ? `%${escapeLike(search)}%` : null;
+  const order =
+    q.sort === "name" ? [asc(voices.name), desc(voices.createdAt)] : q.sort === "usage" ? [desc(voices.usageCount), desc(voices.createdAt)] : [desc(voices.createdAt)];
+  const rows = await ctx.db
+    .select()
+    .from(voices)
+    .where(
+      and(
+        eq(voices.userId, userId),
+        q.source ? eq(voices.source, q.source) : undefined,
+        q.favorite ? eq(voices.favorite, q.favorite === "true" || q.favorite === "1") : undefined,
+        pattern ? or(like(voices.name, pattern), like(voices.transcript, pattern), like(voices.description, pattern)) : undefined,
+      ),
+    )
+    .orderBy(...order)
+    .limit(limit + 1)
+    .offset(offset)
+    .all();
+  return { voices: rows.slice(0, limit).map(voiceView), next_cursor: rows.length > limit ? String(offset + limit) : null };
+}
+
+export const UpdateVoiceBody = z
+  .strictObject({
+    name: VoiceFields.shape.name.optional(),
+    favorite: z.boolean().optional(),
+    transcript: z.string().trim().max(LIMITS.transcriptChars).nullable().optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, "send at least one of name, favorite, transcript");
+
+export async function updateVoice(ctx: Pick<RequestContext, "db">, userId: string, voiceId: string, patch: z.infer<typeof UpdateVoiceBody>) {
+  await getOwnedVoice(ctx, userId, voiceId);
+  await ctx.db
+    .update(voices)
+    .set({
+      ...(patch.name !== undefined ? { name: patch.name } : {}),
+      ...(patch.favorite !== undefined ? { favorite: patch.favorite } : {}),
+      ...(patch.transcript !== undefined ? { transcript: patch.transcript || null } : {}),
+      updatedAt: new Date(),
+    })
+    .where(and(eq(voices.id, voiceId), eq(voices.userId, userId)))
+    .run();
+  return voiceView(await getOwnedVoice(ctx, userId, voiceId));
+}
+
+/** Deletes the voice and its reference audio; its generations stay in history (voice_id becomes null). */
+export async function deleteVoice(ctx: RequestContext, userId: string, voiceId: string): Promise<void> {
+  const v = await getOwnedVoice(ctx, userId, voiceId);
+  await ctx.db.delete(voices).where(and(eq(voices.id, voiceId), eq(voices.userId, userId))).run();
+  await ctx.env.AUDIO.delete(v.referenceKey);
+  ctx.log.info("voice.deleted", { voice_id: voiceId });
+}
+
+/** Design previews are kept this long; the scheduled job deletes older unsaved ones. */
+export const PREVIEW_TTL_MS = 24 * 60 * 60_000;
+
+export const DesignPreviewBody = z.strictObject({
+  description: z.string().trim().min(LIMITS.designDescription.min, "must not be empty").max(LIMITS.designDescription.max, `must be at most ${LIMITS.designDescription.max} characters`),
+  text: z.string().trim().min(LIMITS.designText.min, "must not be empty").max(LIMITS.designText.max, `must be at most ${LIMITS.designText.max} characters`),
+  language: LanguageCode.default("auto"),
+});
+
+export async function createDesignPreview(ctx: RequestContext, user: CurrentUser, body: z.infer<typeof DesignPreviewBody>): Promise<CreatedTask> {
+  return createTask(ctx, user, {
+    kind: "design_preview",
+    input: { text: body.text, language: body.language, instruct: body.description },
+    cost: DESIGN_PREVIEW_COST,
+    voice: null,
+    expiresAt: Date.now() + PREVIEW_TTL_MS,
+  });
+}
+
+export const SaveDesignBody = z.strictObject({ task_id: z.string().min(1).max(64), name: VoiceFields.shape.name });
+
+/** Turns a finished preview into a voice. Saving the same preview again returns the voice already saved. */
+export async function saveDesignedVoice(ctx: RequestContext, user: CurrentUser, body: z.infer<typeof SaveDesignBody>): Promise<{ voice: VoiceView; created: boolean }> {
+  const task = await getOwnedTask(ctx, user.id, body.task_id);
+  if (task.kind !== "design_preview") throw errors.notFound("preview");
+  const existing = await ctx.db.select().from(voices).where(and(eq(voices.designTaskId, task.id), eq(voices.userId, user.id))).get();
+  if (existing) return { voice: voiceView(existing), created: false };
+  if (task.status !== "succeeded") throw errors.conflict("preview_not_ready", "This preview is not finished yet.");
+  if (task.expiresAt && task.expiresAt.getTime() < Date.now()) throw new AppError("preview_expired", 410, "This preview has expired. Make a new one.");
+  await assertVoiceSlot(ctx, user);
+  const input = task.input as { text: string; language: string; instruct?: string };
+  const src = await ctx.env.AUDIO.get(audioKeys.preview(user.id, task.id));
+  if (!src) throw new AppError("preview_expired", 410, "This preview's audio is gone. Make a new one.");
+  const result = task.result as { duration_ms: number } | null;
+  const id = newId("voice");
+  const key = audioKeys.reference(user.id, id);
+  await ctx.env.AUDIO.put(key, src.body, { httpMetadata: { contentType: "audio/wav" }, customMetadata: { owner: user.id } });
+  const now = new Date();
+  try {
+    await ctx.db
+      .insert(voices)
+      .values({
+        id,
+        userId: user.id,
+        name: body.name,
+        language: input.language,
+        source: "design",
+        description: input.instruct ?? null,
+        transcript: input.text,
+        referenceKey: key,
+        referenceFormat: "wav",
+        referenceMime: "audio/wav",
+        durationMs: result?.duration_ms ?? 0,
+        sizeBytes: src.size,
+        designTaskId: task.id,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .run();
+  } catch (err) {
+    // A concurrent save of the same preview won the unique design_task_id: answer with its voice.
+    await ctx.env.AUDIO.delete(key);
+    const winner = await ctx.db.select().from(voices).where(and(eq(voices.designTaskId, task.id), eq(voices.userId, user.id))).get();
+    if (winner) return { voice: voiceView(winner), created: false };
+    throw err;
+  }
+  return { voice: voiceView(await getOwnedVoice(ctx, user.id, id)), created: true };
+}
+

@@ -1,0 +1,202 @@
+import { createExecutionContext, createScheduledController, evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import worker from "../../worker/index";
+import { ApiErrorBody } from "../../worker/lib/errors";
+import { audioKeys } from "../../worker/storage/keys";
+import type { TaskTracker } from "../../durable-objects/task-tracker";
+import { installFakeEngine, type FakeEngine } from "../support/fake-engine";
+import { createVoice, expectLedgerInvariant, setPlan } from "../support/factories";
+import { call, signUp, type TestUser } from "../support/http";
+
+interface GenView {
+  id: string;
+  task_id: string;
+  text: string;
+  status: string;
+  voice_id: string | null;
+  voice_name: string;
+  audio_url: string | null;
+}
+
+async function finishedGeneration(engine: FakeEngine, user: TestUser, voiceId: string, text: string, segments = 2) {
+  const res = await call("/api/generations", { method: "POST", cookie: user.cookie, json: { voice_id: voiceId, text, language: "en" } });
+  expect(res.status).toBe(202);
+  const created = (await res.json()) as { task_id: string; generation_id: string };
+  const job = await engine.waitForJob(created.task_id);
+  await job.succeed(segments, 250);
+  return created;
+}
+
+async function list(user: TestUser, query = ""): Promise<{ generations: GenView[]; next_cursor: string | null }> {
+  const res = await call(`/api/generations${query}`, { cookie: user.cookie });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { generations: GenView[]; next_cursor: string | null };
+}
+
+describe("history API", () => {
+  it("lists, filters, searches and paginates generations", async () => {
+    const engine = installFakeEngine();
+    const user = await signUp("history");
+    await setPlan(user.id, "pro");
+    const alice = await createVoice(user.id, { name: "Alice" });
+    const bob = await createVoice(user.id, { name: "Bob" });
+    await finishedGeneration(engine, user, alice.id, "The quick brown fox.");
+    await finishedGeneration(engine, user, bob.id, "Jumps over the lazy dog.");
+    await finishedGeneration(engine, user, alice.id, "A fox again, quickly.");
+
+    const all = await list(user);
+    expect(all.generations.map((g) => g.text)).toEqual(["A fox again, quickly.", "Jumps over the lazy dog.", "The quick brown fox."]);
+    expect(all.generations.every((g) => g.status === "succeeded" && g.audio_url)).toBe(true);
+
+    expect((await list(user, `?voice_id=${bob.id}`)).generations.map((g) => g.voice_name)).toEqual(["Bob"]);
+    expect((await list(user, "?search=fox")).generations).toHaveLength(2);
+    expect((await list(user, "?search=Bob")).generations).toHaveLength(1);
+    expect((await list(user, "?status=failed")).generations).toHaveLength(0);
+    // LIKE wildcards in a search are literal
+    expect((await list(user, "?search=%25")).generations).toHaveLength(0);
+
+    const page1 = await list(user, "?limit=2");
+    expect(page1.generations).toHaveLength(2);
+    expect(page1.next_cursor).not.toBeNull();
+    const page2 = await list(user, `?limit=2&cursor=${page1.next_cursor}`);
+    expect(page2.generations.map((g) => g.text)).toEqual(["The quick brown fox."]);
+    expect(page2.next_cursor).toBeNull();
+
+    const bad = await call("/api/generations?status=nope", { cookie: user.cookie });
+    expect(bad.status).toBe(400);
+    expect(ApiErrorBody.parse(await bad.json()).error.message).toContain("status");
+    await expectLedgerInvariant(user.id);
+  });
+
+  it("serves generation audio with Range requests and as a download", async () => {
+    const engine = installFakeEngine();
+    const user = await signUp("range");
+    const voice = await createVoice(user.id);
+    const g = await finishedGeneration(engine, user, voice.id, "Range me.");
+    const full = await call(`/api/generations/${g.generation_id}/audio`, { cookie: user.cookie });
+    expect(full.status).toBe(200);
+    expect(full.headers.get("accept-ranges")).toBe("bytes");
+    expect(full.headers.get("x-content-type-options")).toBe("nosniff");
+    const bytes = new Uint8Array(await full.arrayBuffer());
+
+    const part = await call(`/api/generations/${g.generation_id}/audio`, { cookie: user.cookie, headers: { range: "bytes=10-29" } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get("content-range")).toBe(`bytes 10-29/${bytes.length}`);
+    expect(new Uint8Array(await part.arrayBuffer())).toEqual(bytes.slice(10, 30));
+
+    const tail = await call(`/api/generations/${g.generation_id}/audio`, { cookie: user.cookie, headers: { range: "bytes=-8" } });
+    expect(tail.status).toBe(206);
+    expect(new Uint8Array(await tail.arrayBuffer())).toEqual(bytes.slice(-8));
+
+    const beyond = await call(`/api/generations/${g.generation_id}/audio`, { cookie: user.cookie, headers: { range: `bytes=${bytes.length + 5}-` } });
+    expect(beyond.status).toBe(416);
+
+    const dl = await call(`/api/generations/${g.generation_id}/audio?download=1`, { cookie: user.cookie });
+    expect(dl.headers.get("content-disposition")).toMatch(/^attachment; filename="utter-gen_[0-9a-f]+\.wav"$/);
+    await dl.arrayBuffer();
+
+    const mp3 = await call(`/api/generations/${g.generation_id}/audio?format=mp3`, { cookie: user.cookie });
+    expect(mp3.status).toBe(409);
+    expect(ApiErrorBody.parse(await mp3.json()).error.code).toBe("format_unavailable");
+  });
+
+  it("deletes a generation with its audio and segments", async () => {
+    const engine = installFakeEngine();
+    const user = await signUp("delete");
+    const voice = await createVoice(user.id);
+    const g = await finishedGeneration(engine, user, voice.id, "Delete me.", 3);
+    expect(await env.AUDIO.head(audioKeys.generation(user.id, g.generation_id))).not.toBeNull();
+    expect(await env.AUDIO.head(audioKeys.segment(user.id, g.task_id, 2))).not.toBeNull();
+    const res = await call(`/api/generations/${g.generation_id}`, { method: "DELETE", cookie: user.cookie });
+    expect(res.status).toBe(204);
+    expect(await env.AUDIO.head(audioKeys.generation(user.id, g.generation_id))).toBeNull();
+    expect((await env.AUDIO.list({ prefix: audioKeys.segmentsPrefix(user.id, g.task_id) })).objects).toHaveLength(0);
+    expect((await call(`/api/generations/${g.generation_id}`, { cookie: user.cookie })).status).toBe(404);
+    expect((await list(user)).generations).toHaveLength(0);
+  });
+
+  it("refuses to delete a generation that is still running", async () => {
+    const engine = installFakeEngine();
+    const user = await signUp("busy");
+    const voice = await createVoice(user.id);
+    const res = await call("/api/generations", { method: "POST", cookie: user.cookie, json: { voice_id: voice.id, text: "Still going." } });
+    const created = (await res.json()) as { task_id: string; generation_id: string };
+    await engine.waitForJob(created.task_id);
+    const del = await call(`/api/generations/${created.generation_id}`, { method: "DELETE", cookie: user.cookie });
+    expect(del.status).toBe(409);
+  });
+
+  it("lists active and all tasks", async () => {
+    const engine = installFakeEngine();
+    const user = await signUp("tasks");
+    await setPlan(user.id, "pro");
+    const voice = await createVoice(user.id);
+    const done = await finishedGeneration(engine, user, voice.id, "Done.");
+    const res = await call("/api/generations", { method: "POST", cookie: user.cookie, json: { voice_id: voice.id, text: "Running." } });
+    const running = (await res.json()) as { task_id: string };
+    await engine.waitForJob(running.task_id);
+    const active = (await (await call("/api/tasks?status=active", { cookie: user.cookie })).json()) as { tasks: { id: string }[] };
+    expect(active.tasks.map((t) => t.id)).toEqual([running.task_id]);
+    const all = (await (await call("/api/tasks", { cookie: user.cookie })).json()) as { tasks: { id: string }[] };
+    expect(all.tasks.map((t) => t.id).sort()).toEqual([done.task_id, running.task_id].sort());
+  });
+});
+
+describe("scheduled maintenance", () => {
+  it("purges segments a day after a task ends and keeps the final file", async () => {
+    const engine = installFakeEngine();
+    const user = await signUp("purge");
+    const voice = await createVoice(user.id);
+    const g = await finishedGeneration(engine, user, voice.id, "Purge my segments.", 2);
+    await env.DB.prepare(`UPDATE tasks SET finished_at = ?2 WHERE id = ?1`).bind(g.task_id, Date.now() - 25 * 3600_000).run();
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: "*/5 * * * *" }), env, ctx);
+    expect((await env.AUDIO.list({ prefix: audioKeys.segmentsPrefix(user.id, g.task_id) })).objects).toHaveLength(0);
+    expect(await env.AUDIO.head(audioKeys.generation(user.id, g.generation_id))).not.toBeNull();
+  });
+
+  it("fails a task whose alarm was lost, via the stale-task sweep", async () => {
+    const engine = installFakeEngine();
+    const user = await signUp("sweep");
+    const voice = await createVoice(user.id);
+    const res = await call("/api/generations", { method: "POST", cookie: user.cookie, json: { voice_id: voice.id, text: "Lost." } });
+    const created = (await res.json()) as { task_id: string };
+    const job = await engine.waitForJob(created.task_id);
+    await job.ack({ type: "started" });
+    // The DO records "running" in D1 in the background; let that land before backdating the row.
+    for (let i = 0; i < 100; i++) {
+      const row = await env.DB.prepare(`SELECT status FROM tasks WHERE id = ?1`).bind(created.task_id).first<{ status: string }>();
+      if (row?.status === "running") break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const stub = env.TASK_TRACKER.get(env.TASK_TRACKER.idFromName(created.task_id));
+    await runInDurableObject(stub, async (_i: TaskTracker, state) => {
+      const s = (await state.storage.get<{ lastEventAt: number }>("state"))!;
+      s.lastEventAt = Date.now() - 10 * 60_000;
+      await state.storage.put("state", s);
+      await state.storage.deleteAlarm();
+    });
+    await evictDurableObject(stub); // reload the backdated state from storage
+    await env.DB.prepare(`UPDATE tasks SET updated_at = ?2 WHERE id = ?1`).bind(created.task_id, Date.now() - 10 * 60_000).run();
+    await worker.scheduled(createScheduledController({ cron: "*/5 * * * *" }), env, createExecutionContext());
+    const snap = (await (await call(`/api/tasks/${created.task_id}`, { cookie: user.cookie })).json()) as { task: { status: string; error: { code: string } } };
+    expect(snap.task.status).toBe("failed");
+    expect(snap.task.error.code).toBe("engine_timeout");
+    expect(await expectLedgerInvariant(user.id)).toBe(100);
+  });
+
+  it("grants monthly plan credits once per user and month", async () => {
+    const user = await signUp("monthly");
+    await setPlan(user.id, "pro");
+    const at = new Date("2031-05-01T03:00:00Z");
+    const { grantMonthlyCredits } = await import("../../worker/scheduled/maintenance");
+    await grantMonthlyCredits(env, at);
+    await grantMonthlyCredits(env, at);
+    const row = await env.DB.prepare(`SELECT count(*) AS n, sum(delta) AS s FROM credit_ledger WHERE user_id = ?1 AND idempotency_key = ?2`)
+      .bind(user.id, `grant:${user.id}:2031-05`)
+      .first<{ n: number; s: number }>();
+    expect(row).toEqual({ n: 1, s: 1000 });
+    await expectLedgerInvariant(user.id);
+  });
+});
