@@ -1,6 +1,7 @@
 import { redirect } from "@remix-run/cloudflare";
 import * as z from "zod";
 import type { RequestContext } from "../../worker/context";
+import { clientIp, enforceRateLimit } from "../../worker/lib/rate-limit";
 
 export type FieldErrors = Partial<Record<"name" | "email" | "password" | "form", string>>;
 export interface AuthFormResult {
@@ -59,5 +60,19 @@ export function safeRedirectTarget(value: FormDataEntryValue | string | null, fa
   const s = typeof value === "string" ? value : "";
   return s.startsWith("/") && !s.startsWith("//") ? s : fallback;
 }
+
+/** The same per-IP limit as the auth API (worker/lib/rate-limit.ts); false when exceeded. */
+export async function allowAuthAttempt(ctx: RequestContext, request: Request): Promise<boolean> {
+  const ip = clientIp(request);
+  if (!ip) return true;
+  try {
+    await enforceRateLimit(ctx.env.AUTH_LIMITER, `auth:${ip}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const TOO_MANY_ATTEMPTS = "Too many attempts. Wait a minute and try again.";
 
 export type { RequestContext };

@@ -1,7 +1,7 @@
 import type { ActionFunctionArgs, MetaFunction } from "@remix-run/cloudflare";
 import { Form, Link, useActionData, useNavigation } from "@remix-run/react";
 import { Field, FormError } from "../components/field";
-import { fieldErrors, ForgotForm, type AuthFormResult } from "../lib/auth-forms.server";
+import { fieldErrors, ForgotForm, allowAuthAttempt, TOO_MANY_ATTEMPTS, type AuthFormResult } from "../lib/auth-forms.server";
 
 export const meta: MetaFunction = () => [{ title: "Reset your password — Utter" }];
 
@@ -10,6 +10,7 @@ export async function action({ request, context }: ActionFunctionArgs): Promise<
   const values = { email: String(form.email ?? "") };
   const parsed = ForgotForm.safeParse(form);
   if (!parsed.success) return { errors: fieldErrors(parsed.error), values };
+  if (!(await allowAuthAttempt(context.app, request))) return { errors: { form: TOO_MANY_ATTEMPTS }, values };
   const res = await context.app.auth().api.requestPasswordReset({
     body: { email: parsed.data.email, redirectTo: "/reset-password" },
     headers: request.headers,

@@ -3,7 +3,7 @@ import { redirect } from "@remix-run/cloudflare";
 import { Form, Link, useActionData, useLoaderData, useNavigation, useSearchParams } from "@remix-run/react";
 import { findUser } from "../../worker/auth/session";
 import { Field, FormError } from "../components/field";
-import { authFailure, fieldErrors, redirectWithCookies, safeRedirectTarget, SignInForm, type AuthFormResult } from "../lib/auth-forms.server";
+import { authFailure, fieldErrors, redirectWithCookies, safeRedirectTarget, SignInForm, allowAuthAttempt, TOO_MANY_ATTEMPTS, type AuthFormResult } from "../lib/auth-forms.server";
 
 export const meta: MetaFunction = () => [{ title: "Sign in — Utter" }];
 
@@ -23,6 +23,7 @@ export async function action({ request, context }: ActionFunctionArgs): Promise<
   const values = { email: String(form.email ?? "") };
   const parsed = SignInForm.safeParse(form);
   if (!parsed.success) return { errors: fieldErrors(parsed.error), values };
+  if (!(await allowAuthAttempt(context.app, request))) return { errors: { form: TOO_MANY_ATTEMPTS }, values };
   const res = await context.app.auth().api.signInEmail({ body: parsed.data, headers: request.headers, asResponse: true });
   if (!res.ok) return authFailure(res, values);
   throw redirectWithCookies(safeRedirectTarget(form.redirectTo ?? null), res);

@@ -3,7 +3,7 @@ import { redirect } from "@remix-run/cloudflare";
 import { Form, Link, useActionData, useNavigation } from "@remix-run/react";
 import { findUser } from "../../worker/auth/session";
 import { Field, FormError } from "../components/field";
-import { authFailure, fieldErrors, redirectWithCookies, SignUpForm, type AuthFormResult } from "../lib/auth-forms.server";
+import { authFailure, fieldErrors, redirectWithCookies, SignUpForm, allowAuthAttempt, TOO_MANY_ATTEMPTS, type AuthFormResult } from "../lib/auth-forms.server";
 
 export const meta: MetaFunction = () => [{ title: "Create your account — Utter" }];
 
@@ -17,6 +17,7 @@ export async function action({ request, context }: ActionFunctionArgs): Promise<
   const values = { name: String(form.name ?? ""), email: String(form.email ?? "") };
   const parsed = SignUpForm.safeParse(form);
   if (!parsed.success) return { errors: fieldErrors(parsed.error), values };
+  if (!(await allowAuthAttempt(context.app, request))) return { errors: { form: TOO_MANY_ATTEMPTS }, values };
   const res = await context.app.auth().api.signUpEmail({ body: parsed.data, headers: request.headers, asResponse: true });
   if (!res.ok) return authFailure(res, values);
   throw redirectWithCookies("/", res);

@@ -100,3 +100,34 @@ describe("accounts (better-auth at /api/auth)", () => {
     expect(fresh.status).toBe(200);
   });
 });
+
+describe("rate limits", () => {
+  it("limits auth attempts per client IP with 429 and Retry-After", async () => {
+    const ip = `203.0.113.${Math.floor(Math.random() * 200) + 1}`;
+    const statuses: number[] = [];
+    let limited: Response | null = null;
+    for (let i = 0; i < 25; i++) {
+      const res = await call("/api/auth/sign-in/email", {
+        method: "POST",
+        headers: { "cf-connecting-ip": ip },
+        json: { email: uniqueEmail("rl"), password: "whatever-password" },
+      });
+      statuses.push(res.status);
+      if (res.status === 429) {
+        limited = res;
+        break;
+      }
+      await res.arrayBuffer();
+    }
+    expect(limited, `statuses: ${statuses.join(",")}`).not.toBeNull();
+    expect(limited!.headers.get("retry-after")).toBe("60");
+    expect(((await limited!.json()) as { error: { code: string } }).error.code).toBe("rate_limited");
+    // another IP is not affected
+    const other = await call("/api/auth/sign-in/email", {
+      method: "POST",
+      headers: { "cf-connecting-ip": "198.51.100.7" },
+      json: { email: uniqueEmail("rl"), password: "whatever-password" },
+    });
+    expect(other.status).toBe(401);
+  });
+});

@@ -4,6 +4,7 @@ import { createRequestContext, requestIdFrom, type RequestContext } from "../con
 import { AppError } from "../lib/errors";
 import { errorFields, createLogger } from "../lib/log";
 import { isCrossSiteRequest } from "../lib/origin";
+import { clientIp, enforceRateLimit } from "../lib/rate-limit";
 import { healthRoutes } from "./routes/health";
 import { meRoutes } from "./routes/me";
 import { metaRoutes } from "./routes/meta";
@@ -38,7 +39,11 @@ export function createApi() {
   });
 
   // better-auth answers its own routes; errors from it are already JSON.
-  api.on(["GET", "POST"], "/api/auth/*", (c) => c.get("ctx").auth().handler(c.req.raw));
+  api.on(["GET", "POST"], "/api/auth/*", async (c) => {
+    const ip = clientIp(c.req.raw);
+    if (c.req.method === "POST" && ip) await enforceRateLimit(c.env.AUTH_LIMITER, `auth:${ip}`);
+    return c.get("ctx").auth().handler(c.req.raw);
+  });
 
   api.route("/api", healthRoutes);
   api.route("/api", metaRoutes);

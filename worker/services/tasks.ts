@@ -4,6 +4,7 @@ import type { LanguageCode } from "../engine/protocol";
 import { tasks } from "../db/schema";
 import { AppError, errors } from "../lib/errors";
 import { newId } from "../lib/ids";
+import { enforceRateLimit } from "../lib/rate-limit";
 import type { TaskMessage } from "../tasks/queue-message";
 import type { TaskSnapshot } from "../tasks/messages";
 import { TASK_TIMEOUTS } from "../tasks/timeouts";
@@ -49,6 +50,7 @@ export function trackerFor(env: Env, taskId: string) {
  */
 export async function createTask(ctx: RequestContext, user: CurrentUser, spec: NewTask): Promise<CreatedTask> {
   const { env } = ctx;
+  await enforceRateLimit(env.TASK_LIMITER, `task:${user.id}`);
   const plan = planOf(user.plan);
   await ensureMonthlyGrant(ctx.db, user.id, user.plan);
   const taskId = newId("task");

@@ -5,6 +5,7 @@ import { voices } from "../db/schema";
 import { LanguageCode } from "../engine/protocol";
 import { AppError, errors, parseOrThrow } from "../lib/errors";
 import { newId } from "../lib/ids";
+import { enforceRateLimit } from "../lib/rate-limit";
 import { createAudioInspector, AudioInspectionError, type AudioInfo } from "../lib/audio";
 import { readMultipart, boundaryOf } from "../lib/multipart";
 import { audioKeys } from "../storage/keys";
@@ -79,6 +80,7 @@ function formatMinSec(ms: number): string {
  * its duration; a rejected upload leaves no object and no row behind.
  */
 export async function createVoiceFromUpload(ctx: RequestContext, user: CurrentUser, request: Request) {
+  await enforceRateLimit(ctx.env.UPLOAD_LIMITER, `upload:${user.id}`);
   await assertVoiceSlot(ctx, user);
   const boundary = boundaryOf(request.headers.get("content-type"));
   const declared = Number(request.headers.get("content-length") ?? NaN);
