@@ -13,6 +13,7 @@ import { engineCallbackRoutes } from "./routes/engine-callbacks";
 import { generationRoutes } from "./routes/generations";
 import { taskRoutes } from "./routes/tasks";
 import { voiceRoutes } from "./routes/voices";
+import { apiKeyRoutes } from "./routes/api-keys";
 
 export interface ApiEnv {
   Bindings: Env;
@@ -52,6 +53,7 @@ export function createApi() {
   api.route("/api", voiceRoutes);
   api.route("/api", taskRoutes);
   api.route("/api", creditRoutes);
+  api.route("/api", apiKeyRoutes);
   api.route("/internal/engine", engineCallbackRoutes);
 
   api.notFound((c) => c.json(new AppError("not_found", 404, `No API route ${c.req.method} ${c.req.path}.`).toBody(), 404));

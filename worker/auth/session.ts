@@ -1,9 +1,17 @@
 import type { RequestContext } from "../context";
 import type { CurrentUser } from "../services/account";
+import { API_KEY_PREFIX, userForApiKey } from "../services/api-keys";
 import { errors } from "../lib/errors";
 
-/** The signed-in user from the session cookie, or null. */
+/** The signed-in user: an API key (`Authorization: Bearer utr_…`) or the session cookie; null if neither. */
 export async function findUser(ctx: RequestContext, headers: Headers): Promise<CurrentUser | null> {
+  const authz = headers.get("authorization");
+  const bearer = authz && /^Bearer\s+(\S+)$/i.exec(authz)?.[1];
+  if (bearer?.startsWith(API_KEY_PREFIX)) {
+    const user = await userForApiKey(ctx.db, bearer);
+    if (!user) throw errors.unauthorized("That API key is not valid.");
+    return user;
+  }
   const session = await ctx.auth().api.getSession({ headers });
   if (!session) return null;
   const u = session.user as typeof session.user & { plan?: string | null };

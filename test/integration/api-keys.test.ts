@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { ApiErrorBody } from "../../worker/lib/errors";
+import { createVoice } from "../support/factories";
+import { call, signUp } from "../support/http";
+
+describe("API keys", () => {
+  it("a key made in a session works as a Bearer on the API and can be revoked", async () => {
+    const user = await signUp("apikey");
+    const made = await call("/api/keys", { method: "POST", cookie: user.cookie, json: { name: "CI" } });
+    expect(made.status).toBe(201);
+    const { key } = (await made.json()) as { key: { id: string; key: string; prefix: string } };
+    expect(key.key).toMatch(/^utr_[0-9a-f]{40}$/);
+
+    const me = await call("/api/me", { origin: null, headers: { authorization: `Bearer ${key.key}` } });
+    expect(me.status).toBe(200);
+    expect(((await me.json()) as { user: { email: string } }).user.email).toBe(user.email);
+
+    // the key itself is never listed again
+    const listed = (await (await call("/api/keys", { cookie: user.cookie })).json()) as { keys: Record<string, unknown>[] };
+    expect(listed.keys).toHaveLength(1);
+    expect(JSON.stringify(listed)).not.toContain(key.key);
+    expect(listed.keys[0]!.prefix).toBe(key.prefix);
+
+    // a key cannot manage keys
+    expect((await call("/api/keys", { origin: null, headers: { authorization: `Bearer ${key.key}` } })).status).toBe(403);
+
+    expect((await call(`/api/keys/${key.id}`, { method: "DELETE", cookie: user.cookie })).status).toBe(204);
+    const after = await call("/api/me", { origin: null, headers: { authorization: `Bearer ${key.key}` } });
+    expect(after.status).toBe(401);
+    expect(ApiErrorBody.parse(await after.json()).error.message).toContain("API key");
+  });
+
+  it("a key reaches only its owner's data, and another user cannot revoke it", async () => {
+    const owner = await signUp("keyowner");
+    const other = await signUp("keyother");
+    const voice = await createVoice(other.id);
+    const { key } = (await (await call("/api/keys", { method: "POST", cookie: owner.cookie, json: { name: "k" } })).json()) as {
+      key: { id: string; key: string };
+    };
+    expect((await call(`/api/voices/${voice.id}`, { origin: null, headers: { authorization: `Bearer ${key.key}` } })).status).toBe(404);
+    expect((await call(`/api/keys/${key.id}`, { method: "DELETE", cookie: other.cookie })).status).toBe(404);
+    expect((await call("/api/me", { origin: null, headers: { authorization: `Bearer ${key.key}` } })).status).toBe(200);
+  });
+
+  it("refuses a made-up key", async () => {
+    const res = await call("/api/me", { origin: null, headers: { authorization: `Bearer utr_${"0".repeat(40)}` } });
+    expect(res.status).toBe(401);
+  });
+});
