@@ -66,5 +66,18 @@ start("dev engine", process.execPath, [join(root, "dev/engine/server.ts")], {
   ENGINE_TOKEN: readDevVar("ENGINE_TOKEN") ?? "dev-engine-token",
   DEV_ENGINE_PORT: enginePort,
 });
-start("wrangler dev", bin("wrangler"), ["dev", "--port", port, "--ip", "127.0.0.1", "--var", `ENGINE_URL:http://127.0.0.1:${enginePort}`]);
+start("wrangler dev", bin("wrangler"), [
+  "dev",
+  "--port",
+  port,
+  "--ip",
+  "127.0.0.1",
+  // The origin follows the port, so a second stack (tests, benchmarks) can run beside yours.
+  "--var",
+  `APP_URL:http://localhost:${port}`,
+  "--var",
+  `TRUSTED_ORIGINS:http://localhost:${port},http://127.0.0.1:${port}`,
+  "--var",
+  `ENGINE_URL:http://127.0.0.1:${enginePort}`,
+]);
 console.log(`\nUtter is starting at http://localhost:${port} (engine on :${enginePort}). Ctrl-C stops both.\n`);

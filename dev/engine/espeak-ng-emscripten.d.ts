@@ -1,0 +1,18 @@
+// The package ships JavaScript only; this declares the part of its API the dev engine uses.
+declare module "@echogarden/espeak-ng-emscripten" {
+  export interface ESpeakNGWorker {
+    /** 0 on success; non-zero when eSpeak has no such voice. Accepts "lang+variant". */
+    set_voice(name: string): number;
+    set_rate(wordsPerMinute: number): void;
+    set_pitch(pitch: number): void;
+    set_range(range: number): void;
+    get_samplerate(): number;
+    /** Calls back with chunks of 16-bit PCM; returning true aborts synthesis. Text is read as SSML. */
+    synthesize(text: string, onChunk: (samples: Int16Array, events: unknown[]) => boolean): void;
+  }
+  export interface ESpeakModule {
+    eSpeakNGWorker: new () => ESpeakNGWorker;
+  }
+  const createModule: (overrides?: Record<string, unknown>) => Promise<ESpeakModule>;
+  export default createModule;
+}

@@ -1,0 +1,67 @@
+/**
+ * Speech synthesis with eSpeak NG, compiled to JavaScript/WASM by
+ * @echogarden/espeak-ng-emscripten.
+ *
+ * LICENCE BOUNDARY: that package is GPL-3.0. It is loaded only here, in the
+ * separate development-engine process, which talks to the Worker over HTTP.
+ * Nothing under worker/, app/ or durable-objects/ may import this file or the
+ * package, so the Worker bundle never contains GPL code.
+ */
+import type { ESpeakNGWorker } from "@echogarden/espeak-ng-emscripten";
+import { int16ToFloat32 } from "./audio-dsp.ts";
+import { JobError } from "./job-errors.ts";
+import type { VoiceTraits } from "./voice-settings.ts";
+
+export type SynthRequest = { text: string; /** eSpeak language voice, e.g. "en-us". */ language: string; traits: VoiceTraits };
+export type SynthResult = { samples: Float32Array; sampleRate: number };
+/** The job runner's view of a TTS engine, so tests can swap in a tone generator. */
+export type Synthesizer = (request: SynthRequest) => Promise<SynthResult>;
+
+let instance: Promise<ESpeakNGWorker> | undefined;
+
+/** One eSpeak instance per process: loading its 24 MB of voice data takes ~0.1–0.2 s. */
+function loadEspeak(): Promise<ESpeakNGWorker> {
+  instance ??= import("@echogarden/espeak-ng-emscripten").then(async ({ default: createModule }) => {
+    const module = await createModule();
+    return new module.eSpeakNGWorker();
+  });
+  return instance;
+}
+
+/** Loads eSpeak ahead of the first job; resolves with the load time in ms. */
+export async function warmUpEspeak(): Promise<number> {
+  const started = performance.now();
+  await loadEspeak();
+  return Math.round(performance.now() - started);
+}
+
+/** eSpeak reads its input as SSML, so user text must not be able to inject markup. */
+function escapeSsml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+export function createEspeakSynthesizer(): Synthesizer {
+  return async ({ text, language, traits }) => {
+    const espeak = await loadEspeak();
+    // Settings persist on the shared instance, so every call sets all of them. Synthesis is
+    // synchronous, so calls from concurrent jobs cannot interleave between these lines.
+    if (espeak.set_voice(`${language}+${traits.variant}`) !== 0 && espeak.set_voice(language) !== 0) {
+      throw new JobError("generation_failed", `eSpeak has no voice for language "${language}"`, false);
+    }
+    espeak.set_rate(traits.rate);
+    espeak.set_pitch(traits.pitch);
+    espeak.set_range(traits.range);
+    const chunks: Int16Array[] = [];
+    espeak.synthesize(escapeSsml(text), (samples) => {
+      if (samples.length > 0) chunks.push(samples);
+      return false; // keep going
+    });
+    const pcm = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
+    let offset = 0;
+    for (const chunk of chunks) {
+      pcm.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return { samples: int16ToFloat32(pcm), sampleRate: espeak.get_samplerate() };
+  };
+}

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { after, it } from "node:test";
+import { systemClock } from "../clock.ts";
+import { createEspeakSynthesizer, warmUpEspeak } from "../espeak-synth.ts";
+import { runJob } from "../job-runner.ts";
+import { silentLogger } from "../log.ts";
+import { analyseSpeech } from "../speech-features.ts";
+import { encodeWav } from "../wav-codec.ts";
+import { startFakeWorker } from "./support/fake-worker.ts";
+import { assertProtocolOrder } from "./support/sequence-checks.ts";
+import { syntheticSpeech } from "./support/synthetic-audio.ts";
+
+const PARAGRAPH =
+  "The harbour was quiet at dawn. Fishing boats rocked gently against the pier, and the gulls had not yet begun their quarrels. " +
+  "A woman in a yellow coat walked slowly along the water, stopping now and then to watch the light change on the waves. " +
+  "Why do mornings feel so full of promise? Perhaps because nothing has gone wrong yet! ";
+
+/** The whole product path with real eSpeak: a 5,000-character job, timed. */
+it("runs a 5,000-character generate job with eSpeak end to end, in a voice near the reference's pitch", async (t) => {
+  const worker = await startFakeWorker({
+    reference: { status: 200, body: encodeWav(syntheticSpeech(210, 4, 24000), 24000), contentType: "audio/wav" },
+  });
+  after(() => worker.close());
+  await warmUpEspeak();
+  const text = PARAGRAPH.repeat(Math.ceil(5000 / PARAGRAPH.length)).slice(0, 5000);
+  const deps = {
+    fetch: globalThis.fetch,
+    clock: systemClock,
+    synthesize: createEspeakSynthesizer(),
+    log: silentLogger,
+    retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 10, timeoutMs: 30_000 },
+    heartbeatMs: 5000,
+    segmentDelayMs: 0,
+  };
+  const started = performance.now();
+  const outcome = await runJob(worker.job({ text, output: { format: "wav", sample_rate: 24000 } }), deps, new AbortController());
+  const seconds = (performance.now() - started) / 1000;
+  assert.equal(outcome, "completed");
+  assert.deepEqual(worker.violations, []);
+  assertProtocolOrder(worker.steps);
+
+  const completed = worker.events().at(-1)!;
+  assert.ok(completed.type === "completed");
+  const segments = worker.events().filter((e) => e.type === "segment").length;
+  assert.ok(segments >= 10, `${segments} segments`);
+  const final = worker.wav("final");
+  const spoken = analyseSpeech(final.samples, final.sampleRate).f0Hz!;
+  assert.ok(Math.abs(spoken - 210) / 210 < 0.2, `reference 210 Hz, final speaks at ${spoken.toFixed(0)} Hz`);
+  t.diagnostic(
+    `5,000 chars → ${segments} segments, ${(completed.duration_ms / 1000).toFixed(1)} s of audio in ${seconds.toFixed(2)} s: ` +
+      `${Math.round(5000 / seconds)} chars/s, ${(completed.duration_ms / 1000 / seconds).toFixed(1)}x real time`,
+  );
+});

@@ -1,0 +1,33 @@
+import type { Synthesizer } from "../../espeak-synth.ts";
+
+/**
+ * Voice-like test signals: a harmonic tone at `f0Hz` (five harmonics, falling
+ * in level like a glottal source) whose loudness rises and falls
+ * `syllablesPerSecond` times a second, with a short pause every few syllables.
+ */
+export function syntheticSpeech(f0Hz: number, seconds: number, sampleRate: number, syllablesPerSecond = 4): Float32Array {
+  const out = new Float32Array(Math.round(seconds * sampleRate));
+  for (let i = 0; i < out.length; i++) {
+    const t = i / sampleRate;
+    let tone = 0;
+    for (let h = 1; h <= 5; h++) tone += Math.sin(2 * Math.PI * f0Hz * h * t) / h;
+    const syllable = Math.floor(t * syllablesPerSecond);
+    const pause = syllable % 6 === 5; // a breath every sixth syllable
+    const envelope = pause ? 0 : Math.sin(Math.PI * ((t * syllablesPerSecond) % 1)) ** 2;
+    out[i] = 0.3 * tone * envelope;
+  }
+  return out;
+}
+
+export const TONE_RATE = 22050;
+
+/**
+ * Stands in for eSpeak in job tests: 20 ms of tone per character at 22,050 Hz,
+ * so durations are predictable and tests run in milliseconds.
+ */
+export function toneSynthesizer(calls: string[] = []): Synthesizer {
+  return async ({ text, traits }) => {
+    calls.push(text);
+    return { samples: syntheticSpeech(100 + traits.pitch * 2, text.length * 0.02, TONE_RATE), sampleRate: TONE_RATE };
+  };
+}

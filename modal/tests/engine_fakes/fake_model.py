@@ -1,0 +1,108 @@
+"""A stand-in for `QwenSpeechModel` with the same interface and scriptable failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from utter_engine.errors import ModelOutOfMemory
+from utter_engine.segmentation import speech_units
+
+from .synthetic_audio import speech_like
+
+
+@dataclass
+class ModelCall:
+    kind: str
+    texts: list[str]
+    language: str
+    max_new_tokens: int
+    seed: int | None
+    prompt: object = None
+    instruct: str | None = None
+
+
+@dataclass
+class FakePrompt:
+    number: int
+    transcript: str | None
+    seconds: float
+
+
+@dataclass
+class FakeSpeechModel:
+    sample_rate: int = 24000
+    frame_rate: float = 12.5
+    max_new_tokens_cap: int = 4096
+    seconds_per_unit: float = 0.06
+    delay_s: float = 0.0
+    # Raise ModelOutOfMemory for any batch larger than this.
+    oom_above_batch: int | None = None
+    # Texts containing one of these keep talking until max_new_tokens, `runaway_times` times each.
+    runaway_markers: tuple[str, ...] = ()
+    runaway_times: int = 1
+    # Raise this on the n-th generate call (1-based).
+    crash_on_call: int | None = None
+    calls: list[ModelCall] = field(default_factory=list)
+    prompts: list[FakePrompt] = field(default_factory=list)
+    on_call: object = None  # optional callable(call_number) for tests that act mid-job
+    _runaways_left: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def create_voice_prompt(self, audio: NDArray[np.float32], sample_rate: int, transcript: str | None) -> object:
+        prompt = FakePrompt(len(self.prompts) + 1, transcript, len(audio) / sample_rate)
+        self.prompts.append(prompt)
+        return prompt
+
+    def generate_clone(
+        self, texts: list[str], language: str, prompt: object, *, max_new_tokens: int, seed: int | None
+    ) -> list[NDArray[np.float32]]:
+        return self._speak(ModelCall("clone", list(texts), language, max_new_tokens, seed, prompt=prompt))
+
+    def generate_design(
+        self, texts: list[str], language: str, instruct: str, *, max_new_tokens: int, seed: int | None
+    ) -> list[NDArray[np.float32]]:
+        return self._speak(ModelCall("design", list(texts), language, max_new_tokens, seed, instruct=instruct))
+
+    def _speak(self, call: ModelCall) -> list[NDArray[np.float32]]:
+        with self._lock:
+            self.calls.append(call)
+            number = len(self.calls)
+        if callable(self.on_call):
+            self.on_call(number)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        if self.crash_on_call == number:
+            raise RuntimeError("CUDA error: device-side assert triggered")
+        if self.oom_above_batch is not None and len(call.texts) > self.oom_above_batch:
+            raise ModelOutOfMemory(f"CUDA out of memory (batch of {len(call.texts)})")
+        return [self._voice(text, call) for text in call.texts]
+
+    def _voice(self, text: str, call: ModelCall) -> NDArray[np.float32]:
+        seconds = max(0.3, speech_units(text) * self.seconds_per_unit)
+        for marker in self.runaway_markers:
+            if marker in text:
+                left = self._runaways_left.setdefault(marker, self.runaway_times)
+                if left > 0:
+                    self._runaways_left[marker] = left - 1
+                    seconds = call.max_new_tokens / self.frame_rate  # never emitted end-of-speech
+        seed = zlib.crc32(text.encode("utf-8")) ^ (call.seed or 0)
+        return speech_like(seconds, self.sample_rate, seed=seed % 2**31)
+
+
+class FakeTranscriber:
+    def __init__(self, text: str = "words heard in the window", fail: bool = False) -> None:
+        self.text = text
+        self.fail = fail
+        self.calls: list[tuple[float, str | None]] = []
+
+    def transcribe(self, audio: NDArray[np.float32], sample_rate: int, language: str | None) -> str:
+        self.calls.append((len(audio) / sample_rate, language))
+        if self.fail:
+            raise RuntimeError("ASR exploded")
+        return self.text

@@ -1,0 +1,260 @@
+"""The Modal app: imports without GPU libraries, is wired as configured, and its glue works."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import modal
+import pytest
+from conftest import MODAL_DIR
+from engine_fakes.fake_model import FakeSpeechModel, FakeTranscriber
+from engine_fakes.fake_worker import FakeWorker
+from engine_fakes.jobs import make_job, reference_wav
+from fastapi.testclient import TestClient
+
+import app as engine_app
+from utter_engine.cancel_flags import MemoryFlagStore
+from utter_engine.config import EngineConfig
+from utter_engine.errors import UnusableAudio
+from utter_engine.protocol import SubmitRequest
+
+pytestmark = pytest.mark.filterwarnings("ignore:The .* function is executing locally")
+
+
+def run_python(code: str, **env: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=MODAL_DIR,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_app_imports_without_torch_or_qwen_tts() -> None:
+    assert importlib.util.find_spec("torch") is None and importlib.util.find_spec("qwen_tts") is None
+    out = run_python("import sys, app; print(app.app.name, 'torch' in sys.modules, 'qwen_tts' in sys.modules)")
+    assert out.split() == ["utter-engine", "False", "False"]
+
+
+def test_app_defines_the_endpoint_the_gpu_classes_and_the_weight_download() -> None:
+    for name in ("web", "download_weights", "enforce_cancel"):
+        assert isinstance(getattr(engine_app, name), modal.Function)
+    for name in ("CloneEngine", "DesignEngine"):
+        assert isinstance(getattr(engine_app, name), modal.Cls)
+
+
+def test_gpu_classes_have_cold_start_settings_from_the_environment() -> None:
+    code = (
+        "import json, app; o = app._ENGINE_OPTIONS; "
+        "print(json.dumps({k: o[k] for k in ('gpu', 'scaledown_window', 'min_containers', 'enable_memory_snapshot', "
+        "'experimental_options', 'retries', 'timeout')} | {'env': o['env']}))"
+    )
+    defaults = json.loads(run_python(code))
+    assert defaults["gpu"] == "L4" and defaults["scaledown_window"] == 300 and defaults["min_containers"] == 0
+    assert defaults["enable_memory_snapshot"] is True and defaults["experimental_options"] is None
+    assert defaults["retries"] == 0, "a retried job would restart at seq 0"
+    assert defaults["env"]["HF_HUB_OFFLINE"] == "1"
+
+    tuned = json.loads(
+        run_python(
+            code,
+            UTTER_GPU="L40S,A10G",
+            UTTER_SCALEDOWN_SECONDS="60",
+            UTTER_MIN_CONTAINERS="1",
+            UTTER_GPU_SNAPSHOT="true",
+        )
+    )
+    assert tuned["gpu"] == ["L40S", "A10G"] and tuned["scaledown_window"] == 60 and tuned["min_containers"] == 1
+    assert tuned["experimental_options"] == {"enable_gpu_snapshot": True}
+    assert tuned["env"]["UTTER_GPU"] == "L40S,A10G", "containers see the deploy-time settings"
+
+
+def test_model_ids_are_configurable() -> None:
+    code = "import json, app; print(json.dumps({c.__name__: c.model_id for c in app._Engine.__subclasses__()}))"
+    assert json.loads(run_python(code)) == {
+        "CloneEngine": "Qwen/Qwen3-TTS-12Hz-1.7B-Base",
+        "DesignEngine": "Qwen/Qwen3-TTS-12Hz-1.7B-VoiceDesign",
+    }
+    small = json.loads(run_python(code, UTTER_CLONE_MODEL="Qwen/Qwen3-TTS-12Hz-0.6B-Base"))
+    assert small["CloneEngine"] == "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
+
+
+# --- the glue between the endpoint and Modal ----------------------------------------------
+
+
+class FakeCall:
+    def __init__(self, outcome: Any) -> None:
+        self.outcome = outcome
+        self.cancelled = False
+        self.waited: list[float | None] = []
+
+    def get(self, timeout: float | None = None) -> Any:
+        self.waited.append(timeout)
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        return self.outcome
+
+    def cancel(self, terminate_containers: bool = False) -> None:
+        self.cancelled = True
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeCall]:
+    registry: dict[str, FakeCall] = {}
+
+    def from_id(call_id: str, client: Any = None) -> FakeCall:
+        return registry.setdefault(call_id, FakeCall(modal.exception.NotFoundError("no such call")))
+
+    monkeypatch.setattr(modal.FunctionCall, "from_id", staticmethod(from_id))
+    return registry
+
+
+def test_spawn_routes_jobs_to_the_model_for_their_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    spawned: list[tuple[str, dict[str, Any]]] = []
+
+    def engine(name: str) -> Any:
+        class Spawned:
+            object_id = f"fc-{name}"
+
+        class Method:
+            def spawn(self, job: dict[str, Any]) -> Spawned:
+                spawned.append((name, job))
+                return Spawned()
+
+        return type(name, (), {"run_job": Method()})
+
+    monkeypatch.setattr(engine_app, "CloneEngine", engine("clone"))
+    monkeypatch.setattr(engine_app, "DesignEngine", engine("design"))
+    with FakeWorker(token="job-token-0123456789abcdef") as w:
+        generate = SubmitRequest.model_validate(make_job(w))
+        design = SubmitRequest.model_validate(make_job(w, kind="design_preview"))
+    assert engine_app.spawn_job(generate) == "fc-clone"
+    assert engine_app.spawn_job(design) == "fc-design"
+    assert spawned[0][1] == generate.to_json(), "the job crosses to the GPU as plain protocol JSON"
+
+
+def test_cancel_flags_a_running_job_and_arms_the_backstop(
+    monkeypatch: pytest.MonkeyPatch, calls: dict[str, FakeCall]
+) -> None:
+    store = MemoryFlagStore()
+    backstops: list[tuple[str, int]] = []
+    monkeypatch.setattr(engine_app, "cancel_store", store)
+    monkeypatch.setattr(
+        engine_app, "enforce_cancel", type("F", (), {"spawn": staticmethod(lambda *a: backstops.append(a))})()
+    )
+    calls["fc-running"] = FakeCall(TimeoutError())
+    calls["fc-done"] = FakeCall({"status": "completed"})
+    calls["fc-crashed"] = FakeCall(RuntimeError("boom"))
+
+    assert engine_app.cancel_job("fc-running") is True
+    assert store.get("cancel:fc-running") is not None
+    assert backstops == [("fc-running", engine_app.config.cancel_grace_seconds)]
+    assert calls["fc-running"].waited == [0], "only polls; never waits for the job"
+
+    for finished in ("fc-done", "fc-crashed", "fc-unknown"):
+        assert engine_app.cancel_job(finished) is False
+        assert store.get(f"cancel:{finished}") is None
+    assert engine_app.cancel_job("not-a-call-id") is False
+    assert len(backstops) == 1
+
+
+def test_the_backstop_kills_only_a_job_that_did_not_stop(calls: dict[str, FakeCall]) -> None:
+    calls["fc-stuck"] = FakeCall(TimeoutError())
+    calls["fc-stopped"] = FakeCall({"status": "stopped"})
+    assert engine_app.enforce_cancel.local("fc-stuck", 7) is True
+    assert calls["fc-stuck"].cancelled and calls["fc-stuck"].waited == [7]
+    assert engine_app.enforce_cancel.local("fc-stopped", 7) is False
+    assert not calls["fc-stopped"].cancelled
+
+
+def test_the_web_function_builds_the_endpoint_from_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENGINE_TOKEN", "from-the-modal-secret")
+    client = TestClient(engine_app.web.local())
+    health = client.get("/health").json()
+    assert health["engine"] == "modal" and health["clone_model"] == engine_app.config.clone_model
+    assert client.post("/jobs", json={}, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.post("/jobs", json={}, headers={"Authorization": "Bearer from-the-modal-secret"}).status_code == 400
+
+
+# --- the GPU classes, run locally with the fake model --------------------------------------
+
+
+@pytest.fixture
+def models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    config = EngineConfig(models_dir=str(tmp_path))
+    for repo in (config.clone_model, config.design_model, config.asr_model):
+        (tmp_path / repo).mkdir(parents=True)
+    monkeypatch.setattr(engine_app, "config", config)
+    monkeypatch.setattr(engine_app, "cancel_store", MemoryFlagStore())
+    loaded: list[str] = []
+
+    class Loader:
+        @staticmethod
+        def load(path: str, **_: Any) -> Any:
+            loaded.append(path)
+            return FakeTranscriber("the words") if "whisper" in path else FakeSpeechModel()
+
+    monkeypatch.setattr(engine_app, "QwenSpeechModel", Loader)
+    monkeypatch.setattr(engine_app, "WhisperTranscriber", type("W", (Loader,), {"SAMPLE_RATE": 16000}))
+    return tmp_path
+
+
+def test_a_gpu_class_loads_its_models_once_and_runs_jobs(models_dir: Path) -> None:
+    engine = engine_app.CloneEngine()
+    with FakeWorker(token="job-token-0123456789abcdef") as w:
+        w.references["job_test_1"] = (200, reference_wav(), "audio/wav")
+        outcome = engine.run_job.local(make_job(w, text="Hello from the cloud."))
+        assert outcome["status"] == "completed", outcome
+        assert w.event_types()[-1] == "completed"
+
+
+def test_the_clone_class_transcribes_uploads(models_dir: Path) -> None:
+    engine = engine_app.CloneEngine()
+    assert engine.transcribe.local(reference_wav(seconds=3.0), "en") == "the words"
+    with pytest.raises(UnusableAudio):
+        engine.transcribe.local(b"definitely not audio" * 50, None)
+
+
+def test_missing_weights_fail_jobs_at_once_instead_of_timing_out(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(engine_app, "config", EngineConfig(models_dir=str(tmp_path / "empty")))
+    with FakeWorker(token="job-token-0123456789abcdef") as w:
+        outcome = engine_app.DesignEngine().run_job.local(make_job(w, kind="design_preview"))
+        assert outcome["error_code"] == "engine_unavailable"
+        assert w.event_types() == ["started", "failed"]
+        assert "download_weights" in w.events()[-1]["error"]["message"]
+
+
+# --- pins --------------------------------------------------------------------------------
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([^\s#]+)", line.strip())
+        if match:
+            pins[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return pins
+
+
+def test_tests_and_images_pin_the_same_versions_of_shared_packages() -> None:
+    dev = _pins(MODAL_DIR / "requirements-dev.txt")
+    for image in ("requirements-image.txt", "requirements-web.txt"):
+        pinned = _pins(MODAL_DIR / image)
+        assert pinned, image
+        for package in set(dev) & set(pinned):
+            assert dev[package] == pinned[package], f"{package} differs between requirements-dev.txt and {image}"
+    assert {"torch", "qwen-tts", "transformers"} <= set(_pins(MODAL_DIR / "requirements-image.txt"))

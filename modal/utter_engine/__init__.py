@@ -1,0 +1,1 @@
+"""Utter speech engine: the Modal GPU side of engine protocol v1."""

@@ -1,0 +1,250 @@
+"""Engine protocol v1: pydantic mirror of `worker/engine/protocol.ts` (the zod source of truth).
+
+Same names, constraints and refinements as the zod schemas; both are pinned by
+the shared fixtures in `test/fixtures/engine-protocol/`. Unknown keys are
+accepted and dropped, as zod objects strip them. Value semantics (numbers,
+nulls, regexes, URLs) follow JavaScript; see `js_types`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final, Literal, get_args
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+
+from .js_types import (
+    iso_datetime_with_offset,
+    js_boolean,
+    js_int,
+    js_number,
+    js_regex,
+    js_string,
+    js_url,
+    not_null,
+)
+
+PROTOCOL_VERSION: Final = 1
+
+LanguageCode = Literal["auto", "en", "zh", "ja", "ko", "de", "fr", "ru", "pt", "es", "it"]
+LANGUAGE_CODES: Final[tuple[str, ...]] = get_args(LanguageCode)
+JobKind = Literal["generate", "design_preview"]
+TaskState = Literal["queued", "dispatched", "running", "succeeded", "failed", "cancelled"]
+TERMINAL_STATES: Final[frozenset[str]] = frozenset({"succeeded", "failed", "cancelled"})
+
+KNOWN_ENGINE_ERROR_CODES: Final[tuple[str, ...]] = (
+    "invalid_input",
+    "reference_unavailable",
+    "reference_unusable",
+    "generation_failed",
+    "runaway_generation",
+    "out_of_memory",
+    "upload_failed",
+    "engine_timeout",
+    "engine_unavailable",
+    "internal",
+)
+
+
+# JavaScript-typed primitives (see js_types); constraints are added per field with Field(...).
+JsStr = Annotated[str, BeforeValidator(js_string)]
+JsInt = Annotated[int, BeforeValidator(js_int)]
+JsNumber = Annotated[float, BeforeValidator(js_number)]
+Bool = Annotated[bool, BeforeValidator(js_boolean)]
+
+Id = Annotated[JsStr, AfterValidator(js_regex(r"[A-Za-z0-9_-]{1,64}", "must be 1-64 url-safe characters"))]
+ErrorCode = Annotated[JsStr, AfterValidator(js_regex(r"[a-z][a-z0-9_]{0,63}", "must be a snake_case code"))]
+Url = Annotated[JsStr, AfterValidator(js_url)]
+IsoDateTime = Annotated[JsStr, AfterValidator(iso_datetime_with_offset)]
+Language = Annotated[LanguageCode, BeforeValidator(js_string)]
+Kind = Annotated[JobKind, BeforeValidator(js_string)]
+State = Annotated[TaskState, BeforeValidator(js_string)]
+ProtocolVersion = Annotated[Literal[1], BeforeValidator(js_int)]
+SampleRate = Annotated[JsInt, Field(ge=8000, le=48000)]
+Seq = Annotated[JsInt, Field(ge=0)]
+DurationMs = Annotated[JsInt, Field(ge=0)]
+
+
+class _Message(BaseModel):
+    # zod objects strip unknown keys; `extra="ignore"` is the same contract.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    def to_json(self) -> dict[str, Any]:
+        """The wire form: optional fields that were not given are left out, never sent as null."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class EngineError(_Message):
+    code: ErrorCode
+    message: Annotated[JsStr, Field(min_length=1, max_length=1000)]
+    retryable: Bool
+
+
+class VoiceRef(_Message):
+    voice_id: Id
+    reference_url: Url
+    reference_text: Annotated[JsStr, Field(max_length=5000)] | None = None
+
+    @field_validator("reference_text", mode="before")
+    @classmethod
+    def _optional_not_null(cls, value: Any) -> Any:
+        return not_null(value)
+
+
+class OutputSpec(_Message):
+    format: Annotated[Literal["wav"], BeforeValidator(js_string)]
+    sample_rate: SampleRate
+
+
+class Callbacks(_Message):
+    events_url: Url
+    # Segments go to f"{upload_url}/segments/{index}", the stitched file to f"{upload_url}/final".
+    upload_url: Url
+    # Job token: bearer for every callback, upload and reference download. Opaque to engines.
+    token: Annotated[JsStr, Field(min_length=16, max_length=512)]
+
+
+class SubmitRequest(_Message):
+    protocol: ProtocolVersion
+    job_id: Id
+    kind: Kind
+    text: Annotated[JsStr, Field(min_length=1, max_length=5000)]
+    language: Language
+    voice: VoiceRef | None = None
+    # Natural-language voice description (design_preview) or style instruction.
+    instruct: Annotated[JsStr, Field(min_length=1, max_length=500)] | None = None
+    seed: Annotated[JsInt, Field(ge=0, le=2**31 - 1)] | None = None
+    output: OutputSpec
+    callbacks: Callbacks
+    # ISO-8601 instant after which the Worker no longer accepts this job's events.
+    deadline: IsoDateTime
+
+    @field_validator("voice", "instruct", "seed", mode="before")
+    @classmethod
+    def _optional_not_null(cls, value: Any) -> Any:
+        return not_null(value)
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> SubmitRequest:
+        # Mirrors the zod superRefine.
+        if self.kind == "generate" and self.voice is None:
+            raise ValueError("generate jobs need a voice")
+        if self.kind == "design_preview" and self.instruct is None:
+            raise ValueError("design_preview jobs need an instruct (voice description)")
+        return self
+
+
+class SubmitResponse(_Message):
+    call_id: Annotated[JsStr, Field(min_length=1, max_length=256)]
+
+
+class CancelResponse(_Message):
+    cancelled: Bool
+
+
+class _EventBase(_Message):
+    job_id: Id
+    seq: Seq
+
+
+class StartedEvent(_EventBase):
+    type: Annotated[Literal["started"], BeforeValidator(js_string)]
+    # How many segments the text was split into, when known.
+    segments_total: Annotated[JsInt, Field(ge=1, le=1000)] | None = None
+
+    @field_validator("segments_total", mode="before")
+    @classmethod
+    def _optional_not_null(cls, value: Any) -> Any:
+        return not_null(value)
+
+
+class ProgressEvent(_EventBase):
+    type: Annotated[Literal["progress"], BeforeValidator(js_string)]
+    progress: Annotated[JsNumber, Field(ge=0, le=1)]
+    stage: Annotated[JsStr, Field(min_length=1, max_length=64)]
+
+
+class SegmentEvent(_EventBase):
+    """Sent only after the segment's upload has been accepted."""
+
+    type: Annotated[Literal["segment"], BeforeValidator(js_string)]
+    index: Annotated[JsInt, Field(ge=0, le=999)]
+    duration_ms: DurationMs
+
+
+class HeartbeatEvent(_EventBase):
+    type: Annotated[Literal["heartbeat"], BeforeValidator(js_string)]
+
+
+class CompletedEvent(_EventBase):
+    """Sent only after the final upload has been accepted."""
+
+    type: Annotated[Literal["completed"], BeforeValidator(js_string)]
+    duration_ms: DurationMs
+    sample_rate: SampleRate
+    size_bytes: Annotated[JsInt, Field(ge=44)]
+
+
+class FailedEvent(_EventBase):
+    type: Annotated[Literal["failed"], BeforeValidator(js_string)]
+    error: EngineError
+
+
+EngineEventModel = StartedEvent | ProgressEvent | SegmentEvent | HeartbeatEvent | CompletedEvent | FailedEvent
+
+
+def _event_type(value: Any) -> Any:
+    # A callable discriminator, because pydantic's field discriminator refuses the
+    # before-validators that give `type` its JavaScript string semantics.
+    tag = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return tag if isinstance(tag, str) else None
+
+
+EngineEvent: TypeAdapter[EngineEventModel] = TypeAdapter(
+    Annotated[
+        Annotated[StartedEvent, Tag("started")]
+        | Annotated[ProgressEvent, Tag("progress")]
+        | Annotated[SegmentEvent, Tag("segment")]
+        | Annotated[HeartbeatEvent, Tag("heartbeat")]
+        | Annotated[CompletedEvent, Tag("completed")]
+        | Annotated[FailedEvent, Tag("failed")],
+        Discriminator(_event_type),
+    ]
+)
+
+
+class EventAck(_Message):
+    """The Worker's answer to an event POST; a terminal `state` tells the engine to stop."""
+
+    accepted: Bool
+    state: State
+
+
+class UploadAck(_Message):
+    size_bytes: Annotated[JsInt, Field(ge=0)]
+
+
+# Every schema the shared fixtures name, by the name they use.
+PROTOCOL_SCHEMAS: Final[dict[str, TypeAdapter[Any]]] = {
+    "SubmitRequest": TypeAdapter(SubmitRequest),
+    "SubmitResponse": TypeAdapter(SubmitResponse),
+    "CancelResponse": TypeAdapter(CancelResponse),
+    "EngineEvent": EngineEvent,
+    "EventAck": TypeAdapter(EventAck),
+    "UploadAck": TypeAdapter(UploadAck),
+}
+
+
+def parse(schema: str, value: Any) -> Any:
+    """Validate a decoded JSON value against the named schema (raises pydantic.ValidationError)."""
+    return PROTOCOL_SCHEMAS[schema].validate_python(value)

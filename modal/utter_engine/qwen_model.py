@@ -1,0 +1,167 @@
+"""The real models: Qwen3-TTS (qwen-tts package) and Whisper (transformers), on a GPU.
+
+torch, qwen_tts and transformers are imported inside the functions that need
+them, so this module imports anywhere; `app.py` imports them at container
+start (under `image.imports()`) so they land in the memory snapshot.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import ModelOutOfMemory
+from .wav import resample
+
+# The names qwen-tts expects (it lower-cases them against the checkpoint's language table).
+QWEN_LANGUAGE_NAMES: dict[str, str] = {
+    "auto": "Auto",
+    "en": "English",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "de": "German",
+    "fr": "French",
+    "ru": "Russian",
+    "pt": "Portuguese",
+    "es": "Spanish",
+    "it": "Italian",
+}
+
+# The 12 Hz tokenizer: 24 kHz audio, one codec frame per 1920 samples = 12.5 frames/s.
+_DEFAULT_SAMPLE_RATE = 24000
+_DEFAULT_SAMPLES_PER_FRAME = 1920
+_MAX_NEW_TOKENS_CAP = 4096
+
+
+class QwenSpeechModel:
+    """`model_api.SpeechModel` over `qwen_tts.Qwen3TTSModel` (Base checkpoints clone, VoiceDesign designs)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        tokenizer_config = getattr(getattr(getattr(inner, "model", None), "speech_tokenizer", None), "config", None)
+        self._sample_rate = int(getattr(tokenizer_config, "output_sample_rate", _DEFAULT_SAMPLE_RATE))
+        samples_per_frame = int(getattr(tokenizer_config, "decode_upsample_rate", _DEFAULT_SAMPLES_PER_FRAME))
+        self._frame_rate = self._sample_rate / samples_per_frame
+
+    @classmethod
+    def load(cls, path: str, *, device: str = "cuda:0", attn_implementation: str = "sdpa") -> QwenSpeechModel:
+        import torch
+        from qwen_tts import Qwen3TTSModel
+
+        # A local directory on the Volume: qwen-tts then never reaches for the Hub.
+        inner = Qwen3TTSModel.from_pretrained(
+            path, device_map=device, dtype=torch.bfloat16, attn_implementation=attn_implementation
+        )
+        return cls(inner)
+
+    @property
+    def sample_rate(self) -> int:
+        return self._sample_rate
+
+    @property
+    def frame_rate(self) -> float:
+        return self._frame_rate
+
+    @property
+    def max_new_tokens_cap(self) -> int:
+        return _MAX_NEW_TOKENS_CAP
+
+    def create_voice_prompt(self, audio: NDArray[np.float32], sample_rate: int, transcript: str | None) -> object:
+        text = transcript.strip() if transcript else ""
+        with _oom_guard():
+            # Without a transcript, ICL mode is impossible: clone from the speaker embedding only.
+            return self._inner.create_voice_clone_prompt(
+                ref_audio=(np.asarray(audio, dtype=np.float32), int(sample_rate)),
+                ref_text=text or None,
+                x_vector_only_mode=not text,
+            )
+
+    def generate_clone(
+        self, texts: list[str], language: str, prompt: object, *, max_new_tokens: int, seed: int | None
+    ) -> list[NDArray[np.float32]]:
+        _seed_everything(seed)
+        with _oom_guard():
+            wavs, _ = self._inner.generate_voice_clone(
+                text=list(texts),
+                language=[QWEN_LANGUAGE_NAMES[language]] * len(texts),
+                voice_clone_prompt=prompt,
+                max_new_tokens=max_new_tokens,
+            )
+        return [np.asarray(w, dtype=np.float32).reshape(-1) for w in wavs]
+
+    def generate_design(
+        self, texts: list[str], language: str, instruct: str, *, max_new_tokens: int, seed: int | None
+    ) -> list[NDArray[np.float32]]:
+        _seed_everything(seed)
+        with _oom_guard():
+            wavs, _ = self._inner.generate_voice_design(
+                text=list(texts),
+                language=[QWEN_LANGUAGE_NAMES[language]] * len(texts),
+                instruct=[instruct] * len(texts),
+                max_new_tokens=max_new_tokens,
+            )
+        return [np.asarray(w, dtype=np.float32).reshape(-1) for w in wavs]
+
+
+class WhisperTranscriber:
+    """`model_api.Transcriber` over a transformers ASR pipeline (Whisper)."""
+
+    SAMPLE_RATE = 16000
+
+    def __init__(self, pipe: Any) -> None:
+        self._pipe = pipe
+
+    @classmethod
+    def load(cls, path: str, *, device: str = "cuda:0") -> WhisperTranscriber:
+        import torch
+        from transformers import pipeline
+
+        return cls(pipeline("automatic-speech-recognition", model=path, torch_dtype=torch.float16, device=device))
+
+    def transcribe(self, audio: NDArray[np.float32], sample_rate: int, language: str | None) -> str:
+        # Resample here rather than let the pipeline do it: its resampler needs torchaudio.
+        x = resample(audio, sample_rate, self.SAMPLE_RATE)
+        generate_kwargs: dict[str, str] = {"task": "transcribe"}
+        if language and language != "auto":
+            generate_kwargs["language"] = language
+        with _oom_guard():
+            result = self._pipe(
+                {"raw": x, "sampling_rate": self.SAMPLE_RATE},
+                chunk_length_s=30,  # long-form: references may be 5 minutes
+                batch_size=8,
+                generate_kwargs=generate_kwargs,
+            )
+        return str(result["text"]).strip()
+
+
+def _seed_everything(seed: int | None) -> None:
+    if seed is None:
+        return
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+@contextmanager
+def _oom_guard() -> Iterator[None]:
+    import torch
+
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError as exc:
+        torch.cuda.empty_cache()
+        raise ModelOutOfMemory(str(exc)[:200]) from exc
+    except RuntimeError as exc:
+        # cuBLAS/cuDNN allocation failures surface as plain RuntimeErrors.
+        if "out of memory" not in str(exc).lower():
+            raise
+        torch.cuda.empty_cache()
+        raise ModelOutOfMemory(str(exc)[:200]) from exc

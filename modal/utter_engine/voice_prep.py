@@ -1,0 +1,99 @@
+"""From a voice's reference URL to a cached voice-clone prompt."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from .audio_decode import DecodeError, decode_audio
+from .errors import EngineFailure, ModelOutOfMemory
+from .model_api import SpeechModel, Transcriber
+from .prompt_cache import PromptCache, prompt_key
+from .protocol import VoiceRef
+from .reference_window import ReferenceUnusable, WindowSettings, select_reference_window
+from .worker_client import ReferenceTooLarge, WorkerClient, WorkerRejected, WorkerUnreachable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    # Uploads are capped at 50 MB by the Worker; a little headroom for container overhead.
+    max_reference_bytes: int = 60 * 1024 * 1024
+    window: WindowSettings = field(default_factory=WindowSettings)
+
+
+@dataclass(frozen=True)
+class PreparedVoice:
+    prompt: object
+    cache_hit: bool
+    transcript_source: str  # "cache" | "reference_text" | "asr" | "none"
+
+
+def download_reference(client: WorkerClient, url: str, max_bytes: int) -> bytes:
+    try:
+        data, _content_type = client.get_reference(url, max_bytes=max_bytes)
+    except WorkerRejected as exc:
+        raise EngineFailure(
+            "reference_unavailable",
+            f"The reference audio could not be downloaded (HTTP {exc.status}).",
+            retryable=exc.status >= 500,
+        ) from exc
+    except WorkerUnreachable as exc:
+        raise EngineFailure(
+            "reference_unavailable", f"The reference audio could not be downloaded ({exc.last}).", retryable=True
+        ) from exc
+    except ReferenceTooLarge as exc:
+        raise EngineFailure("reference_unusable", f"The reference audio is too large: {exc}.", retryable=False) from exc
+    return data
+
+
+def prepare_voice(
+    *,
+    client: WorkerClient,
+    voice: VoiceRef,
+    language: str,
+    model: SpeechModel,
+    transcriber: Transcriber | None,
+    cache: PromptCache,
+    settings: VoiceSettings | None = None,
+) -> PreparedVoice:
+    s = settings or VoiceSettings()
+    data = download_reference(client, voice.reference_url, s.max_reference_bytes)
+    key = prompt_key(data, voice.reference_text)
+    cached = cache.get(key)
+    if cached is not None:
+        return PreparedVoice(cached, True, "cache")
+
+    rate = model.sample_rate
+    try:
+        window = select_reference_window(decode_audio(data, rate), rate, s.window)
+    except (DecodeError, ReferenceUnusable) as exc:
+        raise EngineFailure(
+            "reference_unusable", f"The reference audio cannot be used: {exc}.", retryable=False
+        ) from exc
+
+    # The upload's transcript only matches the clip if the clip holds all of its speech.
+    given = (voice.reference_text or "").strip()
+    transcript: str | None = given if given and window.covers_all_speech else None
+    source = "reference_text" if transcript else "none"
+    if transcript is None and transcriber is not None:
+        try:
+            transcript = transcriber.transcribe(window.audio, rate, language).strip() or None
+            source = "asr" if transcript else "none"
+        except Exception:
+            # Cloning from the speaker embedding alone still works, just less closely.
+            log.exception("transcribing the reference window failed; cloning without a transcript")
+
+    try:
+        prompt = model.create_voice_prompt(window.audio, rate, transcript)
+    except ModelOutOfMemory as exc:
+        raise EngineFailure("out_of_memory", "Preparing the voice ran out of GPU memory.", retryable=True) from exc
+    except EngineFailure:
+        raise
+    except Exception as exc:
+        raise EngineFailure(
+            "generation_failed", f"Preparing the voice failed: {type(exc).__name__}: {exc}", retryable=True
+        ) from exc
+    cache.put(key, prompt)
+    return PreparedVoice(prompt, False, source)
