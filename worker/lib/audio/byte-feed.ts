@@ -26,8 +26,12 @@ export class ByteFeed {
   /** No more bytes will come. */
   ended = false;
 
+  // Owned bytes carried over from earlier chunks: the unread ones are carry[carryAt, carryEnd).
+  // Bytes are only ever appended past carryEnd, never moved or overwritten, so a view handed to
+  // the parser stays intact until it yields; a full buffer is replaced, not compacted.
   private carry: Uint8Array = EMPTY;
   private carryAt = 0;
+  private carryEnd = 0;
   private chunk: Uint8Array = EMPTY;
   private chunkAt = 0;
   /** Bytes consumed (skipped) that have not arrived yet. */
@@ -58,17 +62,15 @@ export class ByteFeed {
 
   /** Copies the unread rest of the current chunk so the caller's buffer is not retained. */
   release(): void {
-    const rest = this.chunk.length - this.chunkAt;
-    if (rest > 0) {
-      const carried = this.carry.length - this.carryAt;
-      const merged = new Uint8Array(carried + rest);
-      merged.set(this.carry.subarray(this.carryAt));
-      merged.set(this.chunk.subarray(this.chunkAt), carried);
-      this.carry = merged;
-      this.carryAt = 0;
-    }
+    if (this.chunk.length > this.chunkAt) this.appendToCarry(this.chunk.subarray(this.chunkAt));
     this.chunk = EMPTY;
     this.chunkAt = 0;
+  }
+
+  /** Lets go of every held byte, once the parser needs no more. */
+  discard(): void {
+    this.chunk = this.carry = EMPTY;
+    this.chunkAt = this.carryAt = this.carryEnd = 0;
   }
 
   /** Every byte consumed so far has arrived (no skip is waiting for more input). */
@@ -78,7 +80,7 @@ export class ByteFeed {
 
   /** Bytes held (in chunk or carry) that the parser has not consumed. */
   get available(): number {
-    return this.carry.length - this.carryAt + (this.chunk.length - this.chunkAt);
+    return this.carryEnd - this.carryAt + (this.chunk.length - this.chunkAt);
   }
 
   /** Bytes retained between pushes: what a test can check to prove memory stays bounded. */
@@ -88,39 +90,50 @@ export class ByteFeed {
 
   /** `n` contiguous unconsumed bytes (a view, valid until the parser next yields), or null if fewer are held. */
   tryPeek(n: number): Uint8Array | null {
-    const carried = this.carry.length - this.carryAt;
+    const carried = this.carryEnd - this.carryAt;
     if (carried === 0) {
       return this.chunk.length - this.chunkAt >= n ? this.chunk.subarray(this.chunkAt, this.chunkAt + n) : null;
     }
-    if (carried >= n) return this.carry.subarray(this.carryAt, this.carryAt + n);
-    const fromChunk = n - carried;
-    if (this.chunk.length - this.chunkAt < fromChunk) return null;
-    // A read straddling the carry and the chunk: join just those n bytes.
-    const merged = new Uint8Array(n);
-    merged.set(this.carry.subarray(this.carryAt));
-    merged.set(this.chunk.subarray(this.chunkAt, this.chunkAt + fromChunk), carried);
-    this.carry = merged;
-    this.carryAt = 0;
-    this.chunkAt += fromChunk;
-    return merged;
+    if (carried < n) {
+      // A read straddling the carry and the chunk: move just the missing bytes into the carry.
+      const fromChunk = n - carried;
+      if (this.chunk.length - this.chunkAt < fromChunk) return null;
+      this.appendToCarry(this.chunk.subarray(this.chunkAt, this.chunkAt + fromChunk));
+      this.chunkAt += fromChunk;
+    }
+    return this.carry.subarray(this.carryAt, this.carryAt + n);
   }
 
   /** Consumes `n` bytes: those held now, and the rest as they arrive. */
   advance(n: number): void {
     this.position += n;
-    const carried = this.carry.length - this.carryAt;
+    const carried = this.carryEnd - this.carryAt;
     if (carried > 0) {
       const d = Math.min(n, carried);
       this.carryAt += d;
       n -= d;
-      if (this.carryAt === this.carry.length) {
-        this.carry = EMPTY;
-        this.carryAt = 0;
+      if (this.carryAt === this.carryEnd) {
+        this.carry = EMPTY; // dropped, not reused: the parser may still hold a view of it
+        this.carryAt = this.carryEnd = 0;
       }
     }
     const d = Math.min(n, this.chunk.length - this.chunkAt);
     this.chunkAt += d;
     this.pendingSkip += n - d;
+  }
+
+  private appendToCarry(bytes: Uint8Array): void {
+    if (this.carryEnd + bytes.length > this.carry.length) {
+      const held = this.carry.subarray(this.carryAt, this.carryEnd);
+      // Grow geometrically, so a header arriving a byte at a time costs linear time, not quadratic.
+      const next = new Uint8Array(Math.max(held.length + bytes.length, 2 * held.length, 64));
+      next.set(held);
+      this.carry = next;
+      this.carryAt = 0;
+      this.carryEnd = held.length;
+    }
+    this.carry.set(bytes, this.carryEnd);
+    this.carryEnd += bytes.length;
   }
 
   /** `n` contiguous bytes without consuming them; null if the stream ends first. */
@@ -170,17 +183,5 @@ export class ByteFeed {
     this.advance(this.available);
     this.position = this.received;
     return this.received - from;
-  }
-
-  /** The held unconsumed bytes that are contiguous (at least one), without consuming them; empty at the end. */
-  *peekSome(): Parser<Uint8Array> {
-    for (;;) {
-      const carried = this.carry.length - this.carryAt;
-      if (carried > 0) return this.carry.subarray(this.carryAt);
-      if (this.chunk.length > this.chunkAt) return this.chunk.subarray(this.chunkAt);
-      if (this.ended) return EMPTY;
-      this.want = 1;
-      yield;
-    }
   }
 }

@@ -16,6 +16,7 @@ const ID = {
   TrackType: 0x83,
   CodecID: 0x86,
   DefaultDuration: 0x23e383,
+  CodecDelay: 0x56aa,
   Audio: 0xe1,
   SamplingFrequency: 0xb5,
   Channels: 0x9f,
@@ -25,6 +26,7 @@ const ID = {
   BlockGroup: 0xa0,
   Block: 0xa1,
   BlockDuration: 0x9b,
+  DiscardPadding: 0x75a2,
 } as const;
 
 /** Masters whose children are read; every other element is skipped by its size. */
@@ -39,10 +41,12 @@ const VALUES = new Set<number>([
   ID.TrackType,
   ID.CodecID,
   ID.DefaultDuration,
+  ID.CodecDelay,
   ID.SamplingFrequency,
   ID.Channels,
   ID.Timecode,
   ID.BlockDuration,
+  ID.DiscardPadding,
 ]);
 const AUDIO_TRACK = 2;
 const MAX_VALUE_BYTES = 64;
@@ -53,6 +57,8 @@ interface Track {
   codecId: string;
   /** Nanoseconds per frame, when the muxer says. */
   defaultDuration: number;
+  /** Nanoseconds the decoder drops at the start (Opus pre-skip), included in the block times. */
+  codecDelay: number;
   sampleRate?: number;
   channels?: number;
 }
@@ -70,7 +76,7 @@ interface ElementHeader {
  * Segment and Clusters), so otherwise it is measured from the blocks: from the first block's time
  * to the last one's end (cluster Timecode + the block's relative time + the block's own length:
  * its BlockDuration, the Opus packet length read from its first byte, the track's DefaultDuration,
- * or the gap before it).
+ * or the gap before it, less any DiscardPadding), less the track's CodecDelay (Opus pre-skip).
  */
 export function* parseWebm(feed: ByteFeed): Parser<ParsedAudio> {
   let docType: string | null = null;
@@ -79,8 +85,9 @@ export function* parseWebm(feed: ByteFeed): Parser<ParsedAudio> {
   const tracks: Track[] = [];
   let track: Track | undefined;
   let clusterTimecode = 0;
-  // The open BlockGroup: its Block's end is settled once its BlockDuration (which may come before or after it) is known.
-  let group: { end: number; start: number | null; estimate: number; duration: number | null } | null = null;
+  // The open BlockGroup: its Block's end is settled once its BlockDuration and DiscardPadding (the
+  // silence an encoder added to fill the last packet, in ns), which may come before or after it, are known.
+  let group: { end: number; start: number | null; estimate: number; duration: number | null; discard: number } | null = null;
   let firstStart = Infinity;
   let lastEnd = -Infinity;
   let previousStart: number | null = null;
@@ -88,7 +95,7 @@ export function* parseWebm(feed: ByteFeed): Parser<ParsedAudio> {
 
   const audioTrack = () => tracks.find((t) => t.type === AUDIO_TRACK || t.codecId.startsWith("A_"));
   const endGroup = () => {
-    if (group?.start != null) lastEnd = Math.max(lastEnd, group.start + (group.duration ?? group.estimate));
+    if (group?.start != null) lastEnd = Math.max(lastEnd, group.start + (group.duration ?? group.estimate) - group.discard);
     group = null;
   };
 
@@ -96,7 +103,13 @@ export function* parseWebm(feed: ByteFeed): Parser<ParsedAudio> {
     if (group && feed.position >= group.end) endGroup();
     const head = yield* feed.peekUpTo(12);
     if (head.length === 0) break;
-    const header = readElementHeader(head);
+    let header: ElementHeader | null;
+    try {
+      header = readElementHeader(head);
+    } catch (error) {
+      if (firstStart < Infinity) break; // junk (or zero padding) after the audio
+      throw error;
+    }
     if (!header) {
       cutShort = true;
       break;
@@ -109,11 +122,11 @@ export function* parseWebm(feed: ByteFeed): Parser<ParsedAudio> {
       if (id === ID.Segment && docType !== "webm" && docType !== "matroska") {
         throw inspectionErrors.unsupported("webm", `This file is an EBML "${docType}" document, not WEBM audio, so it cannot be used.`);
       }
-      if (id === ID.TrackEntry) tracks.push((track = { number: 0, type: 0, codecId: "", defaultDuration: 0 }));
+      if (id === ID.TrackEntry) tracks.push((track = { number: 0, type: 0, codecId: "", defaultDuration: 0, codecDelay: 0 }));
       if (id === ID.Cluster) clusterTimecode = 0;
       if (id === ID.BlockGroup) {
         endGroup();
-        if (size !== null) group = { end: feed.position + size, start: null, estimate: 0, duration: null };
+        if (size !== null) group = { end: feed.position + size, start: null, estimate: 0, duration: null, discard: 0 };
       }
       continue;
     }
@@ -125,7 +138,8 @@ export function* parseWebm(feed: ByteFeed): Parser<ParsedAudio> {
         cutShort = true;
         break;
       }
-      const value = id === ID.DocType || id === ID.CodecID ? ascii(body) : id === ID.Duration || id === ID.SamplingFrequency ? float(body) : uint(body);
+      const value =
+        id === ID.DocType || id === ID.CodecID ? ascii(body) : id === ID.Duration || id === ID.SamplingFrequency ? float(body) : uint(body);
       switch (id) {
         case ID.DocType:
           docType = value as string;
@@ -141,6 +155,10 @@ export function* parseWebm(feed: ByteFeed): Parser<ParsedAudio> {
           break;
         case ID.BlockDuration:
           if (group) group.duration = (value as number) * timecodeScale;
+          break;
+        case ID.DiscardPadding:
+          // A signed integer; only a positive one (padding at the end) shortens the block.
+          if (group && body.length <= 6 && !(body[0]! & 0x80)) group.discard = value as number;
           break;
         default:
           if (track) setTrackValue(track, id, value);
@@ -177,7 +195,7 @@ export function* parseWebm(feed: ByteFeed): Parser<ParsedAudio> {
   }
   let durationSeconds: number;
   if (durationTicks !== null && durationTicks > 0) durationSeconds = (durationTicks * timecodeScale) / 1e9;
-  else if (lastEnd > firstStart) durationSeconds = (lastEnd - firstStart) / 1e9;
+  else if (lastEnd > firstStart) durationSeconds = (lastEnd - firstStart - audio.codecDelay) / 1e9;
   else if (cutShort) throw inspectionErrors.truncated("webm", "its first audio block");
   else throw inspectionErrors.noDuration("webm");
   return { durationSeconds, sampleRate: audio.sampleRate, channels: audio.channels, codec: codecName(audio.codecId) };
@@ -188,6 +206,7 @@ function setTrackValue(track: Track, id: number, value: number | string): void {
   else if (id === ID.TrackType) track.type = value as number;
   else if (id === ID.CodecID) track.codecId = value as string;
   else if (id === ID.DefaultDuration) track.defaultDuration = value as number;
+  else if (id === ID.CodecDelay) track.codecDelay = value as number;
   else if (id === ID.SamplingFrequency) track.sampleRate = Math.round(value as number);
   else if (id === ID.Channels) track.channels = value as number;
 }

@@ -63,7 +63,8 @@ export function createAudioInspector(): AudioInspector {
       try {
         if (feed.ready) resume();
       } finally {
-        feed.release();
+        if (result || failure) feed.discard();
+        else feed.release();
       }
     },
     finish() {

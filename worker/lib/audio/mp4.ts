@@ -9,6 +9,8 @@ const READ_BOXES = new Set(["mvhd", "tkhd", "mdhd", "hdlr", "stsd", "mehd", "tre
 const SMALL_BOX_BYTES = 4096;
 /** trun sample entries read per step. */
 const TRUN_BATCH = 1024;
+/** Top-level boxes that hold the audio or its index: a file that ends inside one is incomplete. */
+const MEDIA_BOXES = new Set(["moov", "mdat", "moof"]);
 
 interface Track {
   id: number;
@@ -45,7 +47,9 @@ export function* parseMp4(feed: ByteFeed): Parser<ParsedAudio> {
   let fragmentedDuration = 0; // mehd, in movie time units
   let track: Track | undefined;
   let fragment: Fragment | undefined;
-  let cutShort = false;
+  // The top-level box the stream ended inside. Ending inside anything but the media boxes (junk or
+  // a cut-off "free" box after a complete file) is harmless.
+  let cutInside: string | null = null;
 
   for (;;) {
     while (parents.length && feed.position >= parents[parents.length - 1]!.end) parents.pop();
@@ -53,7 +57,7 @@ export function* parseMp4(feed: ByteFeed): Parser<ParsedAudio> {
     const head = yield* feed.peekUpTo(16);
     if (head.length === 0) break;
     if (head.length < 8) {
-      cutShort = head.some((b) => b !== 0); // a few zero bytes of padding at the end are harmless
+      if (head.some((b) => b !== 0)) cutInside = parents[0]?.type ?? "";
       break;
     }
     const view = new DataView(head.buffer, head.byteOffset, head.length);
@@ -62,7 +66,7 @@ export function* parseMp4(feed: ByteFeed): Parser<ParsedAudio> {
     let headerSize = 8;
     if (size === 1) {
       if (head.length < 16) {
-        cutShort = true;
+        cutInside = parents[0]?.type ?? type;
         break;
       }
       size = view.getUint32(8) * 2 ** 32 + view.getUint32(12);
@@ -70,13 +74,17 @@ export function* parseMp4(feed: ByteFeed): Parser<ParsedAudio> {
     } else if (size === 0) {
       size = Infinity; // the box runs to the end of its parent (at the top level, the file)
     }
-    if (size < headerSize) throw inspectionErrors.corrupt("m4a", `its ${printable(type)} box has an impossible size`);
+    if (size < headerSize) {
+      if (movie && !parent) break; // junk after a complete file
+      throw inspectionErrors.corrupt("m4a", `its ${printable(type)} box has an impossible size`);
+    }
     const end = Math.min(feed.position + size, parent?.end ?? Infinity);
     feed.advance(headerSize);
 
     if (CONTAINERS.has(type)) {
       parents.push({ type, end });
-      if (type === "trak") tracks.push((track = { id: 0, handler: "", timescale: 0, mediaDuration: 0, presentationDuration: 0, fragmentDuration: 0 }));
+      if (type === "trak")
+        tracks.push((track = { id: 0, handler: "", timescale: 0, mediaDuration: 0, presentationDuration: 0, fragmentDuration: 0 }));
       if (type === "traf") fragment = undefined;
       continue;
     }
@@ -84,7 +92,7 @@ export function* parseMp4(feed: ByteFeed): Parser<ParsedAudio> {
       const wanted = Math.min(end - feed.position, SMALL_BOX_BYTES);
       const body = yield* feed.peekUpTo(wanted);
       if (body.length < wanted) {
-        cutShort = true;
+        cutInside = parents[0]?.type ?? type;
         break;
       }
       const b = new DataView(body.buffer, body.byteOffset, body.length);
@@ -144,7 +152,7 @@ export function* parseMp4(feed: ByteFeed): Parser<ParsedAudio> {
     } else if (type === "trun" && fragment?.track) {
       const duration = yield* readTrunDuration(feed, end, fragment.defaultSampleDuration);
       if (duration === null) {
-        cutShort = true;
+        cutInside = parents[0]?.type ?? type;
         break;
       }
       fragment.track.fragmentDuration += duration;
@@ -155,13 +163,13 @@ export function* parseMp4(feed: ByteFeed): Parser<ParsedAudio> {
       break;
     }
     if (!(yield* feed.skip(end - feed.position))) {
-      cutShort = true;
+      cutInside = parents[0]?.type ?? type;
       break;
     }
   }
 
   if (!movie) throw inspectionErrors.truncated("m4a", "its index (the moov box, which some apps write last)");
-  if (cutShort) throw inspectionErrors.truncated("m4a", "the end of its audio data");
+  if (cutInside !== null && MEDIA_BOXES.has(cutInside)) throw inspectionErrors.truncated("m4a", "the end of its audio data");
   const audio = tracks.find((t) => t.handler === "soun");
   if (!audio) throw inspectionErrors.unsupported("m4a", "This M4A/MP4 file has no audio track, so it cannot be used.");
 
@@ -197,7 +205,7 @@ function* readTrunDuration(feed: ByteFeed, end: number, defaultDuration: number)
   const entrySize = 4 * [0x100, 0x200, 0x400, 0x800].filter((bit) => flags & bit).length;
   if (feed.position + count * entrySize > end) throw inspectionErrors.corrupt("m4a", "a trun box lists more samples than it holds");
   let total = 0;
-  for (let done = 0; done < count; ) {
+  for (let done = 0; done < count;) {
     const n = Math.min(TRUN_BATCH, count - done);
     const entries = yield* feed.read(n * entrySize);
     if (!entries) return null;
@@ -225,14 +233,30 @@ function readSampleEntry(body: Uint8Array): Pick<Track, "sampleRate" | "channels
   return { ...entry, codec, channels: configured ?? entry.channels };
 }
 
-const CODECS: Record<string, string> = { alac: "alac", Opus: "opus", fLaC: "flac", "ac-3": "ac3", "ec-3": "eac3", samr: "amr_nb", sawb: "amr_wb" };
+const CODECS: Record<string, string> = {
+  alac: "alac",
+  Opus: "opus",
+  fLaC: "flac",
+  ".mp3": "mp3",
+  "ac-3": "ac3",
+  "ec-3": "eac3",
+  samr: "amr_nb",
+  sawb: "amr_wb",
+  sowt: "pcm_s16le",
+  twos: "pcm_s16be",
+  in24: "pcm_s24be",
+  fl32: "pcm_f32be",
+  lpcm: "pcm",
+  ulaw: "pcm_mulaw",
+  alaw: "pcm_alaw",
+};
 
 /**
  * Codec and channel count from an mp4a entry's esds box. The entry's own channel count is often a
  * fixed 2 (ffmpeg, ISO template); the AudioSpecificConfig inside esds has the real one.
  */
 function mp4aDetails(children: Uint8Array): { codec: string; channels?: number } {
-  for (let at = 0; at + 8 <= children.length; ) {
+  for (let at = 0; at + 8 <= children.length;) {
     const size = new DataView(children.buffer, children.byteOffset + at, 8).getUint32(0);
     if (size < 8) break;
     if (String.fromCharCode(...children.subarray(at + 4, at + 8)) === "esds") {

@@ -34,13 +34,24 @@ export function parseMpegFrameHeader(b: Uint8Array, at = 0): MpegFrameHeader | n
   if (versionBits === 1 || layerBits === 0 || bitrateIndex === 0 || bitrateIndex === 15 || rateIndex === 3) return null;
   const version = versionBits === 3 ? 1 : versionBits === 2 ? 2 : 2.5;
   const layer = (4 - layerBits) as 1 | 2 | 3;
-  const table = version === 1 ? (layer === 1 ? BITRATES.v1l1 : layer === 2 ? BITRATES.v1l2 : BITRATES.v1l3) : layer === 1 ? BITRATES.v2l1 : BITRATES.v2l23;
+  const table =
+    version === 1
+      ? layer === 1
+        ? BITRATES.v1l1
+        : layer === 2
+          ? BITRATES.v1l2
+          : BITRATES.v1l3
+      : layer === 1
+        ? BITRATES.v2l1
+        : BITRATES.v2l23;
   const bitrate = table[bitrateIndex - 1]! * 1000;
   const sampleRate = SAMPLE_RATES[version][rateIndex]!;
   const padding = (b2 >> 1) & 1;
   const samplesPerFrame = layer === 1 ? 384 : layer === 3 && version !== 1 ? 576 : 1152;
   const frameLength =
-    layer === 1 ? (Math.floor((12 * bitrate) / sampleRate) + padding) * 4 : Math.floor((samplesPerFrame / 8) * bitrate / sampleRate) + padding;
+    layer === 1
+      ? (Math.floor((12 * bitrate) / sampleRate) + padding) * 4
+      : Math.floor(((samplesPerFrame / 8) * bitrate) / sampleRate) + padding;
   const channels = b[at + 3]! >> 6 === 3 ? 1 : 2;
   return { version, layer, sampleRate, channels, frameLength, samplesPerFrame };
 }

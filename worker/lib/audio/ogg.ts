@@ -52,7 +52,8 @@ export function* parseOgg(feed: ByteFeed): Parser<ParsedAudio> {
     let bodyLength = 0;
     for (let i = 0; i < segmentCount; i++) bodyLength += lacing[i]!;
 
-    if (flags & BEGINNING_OF_STREAM && !streams.has(serial)) {
+    // A serial number seen before starts a new stream only once the old one has ended (files joined end to end).
+    if (flags & BEGINNING_OF_STREAM && (!streams.has(serial) || streams.get(serial)?.ended)) {
       const stream = identify(yield* feed.peekUpTo(Math.min(bodyLength, 20)));
       if (stream === null || typeof stream === "string") {
         otherCodec ??= stream;
@@ -79,7 +80,8 @@ export function* parseOgg(feed: ByteFeed): Parser<ParsedAudio> {
     const found = otherCodec ? ` (it holds ${otherCodec})` : "";
     throw inspectionErrors.unsupported("ogg", `This OGG file does not contain Opus or Vorbis audio${found}, so it cannot be used.`);
   }
-  if (chain.every((s) => s.lastGranule === null)) throw inspectionErrors.truncated("ogg", "its audio");
+  // Header pages carry granule position 0: only audio pages move it on.
+  if (chain.every((s) => !s.lastGranule)) throw inspectionErrors.truncated("ogg", "its audio");
   let durationSeconds = 0;
   for (const s of chain) {
     if (s.lastGranule !== null) durationSeconds += Math.max(0, s.lastGranule - s.preSkip) / s.sampleRate;
@@ -92,7 +94,14 @@ function identify(packet: Uint8Array): AudioStream | string | null {
   const text = String.fromCharCode(...packet.subarray(0, 8));
   const view = new DataView(packet.buffer, packet.byteOffset, packet.length);
   if (text === "OpusHead" && packet.length >= 12) {
-    return { codec: "opus", sampleRate: OPUS_RATE, channels: packet[9]!, preSkip: view.getUint16(10, true), lastGranule: null, ended: false };
+    return {
+      codec: "opus",
+      sampleRate: OPUS_RATE,
+      channels: packet[9]!,
+      preSkip: view.getUint16(10, true),
+      lastGranule: null,
+      ended: false,
+    };
   }
   if (text.slice(0, 7) === "\x01vorbis" && packet.length >= 16) {
     const sampleRate = view.getUint32(12, true);
