@@ -158,10 +158,21 @@ ZOD_URL_ANSWERS = {
 }
 
 
+# The protocol's URLs are `z.url({ protocol: /^https?$/ })`: parseable *and* written http(s)://.
+# Answers recorded from zod 4.6.7 under Node 24 for the same inputs.
+ZOD_HTTP_URL_REFUSED = {"http:example.com", "mailto:a@b.c", "javascript:alert(1)"}
+
+
 @pytest.mark.parametrize(("url", "ok"), sorted(ZOD_URL_ANSWERS.items()))
 def test_url_acceptance_matches_zod(url: str, ok: bool) -> None:
     assert whatwg_can_parse(url.strip()) is ok
-    assert rejects("SubmitRequest", job(voice={"voice_id": "v", "reference_url": url})) is not ok
+    accepted = ok and url not in ZOD_HTTP_URL_REFUSED
+    assert rejects("SubmitRequest", job(voice={"voice_id": "v", "reference_url": url})) is not accepted
+
+
+@pytest.mark.parametrize("url", ["HTTPS://X.COM/", "ftp://x.com/", "ws://x.com/"])
+def test_only_http_urls_are_accepted(url: str) -> None:
+    assert rejects("SubmitRequest", job(voice={"voice_id": "v", "reference_url": url})) is url.startswith(("ftp", "ws"))
 
 
 def test_urls_are_trimmed_like_zod() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 from engine_fakes.fake_model import FakeSpeechModel, FakeTranscriber
 from engine_fakes.fake_worker import FakeWorker
 from engine_fakes.jobs import FAST_RETRY, FIXED_NOW, make_job, make_runner, reference_wav, serve_reference
@@ -129,11 +130,11 @@ def test_design_preview_uses_the_description_and_needs_no_reference(worker: Fake
     ]
 
 
-def test_blank_text_fails_as_invalid_input(worker: FakeWorker) -> None:
-    outcome = make_runner().run(make_job(worker, kind="design_preview", text="   "))
-    assert outcome.error_code == "invalid_input"
-    assert worker.event_types() == ["started", "failed"]
-    assert "segments_total" not in worker.events()[0]
+def test_blank_text_is_refused_by_the_protocol(worker: FakeWorker) -> None:
+    # Blank text never reaches the runner: SubmitRequest refuses it, as the zod schema does.
+    with pytest.raises(ValidationError, match="must not be blank"):
+        make_runner().run(make_job(worker, kind="design_preview", text="   "))
+    assert worker.event_types() == []
 
 
 # --- heartbeats ------------------------------------------------------------------------

@@ -72,6 +72,17 @@ def not_null(value: Any) -> Any:
     return value
 
 
+# What JavaScript's String.prototype.trim() removes (WhiteSpace and LineTerminator).
+_JS_WHITESPACE = re.compile("[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+")
+
+
+def not_blank(value: str) -> str:
+    """Mirror of `.refine((t) => t.trim().length > 0)`."""
+    if _JS_WHITESPACE.fullmatch(value):
+        raise ValueError("must not be blank")
+    return value
+
+
 def js_regex(pattern: str, message: str) -> Callable[[str], str]:
     """A string check with JavaScript regex semantics (ASCII classes, strict `$`)."""
     compiled = re.compile(pattern, re.ASCII)
@@ -114,6 +125,17 @@ _SPECIAL_SCHEMES = {"ftp", "file", "http", "https", "ws", "wss"}
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*", re.ASCII)
 _FORBIDDEN_HOST = set("\x00\t\n\r #/:<>?@[\\]^|")
 _FORBIDDEN_DOMAIN = _FORBIDDEN_HOST | {chr(c) for c in range(0x20)} | {"%", "\x7f"}
+
+
+_HTTP_PREFIX = re.compile(r"https?://", re.IGNORECASE)
+
+
+def js_http_url(value: str) -> str:
+    """Mirror of `z.url({ protocol: /^https?$/ })`: zod then also demands a literal
+    `http://` or `https://` prefix (so `http:example.com` is refused) before parsing."""
+    if not _HTTP_PREFIX.match(value.strip()):
+        raise ValueError("must be an http(s) URL")
+    return js_url(value)
 
 
 def whatwg_can_parse(raw: str) -> bool:

@@ -30,7 +30,8 @@ from .js_types import (
     js_number,
     js_regex,
     js_string,
-    js_url,
+    js_http_url,
+    not_blank,
     not_null,
 )
 
@@ -64,7 +65,7 @@ Bool = Annotated[bool, BeforeValidator(js_boolean)]
 
 Id = Annotated[JsStr, AfterValidator(js_regex(r"[A-Za-z0-9_-]{1,64}", "must be 1-64 url-safe characters"))]
 ErrorCode = Annotated[JsStr, AfterValidator(js_regex(r"[a-z][a-z0-9_]{0,63}", "must be a snake_case code"))]
-Url = Annotated[JsStr, AfterValidator(js_url)]
+Url = Annotated[JsStr, AfterValidator(js_http_url)]
 IsoDateTime = Annotated[JsStr, AfterValidator(iso_datetime_with_offset)]
 Language = Annotated[LanguageCode, BeforeValidator(js_string)]
 Kind = Annotated[JobKind, BeforeValidator(js_string)]
@@ -118,7 +119,7 @@ class SubmitRequest(_Message):
     protocol: ProtocolVersion
     job_id: Id
     kind: Kind
-    text: Annotated[JsStr, Field(min_length=1, max_length=5000)]
+    text: Annotated[JsStr, Field(min_length=1, max_length=5000), AfterValidator(not_blank)]
     language: Language
     voice: VoiceRef | None = None
     # Natural-language voice description (design_preview) or style instruction.

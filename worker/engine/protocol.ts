@@ -22,6 +22,9 @@ export type JobKind = z.infer<typeof JobKind>;
 /** Opaque id used for jobs, voices, tasks: url-safe, bounded. */
 const Id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 url-safe characters");
 
+/** Callback and reference URLs: http(s) only, so an engine never dereferences another scheme. */
+const HttpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+
 export const ErrorCode = z
   .string()
   .regex(/^[a-z][a-z0-9_]{0,63}$/, "must be a snake_case code");
@@ -49,7 +52,7 @@ export type EngineError = z.infer<typeof EngineError>;
 
 export const VoiceRef = z.object({
   voice_id: Id,
-  reference_url: z.url(),
+  reference_url: HttpUrl,
   reference_text: z.string().max(5000).optional(),
 });
 export type VoiceRef = z.infer<typeof VoiceRef>;
@@ -59,7 +62,11 @@ export const SubmitRequest = z
     protocol: z.literal(PROTOCOL_VERSION),
     job_id: Id,
     kind: JobKind,
-    text: z.string().min(1).max(5000),
+    text: z
+      .string()
+      .min(1)
+      .max(5000)
+      .refine((t) => t.trim().length > 0, "must not be blank"),
     language: LanguageCode,
     voice: VoiceRef.optional(),
     /** Natural-language voice description (design_preview) or style instruction. */
@@ -71,9 +78,9 @@ export const SubmitRequest = z
       sample_rate: z.number().int().min(8000).max(48000),
     }),
     callbacks: z.object({
-      events_url: z.url(),
+      events_url: HttpUrl,
       /** Segments go to `${upload_url}/segments/{index}`, the stitched file to `${upload_url}/final`. */
-      upload_url: z.url(),
+      upload_url: HttpUrl,
       /** Job token: bearer for every callback, upload and reference download. Opaque to engines. */
       token: z.string().min(16).max(512),
     }),
