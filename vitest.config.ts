@@ -22,6 +22,13 @@ export default defineConfig(async () => {
             ENGINE_TOKEN: "test-engine-token",
             ENGINE_URL: "http://engine.test",
             QUEUE_RETRY_BASE_DELAY_S: "0",
+            // Billing: a fake test-mode key (Stripe's API is stubbed over fetch) and the webhook secret tests sign with.
+            STRIPE_SECRET_KEY: "sk_test_utter_fake_0123456789",
+            STRIPE_WEBHOOK_SECRET: "whsec_utter_test_secret_0123456789abcdef",
+            STRIPE_PRICE_PRO: "price_test_pro_monthly",
+            STRIPE_PRICE_STUDIO: "price_test_studio_monthly",
+            STRIPE_PRICE_PACK_SMALL: "price_test_pack_small",
+            STRIPE_PRICE_PACK_LARGE: "price_test_pack_large",
           },
           // No test reaches the network: a fetch that no test mocked (e.g. a queue retry
           // running after its test restored the fake engine) gets a 503 here, not a DNS lookup.

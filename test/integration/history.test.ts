@@ -200,3 +200,20 @@ describe("scheduled maintenance", () => {
     await expectLedgerInvariant(user.id);
   });
 });
+
+describe("monthly grants and subscriptions", () => {
+  it("skips users whose credits come from a live subscription, lazily and in the cron", async () => {
+    const user = await signUp("subscriber");
+    await env.DB.prepare(
+      `INSERT INTO subscriptions (id, user_id, customer_id, status, plan, stripe_updated_at) VALUES (?1, ?2, 'cus_test', 'active', 'pro', 1)`,
+    )
+      .bind(`sub_${user.id}`, user.id)
+      .run();
+    await setPlan(user.id, "pro");
+    const me = (await (await call("/api/me", { cookie: user.cookie })).json()) as { credits: { balance: number } };
+    expect(me.credits.balance).toBe(0);
+    const { grantMonthlyCredits } = await import("../../worker/scheduled/maintenance");
+    await grantMonthlyCredits(env, new Date("2031-06-01T03:00:00Z"));
+    expect(await expectLedgerInvariant(user.id)).toBe(0);
+  });
+});

@@ -13,6 +13,8 @@ import { engineCallbackRoutes } from "./routes/engine-callbacks";
 import { generationRoutes } from "./routes/generations";
 import { taskRoutes } from "./routes/tasks";
 import { voiceRoutes } from "./routes/voices";
+import { billingRoutes } from "./routes/billing";
+import { stripeWebhookRoutes } from "./routes/stripe-webhook";
 import { apiKeyRoutes } from "./routes/api-keys";
 
 export interface ApiEnv {
@@ -53,6 +55,8 @@ export function createApi() {
   api.route("/api", voiceRoutes);
   api.route("/api", taskRoutes);
   api.route("/api", creditRoutes);
+  api.route("/api", billingRoutes);
+  api.route("/api", stripeWebhookRoutes);
   api.route("/api", apiKeyRoutes);
   api.route("/internal/engine", engineCallbackRoutes);
 

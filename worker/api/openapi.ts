@@ -8,6 +8,7 @@ import { UpdateMeBody } from "./routes/me";
 import { CreateGenerationBody, GenerationQuery } from "../services/generations";
 import { DesignPreviewBody, SaveDesignBody, UpdateVoiceBody, VoiceQuery } from "../services/voices";
 import { CreateKeyBody } from "../services/api-keys";
+import { CheckoutChoice } from "../services/billing";
 import { TaskSnapshot } from "../tasks/messages";
 
 type Method = "get" | "post" | "patch" | "delete";
@@ -70,6 +71,10 @@ const ops: Record<string, Partial<Record<Method, Op>>> = {
   "/api/tasks/{id}/segments/{index}": { get: { summary: "A finished segment's WAV", ok: 200 } },
   "/api/tasks/{id}/audio": { get: { summary: "A design preview's WAV", ok: 200 } },
   "/api/credits/ledger": { get: { summary: "Balance and ledger entries, newest first", ok: 200 } },
+  "/api/billing/plans": { get: { summary: "Plans, credit packs and whether billing is available", ok: 200, auth: false } },
+  "/api/billing/checkout": { post: { summary: "Start Stripe Checkout for a plan or a credit pack → {url}", body: CheckoutChoice, ok: 200 } },
+  "/api/billing/portal": { post: { summary: "Open the Stripe customer portal → {url}", ok: 200 } },
+  "/api/webhooks/stripe": { post: { summary: "Stripe webhook (signed with the endpoint secret; no other auth)", ok: 200, auth: false } },
   "/api/keys": {
     get: { summary: "API keys (session only)", ok: 200 },
     post: { summary: "Create an API key; the key is shown once (session only)", body: CreateKeyBody, ok: 201 },

@@ -132,17 +132,61 @@ export const stripeEvents = sqliteTable("stripe_events", {
   receivedAt: integer("received_at", { mode: "timestamp_ms" }).notNull().default(now),
 });
 
-/** A user's subscription as Stripe last described it (the object itself, not event order). */
-export const subscriptions = sqliteTable("subscriptions", {
-  id: text("id").primaryKey(),
-  userId: ownerId(),
-  customerId: text("customer_id").notNull(),
-  status: text("status").notNull(),
-  plan: text("plan").notNull(),
-  currentPeriodEnd: integer("current_period_end", { mode: "timestamp_ms" }),
-  /** Stripe's `created`/event ordering guard: the newest object version wins. */
-  stripeUpdatedAt: integer("stripe_updated_at").notNull(),
-});
+/**
+ * A user's subscription as Stripe last described it (the object itself, not
+ * event order). `user.plan` is derived from these rows (worker/billing/subscriptions.ts).
+ */
+export const subscriptions = sqliteTable(
+  "subscriptions",
+  {
+    id: text("id").primaryKey(),
+    userId: ownerId(),
+    customerId: text("customer_id").notNull(),
+    status: text("status").notNull(),
+    plan: text("plan").notNull(),
+    /** The Stripe price the plan was read from (null for the provisional row written at checkout). */
+    priceId: text("price_id"),
+    currentPeriodStart: integer("current_period_start", { mode: "timestamp_ms" }),
+    currentPeriodEnd: integer("current_period_end", { mode: "timestamp_ms" }),
+    cancelAtPeriodEnd: integer("cancel_at_period_end", { mode: "boolean" }).notNull().default(false),
+    /** Stripe's `created`/event ordering guard: the newest object version wins. */
+    stripeUpdatedAt: integer("stripe_updated_at").notNull(),
+    /**
+     * Sortable version of the stored object: `<terminal 0|1>:<event.created, 12 digits>:<event id>`.
+     * An update is written only when its version is greater, so the final row
+     * does not depend on delivery order (docs/decisions/0006-stripe-billing.md).
+     */
+    version: text("version").notNull().default(""),
+    /** The event whose object this row holds. */
+    eventId: text("event_id"),
+    /** Set on every write (SQLite cannot add a column with an expression default). */
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("subscriptions_user_idx").on(t.userId, t.status)],
+);
+
+/**
+ * Payments that bought credits (a pack's Checkout session, a plan invoice),
+ * so a later refund or dispute can be traced back to the user and the
+ * credits it bought. Written in the same batch as the ledger entry.
+ */
+export const stripePayments = sqliteTable(
+  "stripe_payments",
+  {
+    /** The Checkout session (`cs_…`) or invoice (`in_…`) that was paid. */
+    id: text("id").primaryKey(),
+    userId: ownerId(),
+    kind: text("kind", { enum: ["pack", "plan"] }).notNull(),
+    /** The PaymentIntent that took the money, when known; refunds and disputes name it. */
+    paymentIntentId: text("payment_intent_id").unique(),
+    credits: integer("credits").notNull(),
+    /** In the currency's minor unit (cents). */
+    amount: integer("amount").notNull(),
+    currency: text("currency").notNull(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull().default(now),
+  },
+  (t) => [index("stripe_payments_user_idx").on(t.userId)],
+);
 
 export const apiKeys = sqliteTable(
   "api_keys",

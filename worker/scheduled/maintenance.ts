@@ -1,5 +1,6 @@
 import type { Logger } from "../lib/log";
 import { monthOf } from "../services/credits";
+import { ACTIVE_SUBSCRIPTION_STATUSES } from "../billing/subscriptions";
 import { PLANS } from "../services/pricing";
 import { trackerFor } from "../services/tasks";
 import { audioKeys } from "../storage/keys";
@@ -61,7 +62,8 @@ export async function purgeOldAudio(env: Env, log: Logger, now = Date.now()): Pr
 /**
  * Grants this month's plan credits to every user at once (also granted lazily
  * on first use). The key format matches `ledgerKeys.monthlyGrant`, so the two
- * paths can never both grant a month.
+ * paths can never both grant a month. Subscribers are skipped: their credits
+ * come with each paid invoice.
  */
 export async function grantMonthlyCredits(env: Env, now = new Date()): Promise<number> {
   const month = monthOf(now);
@@ -71,7 +73,8 @@ export async function grantMonthlyCredits(env: Env, now = new Date()): Promise<n
   const res = await env.DB.prepare(
     `INSERT INTO credit_ledger (user_id, delta, kind, idempotency_key, note, created_at)
      SELECT id, CASE plan ${cases} ELSE ${PLANS.free.monthlyCredits} END, 'grant', 'grant:' || id || ':' || ?1, 'Plan credits for ' || ?1, ?2 FROM user
-     WHERE true ON CONFLICT(idempotency_key) DO NOTHING`,
+     WHERE NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = user.id AND s.status IN (${ACTIVE_SUBSCRIPTION_STATUSES.map((st) => `'${st}'`).join(", ")}))
+     ON CONFLICT(idempotency_key) DO NOTHING`,
   )
     .bind(month, now.getTime())
     .run();

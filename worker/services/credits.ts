@@ -3,6 +3,7 @@ import type { Db } from "../db/client";
 import { creditBalances, creditLedger, LEDGER_KINDS } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { planOf } from "./pricing";
+import { hasActiveSubscription } from "../billing/subscriptions";
 
 export type LedgerKind = (typeof LEDGER_KINDS)[number];
 
@@ -44,9 +45,12 @@ export function monthOf(at: Date): string {
 /**
  * Grants the plan's monthly credits once per calendar month (UTC). Called
  * lazily on every authenticated request that reads credits, and by the
- * monthly cron, so a grant never depends on the cron having run.
+ * monthly cron, so a grant never depends on the cron having run. Users with
+ * a live subscription are skipped: their credits come with each paid invoice.
  */
 export async function ensureMonthlyGrant(db: Db, userId: string, planId: string, at = new Date()): Promise<void> {
+  // Subscribers get their plan's credits from each paid Stripe invoice instead (worker/billing).
+  if (await hasActiveSubscription(db, userId)) return;
   const plan = planOf(planId);
   const month = monthOf(at);
   await ledgerEntry(db, {

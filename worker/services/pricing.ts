@@ -47,3 +47,87 @@ export function generationCost(text: string): number {
 export function planOf(id: string | null | undefined): Plan {
   return PLANS[(PLAN_IDS as readonly string[]).includes(id ?? "") ? (id as PlanId) : "free"];
 }
+
+// ---------------------------------------------------------------------------
+// What Stripe sells. The Stripe price ids live in env (one Stripe account per
+// environment), so the catalog is built from the config; everything else —
+// credits, limits, list prices — stays in the tables above.
+// ---------------------------------------------------------------------------
+
+/** The plans a customer can subscribe to (Free is what they fall back to). */
+export const PAID_PLAN_IDS = ["pro", "studio"] as const;
+export type PaidPlanId = (typeof PAID_PLAN_IDS)[number];
+
+/** The env variables that name a Stripe price for each product. */
+export interface StripePriceConfig {
+  STRIPE_PRICE_PRO?: string;
+  STRIPE_PRICE_STUDIO?: string;
+  STRIPE_PRICE_PACK_SMALL?: string;
+  STRIPE_PRICE_PACK_LARGE?: string;
+}
+
+const PLAN_PRICE_ENV: Record<PaidPlanId, keyof StripePriceConfig> = { pro: "STRIPE_PRICE_PRO", studio: "STRIPE_PRICE_STUDIO" };
+const PACK_PRICE_ENV: Record<PackId, keyof StripePriceConfig> = { small: "STRIPE_PRICE_PACK_SMALL", large: "STRIPE_PRICE_PACK_LARGE" };
+
+export interface Catalog {
+  plans: (Plan & { stripePriceId: string | null })[];
+  packs: (CreditPack & { stripePriceId: string | null })[];
+}
+
+/** Plans and packs with their Stripe price ids (null when that product is not configured). */
+export function catalog(config: StripePriceConfig): Catalog {
+  return {
+    plans: PLAN_IDS.map((id) => ({ ...PLANS[id], stripePriceId: id === "free" ? null : (config[PLAN_PRICE_ENV[id]] ?? null) })),
+    packs: PACK_IDS.map((id) => ({ ...PACKS[id], stripePriceId: config[PACK_PRICE_ENV[id]] ?? null })),
+  };
+}
+
+export function stripePriceFor(config: StripePriceConfig, item: { plan: PaidPlanId } | { pack: PackId }): string | null {
+  const key = "plan" in item ? PLAN_PRICE_ENV[item.plan] : PACK_PRICE_ENV[item.pack];
+  return config[key] ?? null;
+}
+
+/** The paid plan a Stripe price stands for, or null for a price we do not sell as a plan. */
+export function planForStripePrice(config: StripePriceConfig, priceId: string | null | undefined): Plan | null {
+  if (!priceId) return null;
+  const id = PAID_PLAN_IDS.find((p) => config[PLAN_PRICE_ENV[p]] === priceId);
+  return id ? PLANS[id] : null;
+}
+
+export function packForStripePrice(config: StripePriceConfig, priceId: string | null | undefined): CreditPack | null {
+  if (!priceId) return null;
+  const id = PACK_IDS.find((p) => config[PACK_PRICE_ENV[p]] === priceId);
+  return id ? PACKS[id] : null;
+}
+
+/** Orders plans for "the best plan a user pays for" when they hold more than one subscription. */
+export function planRank(id: string | null | undefined): number {
+  const i = (PLAN_IDS as readonly string[]).indexOf(id ?? "");
+  return i < 0 ? 0 : i;
+}
+
+/**
+ * Credits for one line of a paid plan invoice. A regular line is a month of
+ * the plan. A proration line (a mid-cycle plan change) is worth the plan's
+ * monthly credits in proportion to the money it moves, so an upgrade half way
+ * through a month adds about half the difference; credit lines are negative.
+ */
+export function invoiceLineCredits(plan: Plan, line: { amount: number; quantity: number; proration: boolean }): number {
+  if (!line.proration) return plan.monthlyCredits * Math.max(1, line.quantity);
+  const listPriceCents = plan.priceUsdMonthly * 100;
+  if (listPriceCents <= 0) return 0;
+  return Math.round((plan.monthlyCredits * line.amount) / listPriceCents);
+}
+
+/**
+ * Credits to take back for `amount` of a payment that bought `credits` for
+ * `paid` (refunds and disputes, in the payment's minor currency units).
+ */
+export function creditsForAmount(credits: number, amount: number, paid: number): number {
+  if (paid <= 0 || amount <= 0 || credits <= 0) return 0;
+  return Math.min(credits, Math.round((credits * amount) / paid));
+}
+
+export function formatUsd(amount: number): string {
+  return `$${amount.toLocaleString("en-US")}`;
+}

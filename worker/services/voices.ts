@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, like, or } from "drizzle-orm";
+import { and, asc, desc, eq, like, or } from "drizzle-orm";
 import * as z from "zod";
 import type { RequestContext } from "../context";
 import { voices } from "../db/schema";
@@ -12,7 +12,8 @@ import { audioKeys } from "../storage/keys";
 import { createR2Writer, type R2Writer } from "../storage/r2-writer";
 import type { CurrentUser } from "./account";
 import { LIMITS } from "./limits";
-import { planOf, DESIGN_PREVIEW_COST } from "./pricing";
+import { DESIGN_PREVIEW_COST } from "./pricing";
+import { assertCanCreateVoice } from "../billing/limits";
 import { createTask, getOwnedTask, type CreatedTask } from "./tasks";
 
 type VoiceRow = typeof voices.$inferSelect;
@@ -44,19 +45,6 @@ export async function getOwnedVoice(ctx: Pick<RequestContext, "db">, userId: str
   return row;
 }
 
-/** Plan voice limits (DESIGN §6): a clear 403 before any byte is stored. */
-export async function assertVoiceSlot(ctx: Pick<RequestContext, "db">, user: CurrentUser): Promise<void> {
-  const plan = planOf(user.plan);
-  if (plan.voiceLimit === null) return;
-  const row = await ctx.db.select({ n: count() }).from(voices).where(eq(voices.userId, user.id)).get();
-  if ((row?.n ?? 0) >= plan.voiceLimit) {
-    const next = plan.id === "free" ? " or upgrade to Pro for 30" : plan.id === "pro" ? " or upgrade to Studio for unlimited voices" : "";
-    throw new AppError("voice_limit_reached", 403, `Your ${plan.name} plan holds ${plan.voiceLimit} voices. Delete one${next}.`, {
-      limit: plan.voiceLimit,
-    });
-  }
-}
-
 export const VoiceFields = z.object({
   name: z.string().trim().min(LIMITS.voiceName.min, "must not be empty").max(LIMITS.voiceName.max, `must be at most ${LIMITS.voiceName.max} characters`),
   language: LanguageCode.default("auto"),
@@ -81,7 +69,7 @@ function formatMinSec(ms: number): string {
  */
 export async function createVoiceFromUpload(ctx: RequestContext, user: CurrentUser, request: Request) {
   await enforceRateLimit(ctx.env.UPLOAD_LIMITER, `upload:${user.id}`);
-  await assertVoiceSlot(ctx, user);
+  await assertCanCreateVoice(ctx, user);
   const boundary = boundaryOf(request.headers.get("content-type"));
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (Number.isFinite(declared) && declared > LIMITS.referenceBytes + 64 * 1024) throw tooLarge();
@@ -273,7 +261,7 @@ export async function saveDesignedVoice(ctx: RequestContext, user: CurrentUser, 
   if (existing) return { voice: voiceView(existing), created: false };
   if (task.status !== "succeeded") throw errors.conflict("preview_not_ready", "This preview is not finished yet.");
   if (task.expiresAt && task.expiresAt.getTime() < Date.now()) throw new AppError("preview_expired", 410, "This preview has expired. Make a new one.");
-  await assertVoiceSlot(ctx, user);
+  await assertCanCreateVoice(ctx, user);
   const input = task.input as { text: string; language: string; instruct?: string };
   const src = await ctx.env.AUDIO.get(audioKeys.preview(user.id, task.id));
   if (!src) throw new AppError("preview_expired", 410, "This preview's audio is gone. Make a new one.");
