@@ -1,21 +1,53 @@
 import type { LinksFunction, LoaderFunctionArgs } from "@remix-run/cloudflare";
-import { Link, Links, Meta, Outlet, Scripts, ScrollRestoration, isRouteErrorResponse, useLoaderData, useRouteError } from "@remix-run/react";
+import {
+  Link,
+  Links,
+  Meta,
+  NavLink,
+  Outlet,
+  Scripts,
+  ScrollRestoration,
+  isRouteErrorResponse,
+  useRouteError,
+  useRouteLoaderData,
+} from "@remix-run/react";
 import { findUser } from "../worker/auth/session";
+import { ensureMonthlyGrant, getBalance } from "../worker/services/credits";
+import { listTasks } from "../worker/services/tasks";
+import { TaskDock, type DockTask } from "./components/task-dock";
+import { formatNumber } from "./lib/format";
 import styles from "./styles/app.css?url";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const user = await findUser(context.app, request.headers);
-  return { user: user ? { email: user.email, name: user.name } : null };
+  if (!user) return { user: null, credits: null, activeTasks: [] as DockTask[] };
+  const ctx = context.app;
+  // The monthly grant is lazy (DESIGN §6): make sure this month's is there before showing the balance.
+  await ensureMonthlyGrant(ctx.db, user.id, user.plan);
+  const [credits, active] = await Promise.all([getBalance(ctx.db, user.id), listTasks(ctx, user.id, { status: "active", limit: 10 })]);
+  return { user: { email: user.email, name: user.name, plan: user.plan }, credits, activeTasks: active.tasks };
 }
 
-function Shell({ children, user }: { children: React.ReactNode; user: { email: string; name: string } | null }) {
+type RootData = Awaited<ReturnType<typeof loader>>;
+
+const APP_LINKS = [
+  { to: "/generate", label: "Generate" },
+  { to: "/clone", label: "Clone" },
+  { to: "/design", label: "Design" },
+  { to: "/voices", label: "Voices" },
+  { to: "/history", label: "History" },
+];
+
+function Shell({ children, data }: { children: React.ReactNode; data: RootData | undefined }) {
+  const user = data?.user ?? null;
   return (
     <html lang="en">
       <head>
         <meta charSet="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="color-scheme" content="dark" />
         <Meta />
         <Links />
       </head>
@@ -27,25 +59,67 @@ function Shell({ children, user }: { children: React.ReactNode; user: { email: s
           <Link to="/" className="brand">
             Utter
           </Link>
-          <nav aria-label="Main">
-            {user ? (
-              <>
-                <span className="muted" data-testid="signed-in-as">
-                  {user.email}
-                </span>
-                <Link to="/sign-out">Sign out</Link>
-              </>
-            ) : (
-              <>
-                <Link to="/sign-in">Sign in</Link>
-                <Link to="/sign-up" className="button">
-                  Sign up
-                </Link>
-              </>
-            )}
+          {user ? (
+            <nav aria-label="Main" className="main-nav">
+              <ul className="nav-links">
+                {APP_LINKS.map((l) => (
+                  <li key={l.to}>
+                    <NavLink to={l.to} prefetch="intent">
+                      {l.label}
+                    </NavLink>
+                  </li>
+                ))}
+                <li>
+                  <NavLink to="/pricing">Pricing</NavLink>
+                </li>
+              </ul>
+            </nav>
+          ) : null}
+          <nav aria-label="Account" className="account-nav">
+            <ul className="nav-account">
+              {user ? (
+                <>
+                  <li>
+                    <NavLink
+                      to="/account"
+                      className="credits-badge"
+                      data-testid="credit-balance"
+                      aria-label={`Account: ${formatNumber(data?.credits ?? 0)} credits`}
+                    >
+                      {formatNumber(data?.credits ?? 0)} credits
+                    </NavLink>
+                  </li>
+                  <li className="hide-phone">
+                    <NavLink to="/account" data-testid="signed-in-as" className="muted">
+                      {user.email}
+                    </NavLink>
+                  </li>
+                  <li>
+                    <Link to="/sign-out">Sign out</Link>
+                  </li>
+                </>
+              ) : (
+                <>
+                  <li>
+                    <NavLink to="/pricing">Pricing</NavLink>
+                  </li>
+                  <li>
+                    <Link to="/sign-in">Sign in</Link>
+                  </li>
+                  <li>
+                    <Link to="/sign-up" className="button">
+                      Sign up
+                    </Link>
+                  </li>
+                </>
+              )}
+            </ul>
           </nav>
         </header>
-        <main id="main">{children}</main>
+        <main id="main" tabIndex={-1}>
+          {children}
+        </main>
+        {user ? <TaskDock active={data?.activeTasks ?? []} /> : null}
         <ScrollRestoration />
         <Scripts />
       </body>
@@ -54,9 +128,9 @@ function Shell({ children, user }: { children: React.ReactNode; user: { email: s
 }
 
 export default function App() {
-  const { user } = useLoaderData<typeof loader>();
+  const data = useRouteLoaderData<typeof loader>("root");
   return (
-    <Shell user={user}>
+    <Shell data={data}>
       <Outlet />
     </Shell>
   );
@@ -64,11 +138,23 @@ export default function App() {
 
 export function ErrorBoundary() {
   const error = useRouteError();
-  const title = isRouteErrorResponse(error) ? `${error.status} ${error.statusText}` : "Something went wrong";
-  const detail = isRouteErrorResponse(error) ? (typeof error.data === "string" ? error.data : "") : "Please try again in a moment.";
+  // When a page failed but the root loader did not, keep the signed-in header.
+  const data = useRouteLoaderData<typeof loader>("root");
+  const title = isRouteErrorResponse(error)
+    ? error.status === 404
+      ? "Page not found"
+      : `${error.status} ${error.statusText}`
+    : "Something went wrong";
+  const detail = isRouteErrorResponse(error)
+    ? typeof error.data === "string" && error.data
+      ? error.data
+      : error.status === 404
+        ? "There is nothing at this address."
+        : ""
+    : "Please try again in a moment.";
   return (
-    <Shell user={null}>
-      <section className="card narrow">
+    <Shell data={data}>
+      <section className="card narrow" data-testid="error-page" data-status={isRouteErrorResponse(error) ? error.status : 500}>
         <h1>{title}</h1>
         <p>{detail}</p>
         <Link to="/">Back to Utter</Link>

@@ -6,6 +6,7 @@ import { createApi } from "./api/app";
 import { createRequestContext, requestIdFrom } from "./context";
 import { AppError } from "./lib/errors";
 import { createLogger, errorFields } from "./lib/log";
+import { isCrossSiteRequest } from "./lib/origin";
 import { handleDeadLetters, handleTaskBatch } from "./queue/dispatch";
 import { grantMonthlyCredits, purgeOldAudio, sweepStaleTasks } from "./scheduled/maintenance";
 
@@ -26,6 +27,13 @@ export default {
     const requestId = requestIdFrom(request);
     try {
       const ctx = createRequestContext(env, exec, requestId);
+      // Every page action, not only those that remember to check: the same CSRF rule as the API (ADR 0003).
+      if (isCrossSiteRequest(request, ctx.config)) {
+        return new Response("This request came from a site we do not trust.", {
+          status: 403,
+          headers: { "content-type": "text/plain; charset=utf-8", "x-request-id": requestId },
+        });
+      }
       const response = await handleRemix(request, { cloudflare: { env, ctx: exec }, app: ctx });
       const headers = new Headers(response.headers);
       headers.set("x-request-id", requestId);

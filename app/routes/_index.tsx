@@ -4,7 +4,11 @@ import type { loader as rootLoader } from "../root";
 
 export const meta: MetaFunction = () => [
   { title: "Utter — your voice, speaking any text" },
-  { name: "description", content: "Clone a voice from 10 seconds of audio, or design one in words, and hear it read up to 5,000 characters live in your browser." },
+  {
+    name: "description",
+    content:
+      "Clone a voice from 10 seconds of audio, or design one in words, and hear it read up to 5,000 characters live in your browser.",
+  },
 ];
 
 export default function Landing() {
@@ -30,6 +34,9 @@ export default function Landing() {
           )}
           <Link className="button" to={signedIn ? "/generate" : "/sign-in"}>
             {signedIn ? "Generate speech" : "Sign in"}
+          </Link>
+          <Link className="button" to={signedIn ? "/design" : "/pricing"}>
+            {signedIn ? "Design a voice" : "See plans"}
           </Link>
         </div>
       </section>

@@ -49,3 +49,12 @@ describe("auth pages (Remix routes calling the same auth service)", () => {
     expect(await res.text()).toContain("If an account exists for that email");
   });
 });
+
+describe("page actions and CSRF", () => {
+  it("refuses a cookie-carrying page POST from a foreign origin before any action runs", async () => {
+    const user = await signUp("pagecsrf");
+    const res = await call("/sign-out", { method: "POST", cookie: user.cookie, origin: "https://evil.example", ...form({}) });
+    expect(res.status).toBe(403);
+    expect((await call("/api/me", { cookie: user.cookie })).status).toBe(200);
+  });
+});

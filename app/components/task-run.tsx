@@ -1,0 +1,202 @@
+import { useEffect, useRef, useState, type ReactNode } from "react";
+import { useTaskSocket } from "../hooks/use-task-socket";
+import { formatClock } from "../lib/format";
+import { SegmentPlayer, type SegmentPlayerSnapshot } from "../lib/segment-player";
+import { useShowTask } from "../lib/shown-tasks";
+import { isTerminal, type TaskResult, type TaskSnapshot } from "../lib/task-state";
+import { TaskProgress } from "./task-progress";
+import { WaveformPlayer, type WaveformPlayerHandle } from "./waveform-player";
+
+function usePlayerSnapshot(player: SegmentPlayer | null): SegmentPlayerSnapshot | null {
+  const [snap, setSnap] = useState<SegmentPlayerSnapshot | null>(() => player?.getSnapshot() ?? null);
+  useEffect(() => {
+    if (!player) {
+      setSnap(null);
+      return;
+    }
+    return player.subscribe(setSnap);
+  }, [player]);
+  return snap;
+}
+
+interface Props {
+  taskId: string;
+  initial?: TaskSnapshot | null;
+  /** A player made during the click that started the task (so audio may start without another click). */
+  player?: SegmentPlayer | null;
+  /** Play segments as they arrive (speech); design previews only have the final file. */
+  progressive: boolean;
+  label: string;
+  finalLabel: string;
+  /** Offer a WAV download of the finished file. */
+  download?: boolean;
+  /** Called once when the task reaches a terminal state. */
+  onSettled?: (status: string) => void;
+  /** Start the finished file by itself (design previews the user just asked for). */
+  autoPlayFinal?: boolean;
+  /** Shown under the finished player (e.g. "save this voice"). */
+  children?: (result: TaskResult) => ReactNode;
+}
+
+/**
+ * One task, live: progress (socket with polling fallback), the segments
+ * playing back to back as they arrive, then the finished file in a normal
+ * player with a waveform and a download. When the finished file is ready
+ * while the live stream is still playing, playback moves over to it at the
+ * same position.
+ */
+export function TaskRun({
+  taskId,
+  initial,
+  player: given,
+  progressive,
+  label,
+  finalLabel,
+  download,
+  autoPlayFinal,
+  onSettled,
+  children,
+}: Props) {
+  useShowTask(taskId);
+  const live = useTaskSocket(taskId, { initial });
+  const task = live.task;
+  const startedDone = useRef(isTerminal(initial?.task));
+  const [player, setPlayer] = useState<SegmentPlayer | null>(null);
+  const snap = usePlayerSnapshot(player);
+  const [completedAt, setCompletedAt] = useState<number | null>(null);
+  const [firstAudioAt, setFirstAudioAt] = useState<number | null>(null);
+  const [firstSegmentAt, setFirstSegmentAt] = useState<number | null>(null);
+  const [handedOver, setHandedOver] = useState(false);
+  const finalRef = useRef<WaveformPlayerHandle>(null);
+
+  // The live player belongs to this run: made here (or adopted from the click) and closed on the way out.
+  useEffect(() => {
+    if (!progressive || startedDone.current) return;
+    const p = given && !given.disposed ? given : new SegmentPlayer({ autoplay: true });
+    setPlayer(p);
+    return () => p.dispose();
+  }, [given, progressive]);
+
+  useEffect(() => {
+    if (live.segments.length > 0 && firstSegmentAt === null && !startedDone.current) setFirstSegmentAt(Date.now());
+    if (!player) return;
+    for (const s of live.segments) player.add(s);
+  }, [player, live.segments, firstSegmentAt]);
+
+  useEffect(() => {
+    if (!player || !task) return;
+    if (task.segments_total != null) player.setTotal(task.segments_total);
+    else if (task.status === "succeeded") player.setTotal(live.segments.length);
+    if (task.status === "failed" || task.status === "cancelled") void player.pause();
+  }, [player, task, live.segments.length]);
+
+  useEffect(() => {
+    if (snap?.firstAudioAt && !firstAudioAt) setFirstAudioAt(snap.firstAudioAt);
+  }, [snap?.firstAudioAt, firstAudioAt]);
+
+  useEffect(() => {
+    if (task?.status === "succeeded" && completedAt === null && !startedDone.current) setCompletedAt(Date.now());
+  }, [task?.status, completedAt]);
+
+  const terminal = isTerminal(task);
+  const settledRef = useRef(onSettled);
+  settledRef.current = onSettled;
+  useEffect(() => {
+    if (terminal && task) settledRef.current?.(task.status);
+    // Once, when the task settles.
+  }, [terminal]);
+
+  const result = task?.status === "succeeded" ? task.result : null;
+  const downloadName = result ? `utter-${result.generation_id ?? taskId}.wav` : undefined;
+
+  /** The finished file is ready: carry on from where the live stream is, in the normal player. */
+  const handOver = () => {
+    if (!player) return;
+    const state = player.getSnapshot().status;
+    const position = player.positionSeconds();
+    const wasPlaying = state === "playing" || state === "buffering";
+    void player.pause();
+    setHandedOver(true);
+    if (state !== "ended" && position > 0) finalRef.current?.setTime(position);
+    if (wasPlaying) {
+      finalRef.current?.play().catch(() => {
+        // the browser refused to play without a click: the player shows its Play button
+      });
+    }
+    // The stream's job is done: free its AudioContext and decoded buffers.
+    player.dispose();
+  };
+
+  const showLive = progressive && player && snap && !handedOver && task?.status !== "cancelled";
+  const liveLabel = !snap
+    ? ""
+    : snap.status === "buffering"
+      ? snap.segmentsScheduled === 0
+        ? "The first sentences will play as soon as they are ready…"
+        : "Waiting for the next part…"
+      : snap.status === "paused"
+        ? "Paused"
+        : snap.status === "ended"
+          ? "Played everything so far"
+          : "Playing as it is being made";
+
+  return (
+    <section
+      className="task-run card"
+      aria-label={label}
+      data-testid="task-run"
+      data-task-id={taskId}
+      data-status={task?.status ?? "connecting"}
+      data-first-segment-at={firstSegmentAt ?? undefined}
+      data-first-audio-at={firstAudioAt ?? undefined}
+      data-completed-at={completedAt ?? undefined}
+      data-segments-scheduled={snap?.segmentsScheduled ?? 0}
+      data-underruns={snap?.underruns ?? 0}
+      data-handed-over={handedOver ? "true" : "false"}
+    >
+      <TaskProgress live={live} label={label} />
+      {showLive ? (
+        <div className="live-player" data-testid="live-player" data-state={snap.status}>
+          <button
+            type="button"
+            className="button play-button"
+            onClick={() => void player.toggle()}
+            disabled={snap.status === "ended"}
+            aria-label={snap.status === "playing" || snap.status === "buffering" ? "Pause the live audio" : "Play the live audio"}
+          >
+            <span aria-hidden="true">{snap.status === "playing" || snap.status === "buffering" ? "❚❚" : "▶"}</span>
+          </button>
+          <div className="live-meta">
+            <span>{liveLabel}</span>
+            <span className="muted small">
+              {formatClock(snap.positionMs)} heard · {formatClock(snap.scheduledMs)} ready
+              {task?.segments_total ? ` · part ${Math.min(snap.segmentsScheduled, task.segments_total)} of ${task.segments_total}` : ""}
+            </span>
+          </div>
+          {snap.error ? (
+            <p className="form-error" role="alert">
+              {snap.error}
+            </p>
+          ) : null}
+        </div>
+      ) : null}
+      {result ? (
+        <div className="final" data-testid="final">
+          <h3 className="final-title">{finalLabel}</h3>
+          <WaveformPlayer
+            ref={finalRef}
+            url={result.audio_url}
+            label={finalLabel}
+            durationMs={result.duration_ms}
+            downloadUrl={download ? `${result.audio_url}?download=1` : undefined}
+            downloadName={downloadName}
+            autoPlay={autoPlayFinal && !startedDone.current}
+            onReady={progressive ? handOver : undefined}
+            testId="final-player"
+          />
+          {children?.(result)}
+        </div>
+      ) : null}
+    </section>
+  );
+}

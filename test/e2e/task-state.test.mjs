@@ -1,0 +1,129 @@
+// The rules the task socket hook applies to the Durable Object's messages
+// (app/lib/task-state.ts): pure, so they are pinned here without a browser.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+// Node strips the types of the .ts module it imports (a .mjs test keeps tsc, which does not allow .ts import paths, out of it).
+import { applyMessage, EMPTY_TASK_STATE, fromSnapshot, parseServerMessage } from "../../app/lib/task-state.ts";
+
+/** @type {import("../../app/lib/task-state.ts").TaskView} */
+const task = {
+  id: "task_1",
+  kind: "generate",
+  status: "running",
+  progress: 0.1,
+  stage: "generating",
+  segments_total: 3,
+  generation_id: "gen_1",
+  voice_id: "voice_1",
+  cost: 2,
+  error: null,
+  result: null,
+  created_at: "2026-11-01T00:00:00.000Z",
+  updated_at: "2026-11-01T00:00:00.000Z",
+};
+
+function run(state, ...msgs) {
+  let gaps = 0;
+  for (const m of msgs) {
+    const r = applyMessage(state, m);
+    state = r.state;
+    if (r.gap) gaps += 1;
+  }
+  return { state, gaps };
+}
+
+const start = fromSnapshot({ seq: 3, task, segments: [] });
+
+describe("task state from socket messages", () => {
+  test("ignores duplicates and stale messages (seq ≤ last applied)", () => {
+    const { state, gaps } = run(
+      start,
+      { type: "progress", seq: 4, progress: 0.4, stage: "generating" },
+      { type: "progress", seq: 4, progress: 0.9, stage: "duplicate" },
+      { type: "progress", seq: 2, progress: 0.95, stage: "stale" },
+    );
+    assert.equal(state.seq, 4);
+    assert.equal(state.task?.progress, 0.4);
+    assert.equal(state.task?.stage, "generating");
+    assert.equal(gaps, 0);
+  });
+
+  test("reports a gap when seqs are skipped, and still applies the newer message", () => {
+    const { state, gaps } = run(start, { type: "segment", seq: 6, index: 1, url: "/s/1", duration_ms: 900 });
+    assert.equal(gaps, 1);
+    assert.equal(state.seq, 6);
+    assert.deepEqual(
+      state.segments.map((s) => s.index),
+      [1],
+    );
+  });
+
+  test("a snapshot fills in what a gap missed and keeps segments sorted and unique", () => {
+    const afterGap = run(start, { type: "segment", seq: 6, index: 1, url: "/s/1", duration_ms: 900 }).state;
+    const { state } = run(afterGap, {
+      type: "snapshot",
+      seq: 6,
+      task: { ...task, progress: 0.6 },
+      segments: [
+        { index: 0, url: "/s/0", duration_ms: 800 },
+        { index: 1, url: "/s/1", duration_ms: 900 },
+      ],
+    });
+    assert.deepEqual(
+      state.segments.map((s) => s.index),
+      [0, 1],
+    );
+    assert.equal(state.task?.progress, 0.6);
+  });
+
+  test("an older snapshot (a slow poll) does not roll the state back", () => {
+    const ahead = run(start, { type: "progress", seq: 4, progress: 0.5, stage: "generating" }).state;
+    const { state } = run(ahead, { type: "snapshot", seq: 3, task: { ...task, progress: 0.1 }, segments: [] });
+    assert.equal(state.task?.progress, 0.5);
+  });
+
+  test("terminal states are final", () => {
+    const result = {
+      duration_ms: 1000,
+      sample_rate: 24000,
+      size_bytes: 48044,
+      audio_url: "/api/generations/gen_1/audio",
+      generation_id: "gen_1",
+    };
+    const { state } = run(
+      start,
+      { type: "completed", seq: 4, result },
+      { type: "failed", seq: 5, error: { code: "engine_timeout", message: "late", retryable: true } },
+      { type: "progress", seq: 6, progress: 0.2, stage: "late" },
+    );
+    assert.equal(state.task?.status, "succeeded");
+    assert.equal(state.task?.progress, 1);
+    assert.deepEqual(state.task?.result, result);
+  });
+
+  test("progress never goes backwards", () => {
+    const { state } = run(
+      start,
+      { type: "progress", seq: 4, progress: 0.7, stage: "generating" },
+      { type: "progress", seq: 5, progress: 0.5, stage: "stitching" },
+    );
+    assert.equal(state.task?.progress, 0.7);
+    assert.equal(state.task?.stage, "stitching");
+  });
+
+  test("messages before the first snapshot only advance seq and ask for one", () => {
+    const r = applyMessage(EMPTY_TASK_STATE, { type: "progress", seq: 2, progress: 0.3, stage: "generating" });
+    assert.equal(r.gap, true);
+    assert.equal(r.state.task, null);
+    assert.equal(applyMessage(r.state, { type: "snapshot", seq: 2, task, segments: [] }).state.task?.id, "task_1");
+  });
+
+  test("rejects malformed frames", () => {
+    assert.equal(parseServerMessage("pong"), null);
+    assert.equal(parseServerMessage("{}"), null);
+    assert.equal(parseServerMessage(JSON.stringify({ type: "progress", seq: 1.5 })), null);
+    assert.equal(parseServerMessage(JSON.stringify({ type: "mystery", seq: 1 })), null);
+    assert.equal(parseServerMessage(JSON.stringify({ type: "snapshot", seq: 1 })), null);
+    assert.equal(parseServerMessage(JSON.stringify({ type: "cancelled", seq: 9 }))?.type, "cancelled");
+  });
+});
