@@ -32,7 +32,7 @@ function DockItem({
     if (finished) onDone(task.id, `${task.kind === "design_preview" ? "Voice preview" : "Speech"}: ${describeTask(live)}`);
     // Only when it becomes finished.
   }, [finished]);
-  const title = task.kind === "design_preview" ? "Voice preview" : "Speech";
+  const title = task.kind === "design_preview" ? "Voice preview" : task.voice_name ? `Speech · ${task.voice_name}` : "Speech";
   return (
     <li className={`dock-item status-${status}`} data-task-id={task.id} data-status={status}>
       <div className="dock-item-head">

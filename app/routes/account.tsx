@@ -123,6 +123,9 @@ export default function Account() {
             </p>
           ) : null}
         </Form>
+        <p>
+          <Link to="/account/keys">API keys</Link> <span className="muted">— use Utter from your own programs.</span>
+        </p>
       </section>
 
       <section className="card account-section" id="billing" aria-labelledby="plan-heading">

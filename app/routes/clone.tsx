@@ -4,7 +4,7 @@ import { useEffect, useId, useRef, useState, type DragEvent } from "react";
 import { LANGUAGES } from "../../worker/services/languages";
 import { LIMITS } from "../../worker/services/limits";
 import { planOf } from "../../worker/services/pricing";
-import { listVoices, type VoiceView } from "../../worker/services/voices";
+import { countVoices, type VoiceView } from "../../worker/services/voices";
 import { LanguageSelect } from "../components/language-select";
 import { Recorder, type Recording } from "../components/recorder";
 import { RouteErrorBoundary } from "../components/route-error";
@@ -17,7 +17,7 @@ export const meta: MetaFunction = () => [{ title: "Clone a voice — Utter" }];
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const user = await requirePageUser(context, request);
-  const { voices } = await listVoices(context.app, user.id, { limit: 100 });
+  const voiceCount = await countVoices(context.app, user.id);
   const plan = planOf(user.plan);
   return {
     languages: LANGUAGES,
@@ -28,7 +28,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       nameMax: LIMITS.voiceName.max,
       transcriptMax: LIMITS.transcriptChars,
     },
-    voiceCount: voices.length,
+    voiceCount,
     voiceLimit: plan.voiceLimit,
     planName: plan.name,
   };

@@ -5,7 +5,7 @@ import * as z from "zod";
 import { LANGUAGES } from "../../worker/services/languages";
 import { LIMITS } from "../../worker/services/limits";
 import { planOf } from "../../worker/services/pricing";
-import { deleteVoice, listVoices, updateVoice, VoiceQuery, type VoiceView } from "../../worker/services/voices";
+import { countVoices, deleteVoice, listVoices, updateVoice, VoiceQuery, type VoiceView } from "../../worker/services/voices";
 import { ConfirmDialog } from "../components/confirm-dialog";
 import { RouteErrorBoundary } from "../components/route-error";
 import { WaveformPlayer } from "../components/waveform-player";
@@ -29,10 +29,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const page = await listVoices(context.app, user.id, query);
   const plan = planOf(user.plan);
   const filtered = Boolean(query.search || query.source || query.favorite);
-  const total =
-    filtered || page.next_cursor || query.cursor
-      ? (await listVoices(context.app, user.id, { limit: 100 })).voices.length
-      : page.voices.length;
+  const total = filtered || page.next_cursor || query.cursor ? await countVoices(context.app, user.id) : page.voices.length;
   return {
     voices: page.voices,
     nextCursor: page.next_cursor,

@@ -47,3 +47,34 @@ describe("API keys", () => {
     expect(res.status).toBe(401);
   });
 });
+
+describe("API keys page", () => {
+  it("creates a key shown once, then revokes it", async () => {
+    const user = await signUp("keyspage");
+    const page = await call("/account/keys", { cookie: user.cookie });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("No keys yet.");
+    const form = new FormData();
+    form.set("intent", "create");
+    form.set("name", "script");
+    const made = await call("/account/keys", { method: "POST", cookie: user.cookie, body: form });
+    const html = await made.text();
+    const key = /utr_[0-9a-f]{40}/.exec(html)?.[0];
+    expect(key).toBeDefined();
+    expect((await call("/api/me", { origin: null, headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
+    const listed = await (await call("/account/keys", { cookie: user.cookie })).text();
+    expect(listed).not.toContain(key!);
+    const { keys } = (await (await call("/api/keys", { cookie: user.cookie })).json()) as { keys: { id: string }[] };
+    const del = new FormData();
+    del.set("intent", "delete");
+    del.set("id", keys[0]!.id);
+    await (await call("/account/keys", { method: "POST", cookie: user.cookie, body: del })).text();
+    expect((await call("/api/me", { origin: null, headers: { authorization: `Bearer ${key}` } })).status).toBe(401);
+  });
+
+  it("signed-out visitors are sent to sign in", async () => {
+    const res = await call("/account/keys");
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("/sign-in?redirectTo=%2Faccount%2Fkeys");
+  });
+});

@@ -1,14 +1,14 @@
 import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import type { RequestContext } from "../context";
 import type { LanguageCode } from "../engine/protocol";
-import { tasks } from "../db/schema";
+import { generations, tasks } from "../db/schema";
 import { AppError, errors } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { enforceRateLimit } from "../lib/rate-limit";
 import type { TaskMessage } from "../tasks/queue-message";
 import type { TaskSnapshot } from "../tasks/messages";
 import { TASK_TIMEOUTS } from "../tasks/timeouts";
-import { ensureMonthlyGrant, getBalance, insufficientCredits, isInsufficientCreditsError, ledgerKeys } from "./credits";
+import { ensureMonthlyGrant, insufficientCredits, isInsufficientCreditsError, ledgerKeys } from "./credits";
 import { planOf } from "./pricing";
 import type { CurrentUser } from "./account";
 
@@ -149,8 +149,9 @@ export async function cancelTask(ctx: RequestContext, userId: string, taskId: st
 
 export async function listTasks(ctx: RequestContext, userId: string, opts: { status: "active" | "all"; cursor?: number; limit: number }) {
   const rows = await ctx.db
-    .select()
+    .select({ task: tasks, voiceName: generations.voiceName })
     .from(tasks)
+    .leftJoin(generations, and(eq(generations.id, tasks.generationId), eq(generations.userId, tasks.userId)))
     .where(
       and(
         eq(tasks.userId, userId),
@@ -163,20 +164,20 @@ export async function listTasks(ctx: RequestContext, userId: string, opts: { sta
     .all();
   const page = rows.slice(0, opts.limit);
   return {
-    tasks: page.map((t) => ({
+    tasks: page.map(({ task: t, voiceName }) => ({
       id: t.id,
       kind: t.kind,
       status: t.status,
       generation_id: t.generationId,
       voice_id: t.voiceId,
       cost: t.cost,
+      voice_name: voiceName,
       text_preview: (t.input as TaskInput).text.slice(0, 120),
       error: t.error,
       created_at: t.createdAt.toISOString(),
       updated_at: t.updatedAt.toISOString(),
     })),
-    next_cursor: rows.length > opts.limit && page.length ? String(page[page.length - 1]!.createdAt.getTime()) : null,
+    next_cursor: rows.length > opts.limit && page.length ? String(page[page.length - 1]!.task.createdAt.getTime()) : null,
   };
 }
 
-export { getBalance };

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, like, or } from "drizzle-orm";
+import { and, asc, count, desc, eq, like, or } from "drizzle-orm";
 import * as z from "zod";
 import type { RequestContext } from "../context";
 import { voices } from "../db/schema";
@@ -199,6 +199,11 @@ export async function listVoices(ctx: Pick<RequestContext, "db">, userId: string
     .offset(offset)
     .all();
   return { voices: rows.slice(0, limit).map(voiceView), next_cursor: rows.length > limit ? String(offset + limit) : null };
+}
+
+export async function countVoices(ctx: Pick<RequestContext, "db">, userId: string): Promise<number> {
+  const row = await ctx.db.select({ n: count() }).from(voices).where(eq(voices.userId, userId)).get();
+  return row?.n ?? 0;
 }
 
 export const UpdateVoiceBody = z

@@ -1,0 +1,102 @@
+import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/cloudflare";
+import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { createApiKey, CreateKeyBody, deleteApiKey, listApiKeys } from "../../worker/services/api-keys";
+import { AppError } from "../../worker/lib/errors";
+import { Field, FormError } from "../components/field";
+import { requireActionUser, requirePageUser } from "../lib/session.server";
+
+export const meta: MetaFunction = () => [{ title: "API keys — Utter" }];
+
+export async function loader({ request, context }: LoaderFunctionArgs) {
+  const user = await requirePageUser(context, request);
+  return { keys: await listApiKeys(context.app.db, user.id) };
+}
+
+type Result = { created?: { name: string; key: string }; error?: string; nameError?: string; notice?: string };
+
+export async function action({ request, context }: ActionFunctionArgs): Promise<Result> {
+  const user = await requireActionUser(context, request);
+  const form = await request.formData();
+  try {
+    if (form.get("intent") === "delete") {
+      await deleteApiKey(context.app.db, user.id, String(form.get("id") ?? ""));
+      return { notice: "The key was revoked. Programs using it can no longer sign in." };
+    }
+    const parsed = CreateKeyBody.safeParse({ name: form.get("name") ?? "" });
+    if (!parsed.success) return { nameError: "Give the key a name, up to 100 characters." };
+    const created = await createApiKey(context.app.db, user.id, parsed.data.name);
+    return { created: { name: created.name, key: created.key } };
+  } catch (err) {
+    if (err instanceof AppError) return { error: err.message };
+    throw err;
+  }
+}
+
+export default function ApiKeys() {
+  const { keys } = useLoaderData<typeof loader>();
+  const result = useActionData<typeof action>();
+  const busy = useNavigation().state === "submitting";
+  return (
+    <div className="page">
+      <p>
+        <Link to="/account">← Account</Link>
+      </p>
+      <h1>API keys</h1>
+      <p className="muted">
+        Use a key as <code>Authorization: Bearer utr_…</code> with the same JSON API the site uses (described at{" "}
+        <a href="/api/openapi.json">/api/openapi.json</a>). Keys act as you: keep them secret.
+      </p>
+      {result?.created ? (
+        <div className="notice" role="status">
+          <p>
+            Your new key “{result.created.name}”. Copy it now: it will not be shown again.
+          </p>
+          <code className="secret" data-testid="new-api-key">
+            {result.created.key}
+          </code>
+        </div>
+      ) : null}
+      {result?.notice ? (
+        <p className="notice" role="status">
+          {result.notice}
+        </p>
+      ) : null}
+      <FormError message={result?.error} />
+      <section className="card account-section" aria-labelledby="new-key-heading">
+        <h2 id="new-key-heading">New key</h2>
+        <Form method="post" className="inline-form">
+          <input type="hidden" name="intent" value="create" />
+          <Field label="Name" name="name" required maxLength={100} hint="Where you will use it, e.g. “podcast script”." error={result?.nameError} />
+          <button type="submit" className="button primary" disabled={busy}>
+            Create key
+          </button>
+        </Form>
+      </section>
+      <section className="card account-section" aria-labelledby="keys-heading">
+        <h2 id="keys-heading">Your keys</h2>
+        {keys.length === 0 ? (
+          <p className="muted">No keys yet.</p>
+        ) : (
+          <ul className="plain-list">
+            {keys.map((k) => (
+              <li key={k.id}>
+                <strong>{k.name}</strong> <code>{k.prefix}…</code>{" "}
+                <span className="muted small">
+                  made {new Date(k.created_at).toLocaleDateString()}
+                  {k.last_used_at ? `, last used ${new Date(k.last_used_at).toLocaleDateString()}` : ", never used"}
+                </span>
+                <Form method="post" className="inline">
+                  <input type="hidden" name="intent" value="delete" />
+                  <input type="hidden" name="id" value={k.id} />
+                  <button type="submit" className="link-button" aria-label={`Revoke ${k.name}`}>
+                    Revoke
+                  </button>
+                </Form>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+    </div>
+  );
+}
