@@ -55,11 +55,16 @@ describe("history API", () => {
     expect((await list(user, "?status=failed")).generations).toHaveLength(0);
     // LIKE wildcards in a search are literal
     expect((await list(user, "?search=%25")).generations).toHaveLength(0);
+    expect((await list(user, "?search=qu_ck")).generations).toHaveLength(0);
+    await finishedGeneration(engine, user, bob.id, "Only 100% sure, 100_000 times.");
+    expect((await list(user, "?search=100%25")).generations.map((g) => g.text)).toEqual(["Only 100% sure, 100_000 times."]);
+    expect((await list(user, "?search=0_0")).generations).toHaveLength(1);
+    expect((await list(user, "?search=QUICK")).generations).toHaveLength(2);
 
-    const page1 = await list(user, "?limit=2");
-    expect(page1.generations).toHaveLength(2);
+    const page1 = await list(user, "?limit=3");
+    expect(page1.generations).toHaveLength(3);
     expect(page1.next_cursor).not.toBeNull();
-    const page2 = await list(user, `?limit=2&cursor=${page1.next_cursor}`);
+    const page2 = await list(user, `?limit=3&cursor=${page1.next_cursor}`);
     expect(page2.generations.map((g) => g.text)).toEqual(["The quick brown fox."]);
     expect(page2.next_cursor).toBeNull();
 

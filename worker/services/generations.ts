@@ -1,4 +1,5 @@
-import { and, desc, eq, like, lt, or } from "drizzle-orm";
+import { and, desc, eq, lt, or } from "drizzle-orm";
+import { containsText } from "../db/search";
 import * as z from "zod";
 import type { RequestContext } from "../context";
 import { generations } from "../db/schema";
@@ -65,10 +66,6 @@ export function generationView(g: GenerationRow) {
   };
 }
 
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
-}
-
 export async function listGenerations(ctx: RequestContext, userId: string, q: z.infer<typeof GenerationQuery>) {
   const search = q.search?.trim();
   const rows = await ctx.db
@@ -79,7 +76,7 @@ export async function listGenerations(ctx: RequestContext, userId: string, q: z.
         eq(generations.userId, userId),
         q.voice_id ? eq(generations.voiceId, q.voice_id) : undefined,
         q.status ? eq(generations.status, q.status) : undefined,
-        search ? or(like(generations.text, `%${escapeLike(search)}%`), like(generations.voiceName, `%${escapeLike(search)}%`)) : undefined,
+        search ? or(containsText(generations.text, search), containsText(generations.voiceName, search)) : undefined,
         q.cursor ? lt(generations.createdAt, new Date(Number(q.cursor))) : undefined,
       ),
     )

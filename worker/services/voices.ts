@@ -1,4 +1,5 @@
-import { and, asc, count, desc, eq, like, or } from "drizzle-orm";
+import { and, asc, count, desc, eq, or } from "drizzle-orm";
+import { containsText } from "../db/search";
 import * as z from "zod";
 import type { RequestContext } from "../context";
 import { voices } from "../db/schema";
@@ -173,14 +174,11 @@ export const VoiceQuery = z.object({
 });
 export type VoiceQuery = z.infer<typeof VoiceQuery>;
 
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
-
 /** The caller's voices; the cursor is an offset (lists are small and sorted several ways). */
 export async function listVoices(ctx: Pick<RequestContext, "db">, userId: string, q: Partial<VoiceQuery> = {}) {
   const limit = q.limit ?? 50;
   const offset = Number(q.cursor ?? 0);
   const search = q.search?.trim();
-  const pattern = search ? `%${escapeLike(search)}%` : null;
   const order =
     q.sort === "name" ? [asc(voices.name), desc(voices.createdAt)] : q.sort === "usage" ? [desc(voices.usageCount), desc(voices.createdAt)] : [desc(voices.createdAt)];
   const rows = await ctx.db
@@ -191,7 +189,7 @@ export async function listVoices(ctx: Pick<RequestContext, "db">, userId: string
         eq(voices.userId, userId),
         q.source ? eq(voices.source, q.source) : undefined,
         q.favorite ? eq(voices.favorite, q.favorite === "true" || q.favorite === "1") : undefined,
-        pattern ? or(like(voices.name, pattern), like(voices.transcript, pattern), like(voices.description, pattern)) : undefined,
+        search ? or(containsText(voices.name, search), containsText(voices.transcript, search), containsText(voices.description, search)) : undefined,
       ),
     )
     .orderBy(...order)
