@@ -11,7 +11,7 @@ import {
   useRouteError,
   useRouteLoaderData,
 } from "@remix-run/react";
-import { findUser } from "../worker/auth/session";
+import { findSessionUser } from "../worker/auth/session";
 import { ensureMonthlyGrant, getBalance } from "../worker/services/credits";
 import { listTasks } from "../worker/services/tasks";
 import { TaskDock, type DockTask } from "./components/task-dock";
@@ -21,7 +21,7 @@ import styles from "./styles/app.css?url";
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  const user = await findUser(context.app, request.headers);
+  const user = await findSessionUser(context.app, request.headers);
   if (!user) return { user: null, credits: null, activeTasks: [] as DockTask[] };
   const ctx = context.app;
   // The monthly grant is lazy (DESIGN §6): make sure this month's is there before showing the balance.

@@ -154,6 +154,8 @@ export class TaskTracker extends DurableObject<Env> {
         s.status = "running";
         this.touch(s);
         this.broadcast({ type: "status", seq: ++s.seq, status: "running" });
+        // From now on the deadline is silence, not the start: the alarm re-arms itself from lastEventAt.
+        await this.ctx.storage.setAlarm(s.lastEventAt + s.init.heartbeatTimeoutMs);
         this.ctx.waitUntil(recordTaskStatus(this.env.DB, s.init.id, "running", s.updatedAt).catch((e) => this.logD1(e)));
       }
     }
@@ -248,9 +250,15 @@ export class TaskTracker extends DurableObject<Env> {
     return { ignoredEvents: s.ignoredEvents, engineSeq: s.engineSeq, synced: s.synced, status: s.status };
   }
 
-  /** The cron's safety net: the same checks as the alarm, for a lost alarm or an unsynced terminal write. */
-  async sweep(): Promise<void> {
+  /**
+   * The cron's safety net: the same checks as the alarm, for a lost alarm or an
+   * unsynced terminal write. Answers false when this tracker was never
+   * initialised, so the caller settles the task from its D1 row instead.
+   */
+  async sweep(): Promise<{ initialised: boolean }> {
+    if (!this.state) return { initialised: false };
     await this.alarm();
+    return { initialised: true };
   }
 
   override async alarm(): Promise<void> {

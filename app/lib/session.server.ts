@@ -1,5 +1,5 @@
 import { data, redirect, type AppLoadContext } from "@remix-run/cloudflare";
-import { findUser } from "../../worker/auth/session";
+import { findSessionUser } from "../../worker/auth/session";
 import { isCrossSiteRequest } from "../../worker/lib/origin";
 import type { CurrentUser } from "../../worker/services/account";
 
@@ -8,7 +8,7 @@ import type { CurrentUser } from "../../worker/services/account";
  * back here afterwards. (`requireUser` answers the API's 401; pages redirect.)
  */
 export async function requirePageUser(context: AppLoadContext, request: Request): Promise<CurrentUser> {
-  const user = await findUser(context.app, request.headers);
+  const user = await findSessionUser(context.app, request.headers);
   if (user) return user;
   const url = new URL(request.url);
   throw redirect(`/sign-in?redirectTo=${encodeURIComponent(url.pathname + url.search)}`);

@@ -2,7 +2,7 @@ import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remi
 import { redirect } from "@remix-run/cloudflare";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import * as z from "zod";
-import { findUser } from "../../worker/auth/session";
+import { findSessionUser } from "../../worker/auth/session";
 import { AppError } from "../../worker/lib/errors";
 import { getMe, updateProfile } from "../../worker/services/account";
 import { billingCatalog, billingOverview, CheckoutChoice, openBillingPortal, startCheckout } from "../../worker/services/billing";
@@ -17,7 +17,7 @@ const ProfileForm = z.object({ name: z.string().trim().min(1, "Tell us your name
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const ctx = context.app;
-  const user = await findUser(ctx, request.headers);
+  const user = await findSessionUser(ctx, request.headers);
   if (!user) throw redirect("/sign-in?redirectTo=/account");
   const params = new URL(request.url).searchParams;
   const cursor = Cursor.safeParse(params.get("cursor") ?? "");
@@ -37,7 +37,7 @@ type ActionResult = { form: "profile" | "billing"; error?: string; fieldError?: 
 
 export async function action({ request, context }: ActionFunctionArgs): Promise<ActionResult> {
   const ctx = context.app;
-  const user = await findUser(ctx, request.headers);
+  const user = await findSessionUser(ctx, request.headers);
   if (!user) throw redirect("/sign-in?redirectTo=/account");
   const form = await request.formData();
   const intent = form.get("intent");

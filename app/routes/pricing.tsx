@@ -1,7 +1,7 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/cloudflare";
 import { redirect } from "@remix-run/cloudflare";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
-import { findUser } from "../../worker/auth/session";
+import { findSessionUser } from "../../worker/auth/session";
 import { AppError } from "../../worker/lib/errors";
 import { billingCatalog, billingOverview, CheckoutChoice, startCheckout } from "../../worker/services/billing";
 import { FormError } from "../components/field";
@@ -13,7 +13,7 @@ export const meta: MetaFunction = () => [
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const ctx = context.app;
-  const user = await findUser(ctx, request.headers);
+  const user = await findSessionUser(ctx, request.headers);
   const overview = user ? await billingOverview(ctx, user.id) : null;
   return {
     catalog: billingCatalog(ctx),
@@ -27,7 +27,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 
 export async function action({ request, context }: ActionFunctionArgs): Promise<{ error: string }> {
   const ctx = context.app;
-  const user = await findUser(ctx, request.headers);
+  const user = await findSessionUser(ctx, request.headers);
   if (!user) throw redirect("/sign-in?redirectTo=/pricing");
   const form = await request.formData();
   const raw = form.get("plan") ? { plan: form.get("plan") } : { pack: form.get("pack") };

@@ -1,13 +1,13 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/cloudflare";
 import { redirect } from "@remix-run/cloudflare";
 import { Form } from "@remix-run/react";
-import { findUser } from "../../worker/auth/session";
+import { findSessionUser } from "../../worker/auth/session";
 import { redirectWithCookies } from "../lib/auth-forms.server";
 
 export const meta: MetaFunction = () => [{ title: "Sign out — Utter" }];
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  if (!(await findUser(context.app, request.headers))) throw redirect("/");
+  if (!(await findSessionUser(context.app, request.headers))) throw redirect("/");
   return null;
 }
 

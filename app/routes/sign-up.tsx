@@ -1,14 +1,14 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/cloudflare";
 import { redirect } from "@remix-run/cloudflare";
 import { Form, Link, useActionData, useNavigation } from "@remix-run/react";
-import { findUser } from "../../worker/auth/session";
+import { findSessionUser } from "../../worker/auth/session";
 import { Field, FormError } from "../components/field";
 import { authFailure, fieldErrors, redirectWithCookies, SignUpForm, allowAuthAttempt, TOO_MANY_ATTEMPTS, type AuthFormResult } from "../lib/auth-forms.server";
 
 export const meta: MetaFunction = () => [{ title: "Create your account — Utter" }];
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  if (await findUser(context.app, request.headers)) throw redirect("/");
+  if (await findSessionUser(context.app, request.headers)) throw redirect("/");
   return null;
 }
 

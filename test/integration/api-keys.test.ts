@@ -78,3 +78,18 @@ describe("API keys page", () => {
     expect(res.headers.get("location")).toBe("/sign-in?redirectTo=%2Faccount%2Fkeys");
   });
 });
+
+describe("API keys stay out of pages", () => {
+  it("a bearer key cannot drive page actions (e.g. mint another key from /account/keys)", async () => {
+    const user = await signUp("keypage-bearer");
+    const { key } = (await (await call("/api/keys", { method: "POST", cookie: user.cookie, json: { name: "k" } })).json()) as { key: { key: string } };
+    const form = new FormData();
+    form.set("intent", "create");
+    form.set("name", "minted");
+    const res = await call("/account/keys", { method: "POST", body: form, headers: { authorization: `Bearer ${key.key}` } });
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toMatch(/^\/sign-in/);
+    const { keys } = (await (await call("/api/keys", { cookie: user.cookie })).json()) as { keys: unknown[] };
+    expect(keys).toHaveLength(1);
+  });
+});

@@ -222,3 +222,62 @@ describe("monthly grants and subscriptions", () => {
     expect(await expectLedgerInvariant(user.id)).toBe(0);
   });
 });
+
+describe("recovery of tasks whose tracker never started", () => {
+  it("the sweep fails them from their D1 row and releases the reservation once", async () => {
+    const user = await signUp("orphan");
+    const voice = await createVoice(user.id);
+    const me = (await (await call("/api/me", { cookie: user.cookie })).json()) as { credits: { balance: number } };
+    const taskId = `task_orphan${Date.now()}`;
+    const old = Date.now() - 20 * 60_000;
+    // Exactly what the creation batch commits before the tracker is initialised.
+    await env.DB.batch([
+      env.DB.prepare(
+        `INSERT INTO tasks (id, user_id, kind, status, voice_id, input, cost, created_at, updated_at) VALUES (?1, ?2, 'generate', 'queued', ?3, '{"text":"x","language":"en"}', 3, ?4, ?4)`,
+      ).bind(taskId, user.id, voice.id, old),
+      env.DB.prepare(
+        `INSERT INTO credit_ledger (user_id, delta, kind, idempotency_key, task_id, created_at) VALUES (?1, -3, 'reserve', ?2, ?3, ?4)`,
+      ).bind(user.id, `reserve:${taskId}`, taskId, old),
+    ]);
+    expect(await expectLedgerInvariant(user.id)).toBe(me.credits.balance - 3);
+    await worker.scheduled(createScheduledController({ cron: "*/5 * * * *" }), env, createExecutionContext());
+    await worker.scheduled(createScheduledController({ cron: "*/5 * * * *" }), env, createExecutionContext());
+    const row = await env.DB.prepare(`SELECT status, error FROM tasks WHERE id = ?1`).bind(taskId).first<{ status: string; error: string }>();
+    expect(row?.status).toBe("failed");
+    expect(JSON.parse(row!.error).code).toBe("engine_unavailable");
+    expect(await expectLedgerInvariant(user.id)).toBe(me.credits.balance);
+  });
+
+  it("settling a task that holds no reservation releases nothing (no credits minted)", async () => {
+    const user = await signUp("noreserve");
+    await call("/api/me", { cookie: user.cookie });
+    const before = await expectLedgerInvariant(user.id);
+    const taskId = `task_noreserve${Date.now()}`;
+    await env.DB.prepare(
+      `INSERT INTO tasks (id, user_id, kind, status, input, cost, created_at, updated_at) VALUES (?1, ?2, 'design_preview', 'queued', '{"text":"x","language":"en"}', 5, ?3, ?3)`,
+    )
+      .bind(taskId, user.id, Date.now())
+      .run();
+    const { settleFromRow } = await import("../../worker/tasks/settle");
+    expect(await settleFromRow(env.DB, taskId, { code: "engine_unavailable", message: "x", retryable: true })).toBe(true);
+    expect(await expectLedgerInvariant(user.id)).toBe(before);
+  });
+});
+
+describe("heartbeat deadline", () => {
+  it("arms the alarm for silence as soon as the task runs", async () => {
+    const engine = installFakeEngine();
+    const user = await signUp("hbalarm");
+    const voice = await createVoice(user.id);
+    const res = await call("/api/generations", { method: "POST", cookie: user.cookie, json: { voice_id: voice.id, text: "Beat." } });
+    const { task_id } = (await res.json()) as { task_id: string };
+    const job = await engine.waitForJob(task_id);
+    const stub = env.TASK_TRACKER.get(env.TASK_TRACKER.idFromName(task_id));
+    const beforeStart = await runInDurableObject(stub, (_i: TaskTracker, state) => state.storage.getAlarm());
+    await job.ack({ type: "started" });
+    const afterStart = await runInDurableObject(stub, (_i: TaskTracker, state) => state.storage.getAlarm());
+    expect(beforeStart! - Date.now()).toBeGreaterThan(5 * 60_000); // the start deadline
+    expect(afterStart! - Date.now()).toBeLessThanOrEqual(60_000); // the heartbeat deadline
+    expect(afterStart! - Date.now()).toBeGreaterThan(50_000);
+  });
+});

@@ -120,6 +120,19 @@ describe("cloning: POST /api/voices", () => {
   });
 });
 
+describe("voice limit under races", () => {
+  it("parallel uploads at the limit store exactly one more voice", async () => {
+    const user = await signUp("racelimit");
+    for (let i = 0; i < 2; i++) expect((await upload(user, wav, "a.wav", { name: `v${i}` })).status).toBe(201);
+    const results = await Promise.all([0, 1, 2, 3].map((i) => upload(user, wav, "a.wav", { name: `race${i}` })));
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses).toEqual([201, 403, 403, 403]);
+    for (const r of results) await r.arrayBuffer();
+    expect(await voiceRows(user.id)).toBe(3);
+    expect(await storedObjects(user.id)).toBe(3);
+  });
+});
+
 describe("voice library", () => {
   it("lists with search, filters, sort and pagination", async () => {
     const user = await signUp("library");

@@ -3,7 +3,7 @@ import type { CurrentUser } from "../services/account";
 import { API_KEY_PREFIX, userForApiKey } from "../services/api-keys";
 import { errors } from "../lib/errors";
 
-/** The signed-in user: an API key (`Authorization: Bearer utr_…`) or the session cookie; null if neither. */
+/** The signed-in user for the API: an API key (`Authorization: Bearer utr_…`) or the session cookie; null if neither. */
 export async function findUser(ctx: RequestContext, headers: Headers): Promise<CurrentUser | null> {
   const authz = headers.get("authorization");
   const bearer = authz && /^Bearer\s+(\S+)$/i.exec(authz)?.[1];
@@ -12,6 +12,15 @@ export async function findUser(ctx: RequestContext, headers: Headers): Promise<C
     if (!user) throw errors.unauthorized("That API key is not valid.");
     return user;
   }
+  return findSessionUser(ctx, headers);
+}
+
+/**
+ * The signed-in user from the session cookie only. Pages use this: an API key
+ * is for programs calling the API, and must not reach page actions (which can
+ * mint keys or open billing).
+ */
+export async function findSessionUser(ctx: RequestContext, headers: Headers): Promise<CurrentUser | null> {
   const session = await ctx.auth().api.getSession({ headers });
   if (!session) return null;
   const u = session.user as typeof session.user & { plan?: string | null };

@@ -61,6 +61,49 @@ async function dispatchOne(taskId: string, env: Env, config: AppConfig, engine: 
     log.info("queue.skip_not_queued", { task_id: taskId });
     return { retry: false };
   }
+  // Until the engine has accepted the job, any failure puts the task back so a retry can claim it again.
+  const release = () =>
+    env.DB.prepare(`UPDATE tasks SET status = 'queued', updated_at = ?2 WHERE id = ?1 AND status = 'dispatched'`).bind(taskId, Date.now()).run();
+  let callId: string;
+  try {
+    const job = await buildJob(claimed, env, config);
+    if (!job) {
+      await trackerFor(env, taskId).fail({ code: "voice_deleted", message: "The voice for this job was deleted before it started. Your credits were returned.", retryable: false });
+      return { retry: false };
+    }
+    callId = (await engine.submit(job)).call_id;
+  } catch (err) {
+    await release();
+    const retryable = !(err instanceof EngineSubmitError) || err.retryable;
+    log.warn("queue.submit_failed", { task_id: taskId, attempt: claimed.attempts, retryable, error: err instanceof Error ? err.message : String(err) });
+    if (!retryable) {
+      await trackerFor(env, taskId).fail({ code: "engine_rejected", message: "The speech engine refused this job. Your credits were returned.", retryable: false });
+      return { retry: false };
+    }
+    return { retry: true };
+  }
+  // The engine has the job now: never submit it again. Tell the tracker, retrying briefly; if that
+  // still fails the engine's own events reach the tracker anyway (only a later cancel lacks the call id).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { cancel } = await trackerFor(env, taskId).dispatched(callId);
+      if (cancel) await engine.cancel(callId); // cancelled while we were submitting
+      break;
+    } catch (err) {
+      if (attempt >= 3) {
+        log.error("queue.tracker_unreachable", { task_id: taskId, call_id: callId, error: String(err) });
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
+  log.info("queue.dispatched", { task_id: taskId, call_id: callId, attempt: claimed.attempts });
+  return { retry: false };
+}
+
+/** The engine's job for a claimed task, or null when its voice is gone. */
+async function buildJob(claimed: TaskRow, env: Env, config: AppConfig): Promise<SubmitRequest | null> {
+  const taskId = claimed.id;
   const input = JSON.parse(claimed.input) as TaskInput;
   const base = config.ENGINE_CALLBACK_URL.replace(/\/+$/, "");
   const jobBase = `${base}/internal/engine/jobs/${taskId}`;
@@ -70,13 +113,10 @@ async function dispatchOne(taskId: string, env: Env, config: AppConfig, engine: 
     const v = await env.DB.prepare(`SELECT id, transcript FROM voices WHERE id = ?1 AND user_id = ?2`)
       .bind(claimed.voice_id, claimed.user_id)
       .first<{ id: string; transcript: string | null }>();
-    if (!v) {
-      await trackerFor(env, taskId).fail({ code: "voice_deleted", message: "The voice for this job was deleted before it started. Your credits were returned.", retryable: false });
-      return { retry: false };
-    }
+    if (!v) return null;
     voice = { voice_id: v.id, reference_url: `${jobBase}/reference`, ...(v.transcript ? { reference_text: v.transcript } : {}) };
   }
-  const job = SubmitRequest.parse({
+  return SubmitRequest.parse({
     protocol: PROTOCOL_VERSION,
     job_id: taskId,
     kind: claimed.kind,
@@ -89,23 +129,6 @@ async function dispatchOne(taskId: string, env: Env, config: AppConfig, engine: 
     callbacks: { events_url: `${jobBase}/events`, upload_url: jobBase, token: await mintJobToken(config.JOB_TOKEN_SECRET, taskId, deadline) },
     deadline: deadline.toISOString(),
   });
-  try {
-    const { call_id } = await engine.submit(job);
-    const { cancel } = await trackerFor(env, taskId).dispatched(call_id);
-    if (cancel) await engine.cancel(call_id); // cancelled while we were submitting
-    log.info("queue.dispatched", { task_id: taskId, call_id, attempt: claimed.attempts });
-    return { retry: false };
-  } catch (err) {
-    // Put it back so the retry can claim it again.
-    await env.DB.prepare(`UPDATE tasks SET status = 'queued', updated_at = ?2 WHERE id = ?1 AND status = 'dispatched'`).bind(taskId, Date.now()).run();
-    const retryable = !(err instanceof EngineSubmitError) || err.retryable;
-    log.warn("queue.submit_failed", { task_id: taskId, attempt: claimed.attempts, retryable, error: err instanceof Error ? err.message : String(err) });
-    if (!retryable) {
-      await trackerFor(env, taskId).fail({ code: "engine_rejected", message: "The speech engine refused this job. Your credits were returned.", retryable: false });
-      return { retry: false };
-    }
-    return { retry: true };
-  }
 }
 
 /**

@@ -6,6 +6,7 @@ import { trackerFor } from "../services/tasks";
 import { audioKeys } from "../storage/keys";
 import { deletePrefix } from "../storage/serve";
 import { TASK_TIMEOUTS } from "../tasks/timeouts";
+import { settleFromRow } from "../tasks/settle";
 
 /** Segments stay playable for a day after a task ends; the final file stays until the user deletes it. */
 export const SEGMENT_RETENTION_MS = 24 * 60 * 60_000;
@@ -25,7 +26,10 @@ export async function sweepStaleTasks(env: Env, log: Logger, now = Date.now()): 
     .all<{ id: string }>();
   for (const { id } of results) {
     try {
-      await trackerFor(env, id).sweep();
+      const { initialised } = await trackerFor(env, id).sweep();
+      if (!initialised) {
+        await settleFromRow(env.DB, id, { code: "engine_unavailable", message: "This job never started. Your credits were returned.", retryable: true });
+      }
     } catch (err) {
       log.warn("cron.sweep_failed", { task_id: id, error: String(err) });
     }

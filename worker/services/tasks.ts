@@ -8,6 +8,7 @@ import { enforceRateLimit } from "../lib/rate-limit";
 import type { TaskMessage } from "../tasks/queue-message";
 import type { TaskSnapshot } from "../tasks/messages";
 import { TASK_TIMEOUTS } from "../tasks/timeouts";
+import { settleFromRow } from "../tasks/settle";
 import { ensureMonthlyGrant, insufficientCredits, isInsufficientCreditsError, ledgerKeys } from "./credits";
 import { planOf } from "./pricing";
 import type { CurrentUser } from "./account";
@@ -93,7 +94,7 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
     );
   }
 
-  await trackerFor(env, taskId).init({
+  const init = trackerFor(env, taskId).init({
     id: taskId,
     userId: user.id,
     kind: spec.kind,
@@ -104,6 +105,14 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
     startTimeoutMs: TASK_TIMEOUTS.startMs,
     heartbeatTimeoutMs: TASK_TIMEOUTS.heartbeatMs,
   });
+  try {
+    await init;
+  } catch (err) {
+    // The rows and the reservation are committed: settle them from D1 so nothing stays held.
+    ctx.log.error("task.tracker_init_failed", { task_id: taskId, error: String(err) });
+    await settleFromRow(env.DB, taskId, { code: "engine_unavailable", message: "We could not start this job. Your credits were returned.", retryable: true });
+    throw new AppError("engine_unavailable", 503, "We could not start this job. Please try again.", undefined, { "Retry-After": "10" });
+  }
   try {
     await env.TASKS.send({ task_id: taskId } satisfies TaskMessage);
   } catch (err) {

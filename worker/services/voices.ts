@@ -13,8 +13,8 @@ import { audioKeys } from "../storage/keys";
 import { createR2Writer, type R2Writer } from "../storage/r2-writer";
 import type { CurrentUser } from "./account";
 import { LIMITS } from "./limits";
-import { DESIGN_PREVIEW_COST } from "./pricing";
-import { assertCanCreateVoice } from "../billing/limits";
+import { DESIGN_PREVIEW_COST, planOf } from "./pricing";
+import { assertCanCreateVoice, voiceLimitMessage } from "../billing/limits";
 import { createTask, getOwnedTask, type CreatedTask } from "./tasks";
 
 type VoiceRow = typeof voices.$inferSelect;
@@ -44,6 +44,45 @@ export async function getOwnedVoice(ctx: Pick<RequestContext, "db">, userId: str
   const row = await ctx.db.select().from(voices).where(and(eq(voices.id, voiceId), eq(voices.userId, userId))).get();
   if (!row) throw errors.notFound("voice");
   return row;
+}
+
+interface NewVoiceRow {
+  id: string;
+  userId: string;
+  name: string;
+  language: string;
+  source: "upload" | "record" | "design";
+  transcript: string | null;
+  description: string | null;
+  referenceKey: string;
+  referenceFormat: string;
+  referenceMime: string;
+  durationMs: number;
+  sizeBytes: number;
+  designTaskId: string | null;
+  createdAt: Date;
+}
+
+/**
+ * Inserts the voice only while the owner is under their plan's voice count,
+ * in one statement: `assertCanCreateVoice` answers early, this makes the limit
+ * hold when uploads race.
+ */
+async function insertVoiceWithinPlan(ctx: Pick<RequestContext, "env">, user: CurrentUser, v: NewVoiceRow): Promise<void> {
+  const owner = await ctx.env.DB.prepare(`SELECT plan FROM user WHERE id = ?1`).bind(user.id).first<{ plan: string }>();
+  const plan = planOf(owner?.plan ?? user.plan);
+  const at = v.createdAt.getTime();
+  const res = await ctx.env.DB.prepare(
+    `INSERT INTO voices (id, user_id, name, language, source, transcript, description, reference_key, reference_format, reference_mime,
+                         duration_ms, size_bytes, design_task_id, created_at, updated_at)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14
+     WHERE ?15 < 0 OR (SELECT count(*) FROM voices WHERE user_id = ?2) < ?15`,
+  )
+    .bind(v.id, v.userId, v.name, v.language, v.source, v.transcript, v.description, v.referenceKey, v.referenceFormat, v.referenceMime, v.durationMs, v.sizeBytes, v.designTaskId, at, plan.voiceLimit ?? -1)
+    .run();
+  if (!res.meta.changes) {
+    throw new AppError("voice_limit_reached", 403, voiceLimitMessage(plan), { plan: plan.id, limit: plan.voiceLimit });
+  }
 }
 
 export const VoiceFields = z.object({
@@ -124,24 +163,22 @@ export async function createVoiceFromUpload(ctx: RequestContext, user: CurrentUs
     writer = null; // committed: from here a failure must delete the object explicitly
     try {
       const now = new Date();
-      await ctx.db
-        .insert(voices)
-        .values({
-          id,
-          userId: user.id,
-          name: meta.name,
-          language: meta.language,
-          source: meta.source,
-          transcript: meta.transcript ?? null,
-          referenceKey: key,
-          referenceFormat: audio.format,
-          referenceMime: audio.mimeType,
-          durationMs: Math.round(audio.durationMs),
-          sizeBytes: stored.size,
-          createdAt: now,
-          updatedAt: now,
-        })
-        .run();
+      await insertVoiceWithinPlan(ctx, user, {
+        id,
+        userId: user.id,
+        name: meta.name,
+        language: meta.language,
+        source: meta.source,
+        transcript: meta.transcript ?? null,
+        description: null,
+        referenceKey: key,
+        referenceFormat: audio.format,
+        referenceMime: audio.mimeType,
+        durationMs: Math.round(audio.durationMs),
+        sizeBytes: stored.size,
+        designTaskId: null,
+        createdAt: now,
+      });
     } catch (err) {
       await ctx.env.AUDIO.delete(key);
       throw err;
@@ -274,28 +311,25 @@ export async function saveDesignedVoice(ctx: RequestContext, user: CurrentUser, 
   await ctx.env.AUDIO.put(key, src.body, { httpMetadata: { contentType: "audio/wav" }, customMetadata: { owner: user.id } });
   const now = new Date();
   try {
-    await ctx.db
-      .insert(voices)
-      .values({
-        id,
-        userId: user.id,
-        name: body.name,
-        language: input.language,
-        source: "design",
-        description: input.instruct ?? null,
-        transcript: input.text,
-        referenceKey: key,
-        referenceFormat: "wav",
-        referenceMime: "audio/wav",
-        durationMs: result?.duration_ms ?? 0,
-        sizeBytes: src.size,
-        designTaskId: task.id,
-        createdAt: now,
-        updatedAt: now,
-      })
-      .run();
+    await insertVoiceWithinPlan(ctx, user, {
+      id,
+      userId: user.id,
+      name: body.name,
+      language: input.language,
+      source: "design",
+      description: input.instruct ?? null,
+      transcript: input.text,
+      referenceKey: key,
+      referenceFormat: "wav",
+      referenceMime: "audio/wav",
+      durationMs: result?.duration_ms ?? 0,
+      sizeBytes: src.size,
+      designTaskId: task.id,
+      createdAt: now,
+    });
   } catch (err) {
     // A concurrent save of the same preview won the unique design_task_id: answer with its voice.
+    // (Or the plan's limit was reached meanwhile: then there is no winner and the error stands.)
     await ctx.env.AUDIO.delete(key);
     const winner = await ctx.db.select().from(voices).where(and(eq(voices.designTaskId, task.id), eq(voices.userId, user.id))).get();
     if (winner) return { voice: voiceView(winner), created: false };

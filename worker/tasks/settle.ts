@@ -32,10 +32,12 @@ export async function settleTask(db: D1Database, s: SettleInput): Promise<void> 
          WHERE id = ?1 AND status NOT IN ('succeeded', 'failed', 'cancelled')`,
       )
       .bind(s.taskId, s.status, s.error ? JSON.stringify(s.error) : null, s.result ? JSON.stringify(s.result) : null, s.segmentCount, s.at),
+    // Settles only a reservation that exists: a release without one would mint credits.
     db
       .prepare(
         `INSERT INTO credit_ledger (user_id, delta, kind, idempotency_key, task_id, note, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(idempotency_key) DO NOTHING`,
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM credit_ledger WHERE idempotency_key = ?8 AND user_id = ?1)
+         ON CONFLICT(idempotency_key) DO NOTHING`,
       )
       .bind(
         s.userId,
@@ -45,6 +47,7 @@ export async function settleTask(db: D1Database, s: SettleInput): Promise<void> 
         s.taskId,
         ok ? `Charged ${s.cost} credits` : `Released ${s.cost} credits (${s.status})`,
         s.at,
+        ledgerKeys.reserve(s.taskId),
       ),
   ];
   if (s.generationId) {
@@ -84,4 +87,27 @@ export async function recordTaskStatus(db: D1Database, taskId: string, status: "
       .bind(taskId, status, at),
     db.prepare(`UPDATE generations SET status = ?2 WHERE task_id = ?1 AND status IN ${from}`).bind(taskId, status),
   ]);
+}
+
+/** A task row as D1 has it, for settling without its tracker (one that was never initialised). */
+export async function settleFromRow(db: D1Database, taskId: string, error: EngineError, at = Date.now()): Promise<boolean> {
+  const row = await db
+    .prepare(`SELECT user_id, kind, cost, generation_id, voice_id, status FROM tasks WHERE id = ?1`)
+    .bind(taskId)
+    .first<{ user_id: string; kind: "generate" | "design_preview"; cost: number; generation_id: string | null; voice_id: string | null; status: TaskState }>();
+  if (!row || ["succeeded", "failed", "cancelled"].includes(row.status)) return false;
+  await settleTask(db, {
+    taskId,
+    userId: row.user_id,
+    kind: row.kind,
+    cost: row.cost,
+    generationId: row.generation_id,
+    voiceId: row.voice_id,
+    status: "failed",
+    error,
+    result: null,
+    segmentCount: 0,
+    at,
+  });
+  return true;
 }
