@@ -359,6 +359,26 @@ describe("Stripe webhook: refunds and disputes", () => {
     expect(await balance(u.id)).toBe(-100);
   });
 
+  it("a refund that later fails gives its credits back, once", async () => {
+    stub = stubStripeApi({});
+    const u = await customer("refund-failed");
+    const intent = sid("pi");
+    const charge = sid("ch");
+    const refund = refundObject({ charge, intent, amount: 2_500, status: "pending" });
+    await deliverOk(packPurchase(u, { intent, pack: "large" }));
+    const before = await balance(u.id);
+    await deliverOk(chargeRefundedEvent({ customer: u.customer, intent, charge, amount: 2_500, refunded: 2_500, embedRefunds: [refund] }));
+    expect(await balance(u.id)).toBe(before - 3_000);
+    const failed = eventFrom(fixtures.chargeRefunded, (e) => {
+      (e as { type: string }).type = "charge.refund.updated";
+      (e.data as { object: unknown }).object = { ...refund, status: "failed" };
+    });
+    await deliverOk(failed);
+    await deliverOk({ ...failed, id: sid("evt") }); // a second notice of the same failure
+    expect(await balance(u.id)).toBe(before);
+    expect((await ledgerByKey(`refund-reversed:${refund.id}`)).results).toHaveLength(1);
+  });
+
   it("uses refunds that come inside the event without asking Stripe", async () => {
     stub = stubStripeApi({});
     const u = await customer("refund-embedded");
@@ -443,6 +463,24 @@ describe("Stripe webhook: refunds and disputes", () => {
     expect(await balance(u.id)).toBe(500);
     expect(await deliverOk(closedWon)).toMatchObject({ result: "duplicate" });
     expect(await balance(u.id)).toBe(500);
+  });
+
+  it("an inquiry that closes as warning_closed gives the held credits back; a lost dispute keeps them", async () => {
+    stub = stubStripeApi({});
+    const u = await customer("dispute-inquiry");
+    const intent = sid("pi");
+    await deliverOk(packPurchase(u, { intent }));
+    const before = await balance(u.id);
+    const inquiry = sid("dp");
+    await deliverOk(disputeEvent(fixtures.disputeCreated, { dispute: inquiry, intent, amount: 500, status: "warning_needs_response" }));
+    expect(await balance(u.id)).toBe(before - 500);
+    await deliverOk(disputeEvent(fixtures.disputeClosed, { dispute: inquiry, intent, amount: 500, status: "warning_closed" }));
+    expect(await balance(u.id)).toBe(before);
+
+    const lost = sid("dp");
+    await deliverOk(disputeEvent(fixtures.disputeCreated, { dispute: lost, intent, amount: 500 }));
+    await deliverOk(disputeEvent(fixtures.disputeClosed, { dispute: lost, intent, amount: 500, status: "lost" }));
+    expect(await balance(u.id)).toBe(before - 500);
   });
 
   it("a dispute without a PaymentIntent is traced through its charge", async () => {

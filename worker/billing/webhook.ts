@@ -34,6 +34,7 @@ export const HANDLED_EVENT_TYPES = [
   "customer.subscription.paused",
   "customer.subscription.resumed",
   "charge.refunded",
+  "charge.refund.updated",
   "charge.dispute.created",
   "charge.dispute.closed",
 ] as const;
@@ -44,6 +45,7 @@ export const stripeLedgerKeys = {
   purchase: (checkoutSessionId: string) => `purchase:${checkoutSessionId}`,
   invoice: (invoiceId: string) => `invoice:${invoiceId}`,
   refund: (refundId: string) => `refund:${refundId}`,
+  refundReversed: (refundId: string) => `refund-reversed:${refundId}`,
   dispute: (disputeId: string) => `dispute:${disputeId}`,
   disputeWon: (disputeId: string) => `dispute-won:${disputeId}`,
 };
@@ -124,6 +126,8 @@ async function effectsOf(deps: WebhookDeps, event: Stripe.Event): Promise<Effect
       return subscriptionEffects(deps, event, event.data.object);
     case "charge.refunded":
       return refundEffects(deps, event.data.object);
+    case "charge.refund.updated":
+      return refundUpdatedEffects(deps, event.data.object);
     case "charge.dispute.created":
       return disputeEffects(deps, event.data.object);
     case "charge.dispute.closed":
@@ -355,6 +359,33 @@ async function refundEffects(deps: WebhookDeps, charge: Stripe.Charge): Promise<
   return { effects, note: `refunds on ${charge.id} (up to −${total}) for ${payment.userId}` };
 }
 
+/**
+ * Credits are taken back when a refund is created (even while `pending`); a
+ * refund that then fails or is cancelled gives exactly that back, once.
+ */
+async function refundUpdatedEffects(deps: WebhookDeps, refund: Stripe.Refund): Promise<Effects> {
+  const { db } = deps;
+  if (refund.status !== "failed" && refund.status !== "canceled") return { effects: [], note: `refund ${refund.id} is ${refund.status}` };
+  const taken = await db
+    .select({ userId: creditLedger.userId, delta: creditLedger.delta })
+    .from(creditLedger)
+    .where(eq(creditLedger.idempotencyKey, stripeLedgerKeys.refund(refund.id)))
+    .get();
+  if (!taken) return { ignored: `refund ${refund.id} took no credits` };
+  return {
+    note: `refund ${refund.id} ${refund.status} (+${-taken.delta}) for ${taken.userId}`,
+    effects: [
+      ledgerEntry(db, {
+        userId: taken.userId,
+        delta: -taken.delta,
+        kind: "adjustment",
+        key: stripeLedgerKeys.refundReversed(refund.id),
+        note: `Refund ${refund.id} ${refund.status}: credits given back`,
+      }),
+    ],
+  };
+}
+
 async function chargeIntent(deps: WebhookDeps, chargeRef: string | Stripe.Charge): Promise<{ intent: string | null; customer: string | null }> {
   if (typeof chargeRef !== "string") return { intent: idOf(chargeRef.payment_intent), customer: idOf(chargeRef.customer) };
   try {
@@ -399,7 +430,8 @@ async function disputeEffects(deps: WebhookDeps, dispute: Stripe.Dispute): Promi
 /** A dispute closed in our favour gives back exactly what its opening took. */
 async function disputeClosedEffects(deps: WebhookDeps, dispute: Stripe.Dispute): Promise<Effects> {
   const { db } = deps;
-  if (dispute.status !== "won") return { effects: [], note: `dispute ${dispute.id} closed ${dispute.status}` };
+  // `warning_closed`: an inquiry that never became a chargeback — the money stayed with us.
+  if (dispute.status !== "won" && dispute.status !== "warning_closed") return { effects: [], note: `dispute ${dispute.id} closed ${dispute.status}` };
   const opened = await db
     .select({ userId: creditLedger.userId, delta: creditLedger.delta })
     .from(creditLedger)
