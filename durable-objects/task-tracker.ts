@@ -31,7 +31,7 @@ interface TrackerState {
   seq: number;
   segments: SegmentView[];
   uploads: Record<string, number>;
-  result: (TaskResult & { key: string }) | null;
+  result: (TaskResult & { key: string; mp3SizeBytes: number | null }) | null;
   error: EngineError | null;
   callId: string | null;
   lastEventAt: number;
@@ -195,7 +195,9 @@ export class TaskTracker extends DurableObject<Env> {
           size_bytes: size,
           audio_url: s.init.generationId ? audioUrls.generation(s.init.generationId) : audioUrls.preview(s.init.id),
           generation_id: s.init.generationId,
+          formats: s.uploads["final.mp3"] !== undefined ? ["wav", "mp3"] : ["wav"],
           key,
+          mp3SizeBytes: s.uploads["final.mp3"] ?? null,
         };
         s.progress = 1;
         await this.finish(s, "succeeded", null);
@@ -214,9 +216,15 @@ export class TaskTracker extends DurableObject<Env> {
   async beginUpload(path: string): Promise<UploadPermit> {
     const s = this.state;
     if (!s) return { ok: false, status: 404, code: "not_found", message: "Unknown job." };
-    if (isTerminal(s.status)) return { ok: false, status: 409, code: "job_finished", message: `This job is already ${s.status}.` };
+    // The optional MP3 may also follow `completed` (an engine need not hold completion back for it).
+    const lateMp3 = path === "final.mp3" && s.status === "succeeded";
+    if (isTerminal(s.status) && !lateMp3) return { ok: false, status: 409, code: "job_finished", message: `This job is already ${s.status}.` };
     const seg = /^segments\/(\d{1,3})$/.exec(path);
     if (seg) return { ok: true, key: audioKeys.segment(s.init.userId, s.init.id, Number(seg[1])), userId: s.init.userId };
+    if (path === "final.mp3") {
+      if (s.init.kind !== "generate" || !s.init.generationId) return { ok: false, status: 404, code: "not_found", message: "Only generations keep an MP3." };
+      return { ok: true, key: audioKeys.generationMp3(s.init.userId, s.init.generationId), userId: s.init.userId };
+    }
     if (path === "final") {
       const key = s.init.kind === "generate" && s.init.generationId ? audioKeys.generation(s.init.userId, s.init.generationId) : audioKeys.preview(s.init.userId, s.init.id);
       return { ok: true, key, userId: s.init.userId };
@@ -227,6 +235,13 @@ export class TaskTracker extends DurableObject<Env> {
   async uploaded(path: string, sizeBytes: number): Promise<void> {
     const s = this.must();
     s.uploads[path] = sizeBytes;
+    if (path === "final.mp3" && s.status === "succeeded" && s.result && s.init.generationId) {
+      s.result.mp3SizeBytes = sizeBytes;
+      s.result.formats = ["wav", "mp3"];
+      await this.env.DB.prepare(`UPDATE generations SET mp3_size_bytes = ?3 WHERE id = ?1 AND user_id = ?2`)
+        .bind(s.init.generationId, s.init.userId, sizeBytes)
+        .run();
+    }
     await this.save();
   }
 
@@ -316,7 +331,7 @@ export class TaskTracker extends DurableObject<Env> {
     this.touch(s);
     const seq = ++s.seq;
     if (status === "succeeded" && s.result) {
-      const { key: _key, ...result } = s.result;
+      const { key: _key, mp3SizeBytes: _mp3, ...result } = s.result;
       this.broadcast({ type: "completed", seq, result });
     } else if (status === "failed" && error) {
       this.broadcast({ type: "failed", seq, error });
@@ -338,7 +353,9 @@ export class TaskTracker extends DurableObject<Env> {
         voiceId: s.init.voiceId,
         status: s.status as "succeeded" | "failed" | "cancelled",
         error: s.error,
-        result: s.result ? { duration_ms: s.result.duration_ms, sample_rate: s.result.sample_rate, size_bytes: s.result.size_bytes, key: s.result.key } : null,
+        result: s.result
+          ? { duration_ms: s.result.duration_ms, sample_rate: s.result.sample_rate, size_bytes: s.result.size_bytes, key: s.result.key, mp3SizeBytes: s.result.mp3SizeBytes ?? null }
+          : null,
         segmentCount: s.segments.length,
         at: s.updatedAt,
       });
@@ -371,7 +388,7 @@ export class TaskTracker extends DurableObject<Env> {
   }
 
   private view(s: TrackerState): TaskView {
-    const { key: _key, ...result } = s.result ?? { key: "" };
+    const { key: _key, mp3SizeBytes: _mp3, ...result } = s.result ?? { key: "", mp3SizeBytes: null };
     return {
       id: s.init.id,
       kind: s.init.kind,

@@ -64,6 +64,7 @@ with engine_image.imports():
     from utter_engine.audio_decode import DecodeError, decode_audio
     from utter_engine.cancel_flags import CancelFlags
     from utter_engine.errors import UnusableAudio
+    from utter_engine.mp3 import encode_mp3_ffmpeg
     from utter_engine.prompt_cache import PromptCache
     from utter_engine.qwen_model import QwenSpeechModel, WhisperTranscriber
     from utter_engine.runner import JobRunner, RunnerSettings, report_unavailable
@@ -157,6 +158,7 @@ class _Engine:
             transcriber=self.asr,
             prompt_cache=self.prompt_cache,
             settings=RunnerSettings(max_batch_size=config.max_batch_size, heartbeat_seconds=config.heartbeat_seconds),
+            mp3_encoder=encode_mp3_ffmpeg,
         )
         return dataclasses.asdict(runner.run(job, is_cancelled=is_cancelled))
 

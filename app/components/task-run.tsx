@@ -189,6 +189,7 @@ export function TaskRun({
             label={finalLabel}
             durationMs={result.duration_ms}
             downloadUrl={download ? `${result.audio_url}?download=1` : undefined}
+            mp3DownloadUrl={download && result.formats?.includes("mp3") ? `${result.audio_url}?format=mp3&download=1` : undefined}
             downloadName={downloadName}
             autoPlay={autoPlayFinal && !startedDone.current}
             onReady={progressive ? handOver : undefined}

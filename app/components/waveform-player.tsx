@@ -16,6 +16,8 @@ interface Props {
   label: string;
   /** A link to download the file, shown beside the controls. */
   downloadUrl?: string;
+  /** Offered beside the WAV when the engine made one. */
+  mp3DownloadUrl?: string;
   downloadName?: string;
   /** Known length, shown before the audio has loaded. */
   durationMs?: number | null;
@@ -36,7 +38,7 @@ type LoadState = "loading" | "ready" | "error";
  * the waveform is still being drawn.
  */
 export const WaveformPlayer = forwardRef<WaveformPlayerHandle, Props>(function WaveformPlayer(props, ref) {
-  const { url, label, downloadUrl, downloadName, durationMs, autoPlay, height = 64, testId } = props;
+  const { url, label, downloadUrl, mp3DownloadUrl, downloadName, durationMs, autoPlay, height = 64, testId } = props;
   const container = useRef<HTMLDivElement>(null);
   const ws = useRef<WaveSurfer | null>(null);
   const [state, setState] = useState<LoadState>("loading");
@@ -172,6 +174,11 @@ export const WaveformPlayer = forwardRef<WaveformPlayerHandle, Props>(function W
       {downloadUrl ? (
         <a className="button" href={downloadUrl} download={downloadName ?? true}>
           Download WAV
+        </a>
+      ) : null}
+      {mp3DownloadUrl ? (
+        <a className="button" href={mp3DownloadUrl} download={downloadName ? downloadName.replace(/\.wav$/, ".mp3") : true}>
+          MP3
         </a>
       ) : null}
     </div>

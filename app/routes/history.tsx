@@ -111,6 +111,7 @@ function GenerationItem({ g, languages }: { g: Generation; languages: Record<str
           autoPlay
           height={48}
           downloadUrl={`${g.audio_url}?download=1`}
+          mp3DownloadUrl={g.formats.includes("mp3") ? `${g.audio_url}?format=mp3&download=1` : undefined}
           downloadName={`utter-${g.id}.wav`}
         />
       ) : null}
@@ -123,6 +124,11 @@ function GenerationItem({ g, languages }: { g: Generation; languages: Record<str
             {!playing ? (
               <a className="button small" href={`${g.audio_url}?download=1`} download={`utter-${g.id}.wav`}>
                 Download WAV
+              </a>
+            ) : null}
+            {!playing && g.formats.includes("mp3") ? (
+              <a className="button small" href={`${g.audio_url}?format=mp3&download=1`} download={`utter-${g.id}.mp3`}>
+                Download MP3
               </a>
             ) : null}
           </>

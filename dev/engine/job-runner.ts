@@ -12,6 +12,7 @@ import { DEFAULT_SEGMENT_OPTIONS, segmentText, type SegmentOptions } from "./seg
 import { voiceFromDescription } from "./voice-description.ts";
 import type { VoiceTraits } from "./voice-settings.ts";
 import { encodeWav } from "./wav-codec.ts";
+import type { Mp3EncodeFn } from "./mp3.ts";
 
 /**
  * One job, start to finish, as protocol v1 requires (docs/engine-protocol.md):
@@ -30,6 +31,8 @@ export type JobDeps = {
   /** Extra wait before each segment, so progressive playback and cancel can be watched. */
   segmentDelayMs: number;
   segmentOptions?: SegmentOptions;
+  /** When set, generate jobs also get an MP3 of the final audio, uploaded after `completed`. */
+  encodeMp3?: Mp3EncodeFn;
 };
 
 /** Overlap between neighbouring segments in the final file. */
@@ -120,6 +123,7 @@ export async function runJob(job: SubmitRequest, deps: JobDeps, control: AbortCo
       audio_ms: durationMs(final.length, rate),
       took_ms: clock.now() - startedAt,
     });
+    if (deps.encodeMp3 && job.kind === "generate") await uploadMp3(client, `${uploadBase}/final.mp3`, final, rate, deps.encodeMp3, log, ctx);
     return "completed";
   } catch (err) {
     stopHeartbeats();
@@ -207,6 +211,17 @@ async function synthesiseSegment(
   const samples = padWithSilence(resample(result.samples, result.sampleRate, rate), minSamples);
   // Each segment gets the same loudness target as the final file, so progressive playback and the final match.
   return normaliseLoudness(samples, rate);
+}
+
+/** Best effort: the job already succeeded with its WAV; a missing MP3 only hides that download. */
+async function uploadMp3(client: CallbackClient, url: string, final: Float32Array, rate: number, encode: Mp3EncodeFn, log: Logger, ctx: Record<string, string>) {
+  try {
+    const mp3 = await encode(final, rate);
+    await client.request("PUT", url, { bytes: mp3, contentType: "audio/mpeg" });
+    log.info("mp3_uploaded", { ...ctx, size_bytes: mp3.length });
+  } catch (err) {
+    log.warn("mp3_upload_failed", { ...ctx, error: errorMessage(err) });
+  }
 }
 
 async function upload(client: CallbackClient, url: string, wav: Uint8Array): Promise<void> {

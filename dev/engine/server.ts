@@ -7,6 +7,7 @@
  * this separate process, which the Worker reaches over HTTP; it is never
  * imported by, or bundled into, the Worker.
  */
+import { encodeMp3 } from "./mp3.ts";
 import { DEFAULT_RETRY } from "./callback-client.ts";
 import { systemClock } from "./clock.ts";
 import { parseEngineConfig } from "./config.ts";
@@ -34,6 +35,7 @@ const deps = {
   retry: DEFAULT_RETRY,
   heartbeatMs: config.heartbeatMs,
   segmentDelayMs: config.segmentDelayMs,
+  encodeMp3,
 };
 const registry = createJobRegistry({ run: (job, control) => runJob(job, deps, control), log });
 const server = createEngineHttpServer({ token: config.token, registry, log });

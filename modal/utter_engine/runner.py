@@ -73,8 +73,11 @@ class JobRunner:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
+        mp3_encoder: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.model = model
+        # Optional: an MP3 of the final file for downloads (the Modal app passes ffmpeg's).
+        self._mp3_encoder = mp3_encoder
         self.transcriber = transcriber
         self.prompt_cache = prompt_cache if prompt_cache is not None else PromptCache()
         self.settings = settings or RunnerSettings()
@@ -180,6 +183,8 @@ class JobRunner:
         final = master(finished, rate, crossfade_ms=self.settings.crossfade_ms, target_lufs=self.settings.target_lufs)
         wav = encode_wav(final, rate)
         self._upload(client, channel, job, "final", wav)
+        if self._mp3_encoder is not None and job.kind == "generate":
+            self._upload_mp3(client, job, wav)
         checkpoint()
         total_ms = duration_ms(final, rate)
         channel.send("completed", duration_ms=total_ms, sample_rate=rate, size_bytes=len(wav))
@@ -227,6 +232,15 @@ class JobRunner:
             ) from exc
         except WorkerUnreachable as exc:
             raise EngineFailure("upload_failed", f"Uploading {path} failed ({exc.last}).", retryable=True) from exc
+
+    def _upload_mp3(self, client: WorkerClient, job: SubmitRequest, wav: bytes) -> None:
+        """Best effort: the WAV is the product; a failed MP3 only hides that download."""
+        assert self._mp3_encoder is not None
+        url = f"{job.callbacks.upload_url.rstrip('/')}/final.mp3"
+        try:
+            client.put_upload(url, self._mp3_encoder(wav), content_type="audio/mpeg")
+        except Exception as exc:  # noqa: BLE001 - any failure here must not fail a finished job
+            log.warning("mp3 upload skipped for %s: %s", job.job_id, exc)
 
     @staticmethod
     def _report(channel: EventChannel, failure: EngineFailure) -> None:

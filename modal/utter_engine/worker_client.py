@@ -81,8 +81,8 @@ class WorkerClient:
         except (ValueError, ValidationError):
             return None
 
-    def put_upload(self, url: str, wav: bytes) -> UploadAck | None:
-        response = self._send("PUT", url, content=wav, headers={"Content-Type": "audio/wav"})
+    def put_upload(self, url: str, wav: bytes, *, content_type: str = "audio/wav") -> UploadAck | None:
+        response = self._send("PUT", url, content=wav, headers={"Content-Type": content_type})
         try:
             return UploadAck.model_validate(response.json())
         except (ValueError, ValidationError):

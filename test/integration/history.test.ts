@@ -281,3 +281,70 @@ describe("heartbeat deadline", () => {
     expect(afterStart! - Date.now()).toBeGreaterThan(50_000);
   });
 });
+
+describe("MP3 downloads", () => {
+  // A few MPEG-1 Layer III frame headers (0xFFFB…) stand in for an encoder's output: the Worker stores and serves bytes.
+  const fakeMp3 = () => {
+    const bytes = new Uint8Array(4 * 417);
+    for (let f = 0; f < 4; f++) bytes.set([0xff, 0xfb, 0x90, 0x64], f * 417);
+    return bytes;
+  };
+
+  it("serves the engine's MP3 beside the WAV, and deletes it with the generation", async () => {
+    const engine = installFakeEngine();
+    const user = await signUp("mp3");
+    const voice = await createVoice(user.id);
+    const res = await call("/api/generations", { method: "POST", cookie: user.cookie, json: { voice_id: voice.id, text: "In two formats." } });
+    const created = (await res.json()) as { task_id: string; generation_id: string };
+    const job = await engine.waitForJob(created.task_id);
+    const mp3 = fakeMp3();
+    await job.succeed(1, 300, { mp3 });
+    const snap = (await (await call(`/api/tasks/${created.task_id}`, { cookie: user.cookie })).json()) as { task: { result: { formats: string[] } } };
+    expect(snap.task.result.formats).toEqual(["wav", "mp3"]);
+    const gen = (await (await call(`/api/generations/${created.generation_id}`, { cookie: user.cookie })).json()) as { generation: { formats: string[] } };
+    expect(gen.generation.formats).toEqual(["wav", "mp3"]);
+    const dl = await call(`/api/generations/${created.generation_id}/audio?format=mp3&download=1`, { cookie: user.cookie });
+    expect(dl.status).toBe(200);
+    expect(dl.headers.get("content-type")).toBe("audio/mpeg");
+    expect(dl.headers.get("content-disposition")).toMatch(/\.mp3"$/);
+    expect(new Uint8Array(await dl.arrayBuffer())).toEqual(mp3);
+    expect((await call(`/api/generations/${created.generation_id}`, { method: "DELETE", cookie: user.cookie })).status).toBe(204);
+    expect(await env.AUDIO.head(audioKeys.generationMp3(user.id, created.generation_id))).toBeNull();
+  });
+
+  it("a generation without an MP3 lists only WAV; previews take no MP3", async () => {
+    const engine = installFakeEngine();
+    const user = await signUp("nomp3");
+    const voice = await createVoice(user.id);
+    const g = await finishedGeneration(engine, user, voice.id, "Just a WAV.");
+    const gen = (await (await call(`/api/generations/${g.generation_id}`, { cookie: user.cookie })).json()) as { generation: { formats: string[] } };
+    expect(gen.generation.formats).toEqual(["wav"]);
+    const preview = await call("/api/voices/design/preview", { method: "POST", cookie: user.cookie, json: { description: "Bright", text: "Hi there." } });
+    const { task_id } = (await preview.json()) as { task_id: string };
+    const job = await engine.waitForJob(task_id);
+    await job.ack({ type: "started" });
+    expect((await job.upload("final.mp3", fakeMp3())).status).toBe(404);
+  });
+});
+
+describe("MP3 after completion", () => {
+  it("an MP3 uploaded after `completed` is still offered; one after a failure is refused", async () => {
+    const engine = installFakeEngine();
+    const user = await signUp("latemp3");
+    await setPlan(user.id, "pro");
+    const voice = await createVoice(user.id);
+    const g = await finishedGeneration(engine, user, voice.id, "Late MP3.");
+    const job = await engine.waitForJob(g.task_id);
+    const mp3 = new Uint8Array(900).fill(0xff);
+    expect((await job.upload("final.mp3", mp3)).status).toBe(201);
+    const gen = (await (await call(`/api/generations/${g.generation_id}`, { cookie: user.cookie })).json()) as { generation: { formats: string[] } };
+    expect(gen.generation.formats).toEqual(["wav", "mp3"]);
+    expect((await call(`/api/generations/${g.generation_id}/audio?format=mp3`, { cookie: user.cookie })).status).toBe(200);
+
+    const res = await call("/api/generations", { method: "POST", cookie: user.cookie, json: { voice_id: voice.id, text: "Will fail." } });
+    const failed = (await res.json()) as { task_id: string };
+    const job2 = await engine.waitForJob(failed.task_id);
+    await job2.ack({ type: "failed", error: { code: "generation_failed", message: "no", retryable: false } });
+    expect((await job2.upload("final.mp3", mp3)).status).toBe(409);
+  });
+});

@@ -110,8 +110,8 @@ export class JobDriver {
     return this.ack({ type: "segment", index, duration_ms: Math.round(wavDurationMs(wav)) });
   }
 
-  /** A whole successful job: started, n × (progress, segment), final upload, completed. */
-  async succeed(n = 3, ms = 400) {
+  /** A whole successful job: started, n × (progress, segment), final upload (+ an MP3 when given), completed. */
+  async succeed(n = 3, ms = 400, opts: { mp3?: Uint8Array<ArrayBuffer> } = {}) {
     await this.ack({ type: "started", segments_total: n });
     for (let i = 0; i < n; i++) {
       await this.ack({ type: "progress", progress: i / n, stage: "generating" });
@@ -120,6 +120,10 @@ export class JobDriver {
     const final = makeWav(n * ms, { sampleRate: this.job.output.sample_rate });
     const up = await this.upload("final", final);
     if (up.status !== 201) throw new Error(`final upload refused: ${up.status}`);
+    if (opts.mp3) {
+      const mp3 = await this.upload("final.mp3", opts.mp3);
+      if (mp3.status !== 201) throw new Error(`mp3 upload refused: ${mp3.status}`);
+    }
     return this.ack({ type: "completed", duration_ms: n * ms, sample_rate: this.job.output.sample_rate, size_bytes: final.byteLength });
   }
 }

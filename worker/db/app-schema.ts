@@ -87,6 +87,8 @@ export const generations = sqliteTable(
     durationMs: integer("duration_ms"),
     sizeBytes: integer("size_bytes"),
     sampleRate: integer("sample_rate"),
+    /** Set when the engine also uploaded an MP3 of the final audio (optional in protocol v1). */
+    mp3SizeBytes: integer("mp3_size_bytes"),
     cost: integer("cost").notNull(),
     error: text("error", { mode: "json" }),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull().default(now),

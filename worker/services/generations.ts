@@ -60,6 +60,7 @@ export function generationView(g: GenerationRow) {
     size_bytes: g.sizeBytes,
     sample_rate: g.sampleRate,
     audio_url: g.status === "succeeded" ? audioUrls.generation(g.id) : null,
+    formats: g.status !== "succeeded" ? [] : g.mp3SizeBytes ? ["wav", "mp3"] : ["wav"],
     error: g.error,
     created_at: g.createdAt.toISOString(),
     completed_at: g.completedAt?.toISOString() ?? null,
@@ -102,7 +103,7 @@ export async function deleteGeneration(ctx: RequestContext, userId: string, id: 
   if (g.status === "queued" || g.status === "dispatched" || g.status === "running") {
     throw errors.conflict("task_active", "This generation is still being made. Cancel it first.");
   }
-  await ctx.env.AUDIO.delete(audioKeys.generation(userId, g.id));
+  await ctx.env.AUDIO.delete([audioKeys.generation(userId, g.id), audioKeys.generationMp3(userId, g.id)]);
   await deletePrefix(ctx.env.AUDIO, audioKeys.segmentsPrefix(userId, g.taskId));
   await ctx.db.delete(generations).where(and(eq(generations.id, id), eq(generations.userId, userId))).run();
 }

@@ -14,6 +14,8 @@ export const TaskResult = z.object({
   size_bytes: z.number().int(),
   audio_url: z.string(),
   generation_id: z.string().nullable(),
+  /** Download formats; MP3 when the engine also uploaded one. */
+  formats: z.array(z.enum(["wav", "mp3"])).optional(),
 });
 export type TaskResult = z.infer<typeof TaskResult>;
 

@@ -10,7 +10,7 @@ export interface SettleInput {
   voiceId: string | null;
   status: Extract<TaskState, "succeeded" | "failed" | "cancelled">;
   error: EngineError | null;
-  result: { duration_ms: number; sample_rate: number; size_bytes: number; key: string } | null;
+  result: { duration_ms: number; sample_rate: number; size_bytes: number; key: string; mp3SizeBytes?: number | null } | null;
   segmentCount: number;
   at: number;
 }
@@ -54,7 +54,8 @@ export async function settleTask(db: D1Database, s: SettleInput): Promise<void> 
     stmts.push(
       db
         .prepare(
-          `UPDATE generations SET status = ?2, error = ?3, audio_key = ?4, duration_ms = ?5, size_bytes = ?6, sample_rate = ?7, completed_at = ?8
+          `UPDATE generations SET status = ?2, error = ?3, audio_key = ?4, duration_ms = ?5, size_bytes = ?6, sample_rate = ?7, completed_at = ?8,
+             mp3_size_bytes = ?10
            WHERE id = ?1 AND user_id = ?9 AND status NOT IN ('succeeded', 'failed', 'cancelled')`,
         )
         .bind(
@@ -67,6 +68,7 @@ export async function settleTask(db: D1Database, s: SettleInput): Promise<void> 
           s.result?.sample_rate ?? null,
           s.at,
           s.userId,
+          s.result?.mp3SizeBytes ?? null,
         ),
     );
   }

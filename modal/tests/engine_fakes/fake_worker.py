@@ -17,7 +17,7 @@ from typing import Any
 
 from utter_engine.protocol import TERMINAL_STATES, EngineEvent
 
-_ROUTE = re.compile(r"^/internal/engine/jobs/(?P<job>[A-Za-z0-9_-]+)/(?P<rest>events|reference|final|segments/\d+)$")
+_ROUTE = re.compile(r"^/internal/engine/jobs/(?P<job>[A-Za-z0-9_-]+)/(?P<rest>events|reference|final|final\.mp3|segments/\d+)$")
 
 
 @dataclass
@@ -155,7 +155,7 @@ class FakeWorker:
                 return _error(status, "upload_error")
             if job.state in TERMINAL_STATES:
                 return _error(409, "job_terminal")
-        if h.headers.get("Content-Type") != "audio/wav":
+        if h.headers.get("Content-Type") != ("audio/mpeg" if path == "final.mp3" else "audio/wav"):
             return _error(400, "bad_content_type")
         with self._lock:
             self.uploads[path] = body

@@ -80,6 +80,7 @@ def make_runner(
     heartbeat_seconds: float = 60.0,
     max_batch_size: int = 4,
     now: datetime = FIXED_NOW,
+    mp3_encoder: Any = None,
 ) -> JobRunner:
     return JobRunner(
         model or FakeSpeechModel(),
@@ -87,4 +88,5 @@ def make_runner(
         prompt_cache=cache,
         settings=RunnerSettings(max_batch_size=max_batch_size, heartbeat_seconds=heartbeat_seconds, retry=FAST_RETRY),
         now=lambda: now,
+        mp3_encoder=mp3_encoder,
     )

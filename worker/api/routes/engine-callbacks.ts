@@ -54,21 +54,24 @@ engineCallbackRoutes.get("/jobs/:id/reference", async (c) => {
 });
 
 async function storeUpload(c: Context<ApiEnv>, id: string, path: string): Promise<Response> {
-  const limit = path === "final" ? FINAL_MAX_BYTES : SEGMENT_MAX_BYTES;
+  const limit = path.startsWith("final") ? FINAL_MAX_BYTES : SEGMENT_MAX_BYTES;
+  const contentType = path === "final.mp3" ? "audio/mpeg" : "audio/wav";
   const length = Number(c.req.header("content-length") ?? NaN);
   // R2 needs a known length to stream a body through without buffering it.
   if (!Number.isFinite(length)) throw new AppError("length_required", 411, "Uploads need a Content-Length.");
   if (length > limit) throw new AppError("payload_too_large", 413, `Uploads here are limited to ${limit} bytes.`);
-  if (length < 44) throw new AppError("invalid_request", 400, "That is not a WAV file.");
+  if (length < 44) throw new AppError("invalid_request", 400, "That upload is too small to be audio.");
   const tracker = trackerFor(c.env, id);
   const permit = await tracker.beginUpload(path);
   if (!permit.ok) throw new AppError(permit.code, permit.status, permit.message);
   const body = c.req.raw.body;
   if (!body) throw new AppError("invalid_request", 400, "The upload is empty.");
-  const stored = await c.env.AUDIO.put(permit.key, body, { httpMetadata: { contentType: "audio/wav" }, customMetadata: { task_id: id } });
+  const stored = await c.env.AUDIO.put(permit.key, body, { httpMetadata: { contentType }, customMetadata: { task_id: id } });
   await tracker.uploaded(path, stored.size);
   return c.json({ size_bytes: stored.size }, 201);
 }
 
 engineCallbackRoutes.put("/jobs/:id/segments/:index{[0-9]{1,3}}", (c) => storeUpload(c, c.req.param("id"), `segments/${Number(c.req.param("index"))}`));
 engineCallbackRoutes.put("/jobs/:id/final", (c) => storeUpload(c, c.req.param("id"), "final"));
+// Optional: an MP3 of the final audio, uploaded before `completed` (docs/engine-protocol.md).
+engineCallbackRoutes.put("/jobs/:id/final.mp3", (c) => storeUpload(c, c.req.param("id"), "final.mp3"));

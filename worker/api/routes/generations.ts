@@ -4,6 +4,7 @@ import type { ApiEnv } from "../app";
 import { requireUser } from "../../auth/session";
 import { errors } from "../../lib/errors";
 import { createGeneration, CreateGenerationBody, deleteGeneration, GenerationQuery, generationView, getOwnedGeneration, listGenerations } from "../../services/generations";
+import { audioKeys } from "../../storage/keys";
 import { serveObject } from "../../storage/serve";
 import { jsonBody, queryParams } from "../validate";
 
@@ -39,7 +40,13 @@ export const generationRoutes = new Hono<ApiEnv>()
     const g = await getOwnedGeneration(ctx, user.id, c.req.param("id"));
     if (g.status !== "succeeded" || !g.audioKey) throw errors.conflict("audio_not_ready", "This generation has no audio yet.");
     if (q.format === "mp3") {
-      throw errors.conflict("format_unavailable", "MP3 is not available for this generation; download the WAV instead.", { available: ["wav"] });
+      if (!g.mp3SizeBytes) {
+        throw errors.conflict("format_unavailable", "MP3 is not available for this generation; download the WAV instead.", { available: ["wav"] });
+      }
+      return serveObject(c.env.AUDIO, audioKeys.generationMp3(user.id, g.id), c.req.raw, {
+        contentType: "audio/mpeg",
+        downloadName: q.download === "1" ? `utter-${g.id}.mp3` : undefined,
+      });
     }
     return serveObject(c.env.AUDIO, g.audioKey, c.req.raw, {
       contentType: "audio/wav",

@@ -38,7 +38,7 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
   const server = createServer(async (req, res) => {
     const body = await readBody(req);
     const url = new URL(req.url ?? "/", "http://worker");
-    const match = /^\/internal\/engine\/jobs\/([^/]+)\/(events|reference|segments\/\d+|final)$/.exec(url.pathname);
+    const match = /^\/internal\/engine\/jobs\/([^/]+)\/(events|reference|segments\/\d+|final|final\.mp3)$/.exec(url.pathname);
     if (!match) return json(res, 404, { error: { code: "not_found", message: url.pathname } });
     const [, , route = ""] = match;
     if (req.headers.authorization !== `Bearer ${options.token ?? JOB_TOKEN}`) {
@@ -90,6 +90,12 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
       } catch (err) {
         violations.push(`${route} is not a readable WAV: ${String(err)}`);
       }
+      uploads.set(route, body);
+      steps.push({ op: "upload", path: route });
+      return json(res, 201, { size_bytes: body.length });
+    }
+    if (route === "final.mp3" && req.method === "PUT") {
+      if (req.headers["content-type"] !== "audio/mpeg") violations.push(`final.mp3 uploaded as ${req.headers["content-type"]}`);
       uploads.set(route, body);
       steps.push({ op: "upload", path: route });
       return json(res, 201, { size_bytes: body.length });

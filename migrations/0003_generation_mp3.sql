@@ -1,0 +1,1 @@
+ALTER TABLE `generations` ADD `mp3_size_bytes` integer;
