@@ -18,6 +18,7 @@ import { SegmentPlayer } from "../lib/segment-player";
 import { requireActionUser, requirePageUser } from "../lib/session.server";
 import { isTerminal } from "../lib/task-state";
 import type { loader as rootLoader } from "../root";
+import { MakeVoiceActions } from "../components/make-voice-actions";
 
 export const meta: MetaFunction = () => [{ title: "Generate speech — Utter" }];
 
@@ -169,14 +170,7 @@ export default function Generate() {
         <div className="empty card">
           <h2>You need a voice first</h2>
           <p>Clone one from 10 seconds of audio, or describe one in words.</p>
-          <div className="actions">
-            <Link className="button primary" to="/clone">
-              Clone a voice
-            </Link>
-            <Link className="button" to="/design">
-              Design a voice
-            </Link>
-          </div>
+          <MakeVoiceActions />
         </div>
       </section>
     );

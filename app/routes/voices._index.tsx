@@ -12,6 +12,7 @@ import { WaveformPlayer } from "../components/waveform-player";
 import { actionResult, failure } from "../lib/errors.server";
 import { formatDate, formatDurationWords, plural } from "../lib/format";
 import { requireActionUser, requirePageUser } from "../lib/session.server";
+import { MakeVoiceActions } from "../components/make-voice-actions";
 
 export const meta: MetaFunction = () => [{ title: "Your voices — Utter" }];
 
@@ -247,14 +248,7 @@ export default function Voices() {
     <section className="page voices-page">
       <div className="page-head">
         <h1>Your voices</h1>
-        <div className="actions">
-          <Link className="button primary" to="/clone">
-            Clone a voice
-          </Link>
-          <Link className="button" to="/design">
-            Design a voice
-          </Link>
-        </div>
+        <MakeVoiceActions />
       </div>
       <p className="muted">
         {plural(total, "voice")}
@@ -326,14 +320,7 @@ export default function Voices() {
           <div className="empty card" data-testid="voices-empty">
             <h2>No voices yet</h2>
             <p>Clone a voice from 10 seconds of audio, or describe one in words. Your voices appear here, private to you.</p>
-            <div className="actions">
-              <Link className="button primary" to="/clone">
-                Clone a voice
-              </Link>
-              <Link className="button" to="/design">
-                Design a voice
-              </Link>
-            </div>
+            <MakeVoiceActions />
           </div>
         )
       ) : (
