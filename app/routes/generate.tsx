@@ -11,7 +11,6 @@ import { listVoices } from "../../worker/services/voices";
 import { LanguageSelect } from "../components/language-select";
 import { RouteErrorBoundary } from "../components/route-error";
 import { TaskRun } from "../components/task-run";
-import { WaveformPlayer } from "../components/waveform-player";
 import { actionResult, failure, orErrorResponse } from "../lib/errors.server";
 import { formatDurationWords, formatNumber } from "../lib/format";
 import { SegmentPlayer } from "../lib/segment-player";
@@ -19,6 +18,7 @@ import { requireActionUser, requirePageUser } from "../lib/session.server";
 import { isTerminal } from "../lib/task-state";
 import type { loader as rootLoader } from "../root";
 import { MakeVoiceActions } from "../components/make-voice-actions";
+import { VoicePreview } from "../components/voice-preview";
 
 export const meta: MetaFunction = () => [{ title: "Generate speech — Utter" }];
 
@@ -231,13 +231,7 @@ export default function Generate() {
           />
         </div>
         {preview && voice ? (
-          <WaveformPlayer
-            url={voice.audio_url}
-            label={`Reference recording of ${voice.name}`}
-            durationMs={voice.duration_ms}
-            autoPlay
-            height={48}
-          />
+          <VoicePreview voice={voice} />
         ) : null}
         <div className="field">
           <label htmlFor={textId}>Text</label>

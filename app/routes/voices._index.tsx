@@ -8,11 +8,11 @@ import { planOf } from "../../worker/services/pricing";
 import { countVoices, deleteVoice, listVoices, updateVoice, VoiceQuery, type VoiceView } from "../../worker/services/voices";
 import { ConfirmDialog } from "../components/confirm-dialog";
 import { RouteErrorBoundary } from "../components/route-error";
-import { WaveformPlayer } from "../components/waveform-player";
 import { actionResult, failure } from "../lib/errors.server";
 import { formatDate, formatDurationWords, plural } from "../lib/format";
 import { requireActionUser, requirePageUser } from "../lib/session.server";
 import { MakeVoiceActions } from "../components/make-voice-actions";
+import { VoicePreview } from "../components/voice-preview";
 
 export const meta: MetaFunction = () => [{ title: "Your voices — Utter" }];
 
@@ -186,13 +186,7 @@ function VoiceCard({ voice, languages, highlight }: { voice: VoiceView; language
       </p>
       {voice.description ? <p className="voice-desc small">{voice.description}</p> : null}
       {playing ? (
-        <WaveformPlayer
-          url={voice.audio_url}
-          label={`Reference recording of ${voice.name}`}
-          durationMs={voice.duration_ms}
-          autoPlay
-          height={48}
-        />
+        <VoicePreview voice={voice} />
       ) : null}
       <div className="voice-actions">
         <button type="button" className="button small" onClick={() => setPlaying((p) => !p)} aria-expanded={playing}>

@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { call, cookieFrom, signUp, uniqueEmail } from "../support/http";
+import { call, cookieFrom, form, signUp, uniqueEmail } from "../support/http";
 
-function form(fields: Record<string, string>): { body: FormData } {
-  const body = new FormData();
-  for (const [k, v] of Object.entries(fields)) body.set(k, v);
-  return { body };
-}
 
 describe("auth pages (Remix routes calling the same auth service)", () => {
   it("the sign-up form creates an account and redirects with a session cookie", async () => {

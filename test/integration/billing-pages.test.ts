@@ -1,28 +1,17 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { expectLedgerInvariant } from "../support/factories";
-import { call, signUp, type TestUser } from "../support/http";
+import { call, form } from "../support/http";
+import { ledgerCheckedUsers } from "../support/ledger-users";
 import { customerCreation, fixtures, linkCustomer, sid, stubStripeApi, type StripeStub } from "../support/stripe";
 
-const users: TestUser[] = [];
+const newUser = ledgerCheckedUsers();
 let stub: StripeStub | null = null;
 afterEach(async () => {
-  for (const u of users.splice(0)) await expectLedgerInvariant(u.id);
   if (stub) expect(stub.unexpected, "unexpected calls to Stripe").toEqual([]);
   stub = null;
 });
 
-async function newUser(tag: string) {
-  const u = await signUp(tag);
-  users.push(u);
-  return u;
-}
 
-function form(fields: Record<string, string>): { body: FormData } {
-  const body = new FormData();
-  for (const [k, v] of Object.entries(fields)) body.set(k, v);
-  return { body };
-}
 
 function stripeForPages() {
   return stubStripeApi({

@@ -7,23 +7,18 @@ import { ApiErrorBody, AppError } from "../../worker/lib/errors";
 import { assertCanCreateVoice } from "../../worker/services/billing";
 import { PACKS, PLANS } from "../../worker/services/pricing";
 import { expectedErrors } from "../support/expected-errors";
-import { createVoice, expectLedgerInvariant, setPlan } from "../support/factories";
-import { call, ORIGIN, signUp, type TestUser } from "../support/http";
+import { createVoice, setPlan } from "../support/factories";
+import { call, ORIGIN, type TestUser } from "../support/http";
+import { ledgerCheckedUsers } from "../support/ledger-users";
 import { customerCreation, deliver, fixtures, linkCustomer, packPurchase, PRICES, sid, stubStripeApi, subscriptionEvent, type StripeStub } from "../support/stripe";
 
-const users: TestUser[] = [];
+const newUser = ledgerCheckedUsers();
 let stub: StripeStub | null = null;
 afterEach(async () => {
-  for (const u of users.splice(0)) await expectLedgerInvariant(u.id);
   if (stub) expect(stub.unexpected, "unexpected calls to Stripe").toEqual([]);
   stub = null;
 });
 
-async function newUser(tag: string) {
-  const u = await signUp(tag);
-  users.push(u);
-  return u;
-}
 
 async function storedCustomer(userId: string) {
   return (await env.DB.prepare(`SELECT stripe_customer_id AS id FROM user WHERE id = ?1`).bind(userId).first<{ id: string | null }>())?.id ?? null;

@@ -1,13 +1,14 @@
 import { createMessageBatch, getQueueResult, createExecutionContext, runDurableObjectAlarm, runInDurableObject, evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import worker from "../../worker/index";
 import { ApiErrorBody } from "../../worker/lib/errors";
 import { TaskSnapshot } from "../../worker/tasks/messages";
 import type { TaskTracker } from "../../durable-objects/task-tracker";
 import { installFakeEngine } from "../support/fake-engine";
-import { createVoice, expectLedgerInvariant, grantCredits, setPlan } from "../support/factories";
-import { call, signUp, type TestUser } from "../support/http";
+import { createVoice, grantCredits, setPlan } from "../support/factories";
+import { call, type TestUser } from "../support/http";
+import { ledgerCheckedUsers } from "../support/ledger-users";
 import { openTaskSocket, socketStatus } from "../support/socket";
 import { wavDurationMs } from "../support/wav";
 
@@ -53,15 +54,7 @@ async function waitForStatus(user: TestUser, taskId: string, status: string, tim
   }
 }
 
-const users: TestUser[] = [];
-afterEach(async () => {
-  for (const u of users.splice(0)) await expectLedgerInvariant(u.id);
-});
-async function newUser(tag: string) {
-  const u = await signUp(tag);
-  users.push(u);
-  return u;
-}
+const newUser = ledgerCheckedUsers();
 
 describe("task pipeline: queue → engine → Durable Object → WebSocket", () => {
   it("runs a generation end to end: snapshot, ordered progress and segments, completed, audio, credits captured once", async () => {

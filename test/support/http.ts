@@ -46,3 +46,10 @@ export async function signUp(tag = "user"): Promise<TestUser> {
   const body = (await res.json()) as { user: { id: string } };
   return { id: body.user.id, email, password, cookie: cookieFrom(res) };
 }
+
+/** A form POST body, as a browser submits a page form. */
+export function form(fields: Record<string, string>): { body: FormData } {
+  const body = new FormData();
+  for (const [k, v] of Object.entries(fields)) body.set(k, v);
+  return { body };
+}
