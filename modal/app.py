@@ -20,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,10 @@ with web_image.imports():
     from utter_engine.web import create_web_app
 
 log = logging.getLogger("utter.engine")
+
+# The runner's clock (job deadlines). A module attribute so tests can fix it instead of
+# depending on today's date.
+clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
 def _configure_logging() -> None:
@@ -159,6 +165,7 @@ class _Engine:
             prompt_cache=self.prompt_cache,
             settings=RunnerSettings(max_batch_size=config.max_batch_size, heartbeat_seconds=config.heartbeat_seconds),
             mp3_encoder=encode_mp3_ffmpeg,
+            now=lambda: clock(),
         )
         return dataclasses.asdict(runner.run(job, is_cancelled=is_cancelled))
 

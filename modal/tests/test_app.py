@@ -16,7 +16,7 @@ import pytest
 from conftest import MODAL_DIR
 from engine_fakes.fake_model import FakeSpeechModel, FakeTranscriber
 from engine_fakes.fake_worker import FakeWorker
-from engine_fakes.jobs import make_job, reference_wav
+from engine_fakes.jobs import FIXED_NOW, make_job, reference_wav
 from fastapi.testclient import TestClient
 
 import app as engine_app
@@ -198,6 +198,7 @@ def models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (tmp_path / repo).mkdir(parents=True)
     monkeypatch.setattr(engine_app, "config", config)
     monkeypatch.setattr(engine_app, "cancel_store", MemoryFlagStore())
+    monkeypatch.setattr(engine_app, "clock", lambda: FIXED_NOW)
     loaded: list[str] = []
 
     class Loader:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from utter_engine.prompt_cache import PromptCache
@@ -41,9 +41,12 @@ def make_job(
     sample_rate: int = 24000,
     token: str | None = None,
     instruct: str | None = None,
-    deadline: str = "2026-11-22T10:30:00Z",
+    deadline: str | None = None,
 ) -> dict[str, Any]:
+    """A submit body; its deadline defaults to an hour after FIXED_NOW, the runners' fixed clock."""
     base = worker.job_base(job_id)
+    if deadline is None:
+        deadline = (FIXED_NOW + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     job: dict[str, Any] = {
         "protocol": 1,
         "job_id": job_id,
