@@ -138,6 +138,16 @@ def js_http_url(value: str) -> str:
     return js_url(value)
 
 
+_WS_PREFIX = re.compile(r"wss?://", re.IGNORECASE)
+
+
+def js_ws_url(value: str) -> str:
+    """Mirror of `z.url({ protocol: /^wss?$/ })`: a literal `ws://` or `wss://` prefix, then a URL."""
+    if not _WS_PREFIX.match(value.strip()):
+        raise ValueError("must be a ws(s) URL")
+    return js_url(value)
+
+
 def whatwg_can_parse(raw: str) -> bool:
     text = raw.strip("".join(chr(c) for c in range(0x21)))
     text = re.sub(r"[\t\n\r]", "", text)

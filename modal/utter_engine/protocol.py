@@ -1,4 +1,4 @@
-"""Engine protocol v1: pydantic mirror of `worker/engine/protocol.ts` (the zod source of truth).
+"""Engine protocol v1 and v2: pydantic mirror of `worker/engine/protocol.ts` (the zod source of truth).
 
 Same names, constraints and refinements as the zod schemas; both are pinned by
 the shared fixtures in `test/fixtures/engine-protocol/`. Unknown keys are
@@ -31,11 +31,14 @@ from .js_types import (
     js_regex,
     js_string,
     js_http_url,
+    js_ws_url,
     not_blank,
     not_null,
 )
 
 PROTOCOL_VERSION: Final = 1
+# The newest protocol this engine speaks (ADR 0009); it still answers v1 submits as v1.
+PROTOCOL_VERSIONS: Final[tuple[int, ...]] = (1, 2)
 
 LanguageCode = Literal["auto", "en", "zh", "ja", "ko", "de", "fr", "ru", "pt", "es", "it"]
 LANGUAGE_CODES: Final[tuple[str, ...]] = get_args(LanguageCode)
@@ -70,7 +73,8 @@ IsoDateTime = Annotated[JsStr, AfterValidator(iso_datetime_with_offset)]
 Language = Annotated[LanguageCode, BeforeValidator(js_string)]
 Kind = Annotated[JobKind, BeforeValidator(js_string)]
 State = Annotated[TaskState, BeforeValidator(js_string)]
-ProtocolVersion = Annotated[Literal[1], BeforeValidator(js_int)]
+ProtocolVersion = Annotated[Literal[1, 2], BeforeValidator(js_int)]
+WsUrl = Annotated[JsStr, AfterValidator(js_ws_url)]
 SampleRate = Annotated[JsInt, Field(ge=8000, le=48000)]
 Seq = Annotated[JsInt, Field(ge=0)]
 DurationMs = Annotated[JsInt, Field(ge=0)]
@@ -113,6 +117,13 @@ class Callbacks(_Message):
     upload_url: Url
     # Job token: bearer for every callback, upload and reference download. Opaque to engines.
     token: Annotated[JsStr, Field(min_length=16, max_length=512)]
+    # Protocol 2 (ADR 0009): the task's engine socket, `…/internal/engine/jobs/:id/stream`.
+    stream_url: WsUrl | None = None
+
+    @field_validator("stream_url", mode="before")
+    @classmethod
+    def _optional_not_null(cls, value: Any) -> Any:
+        return not_null(value)
 
 
 class SubmitRequest(_Message):
@@ -142,6 +153,8 @@ class SubmitRequest(_Message):
             raise ValueError("generate jobs need a voice")
         if self.kind == "design_preview" and self.instruct is None:
             raise ValueError("design_preview jobs need an instruct (voice description)")
+        if self.protocol == 2 and self.callbacks.stream_url is None:
+            raise ValueError("protocol 2 submits need callbacks.stream_url")
         return self
 
 
@@ -235,6 +248,90 @@ class UploadAck(_Message):
     size_bytes: Annotated[JsInt, Field(ge=0)]
 
 
+# --- protocol v2 (ADR 0009): the engine socket and the artifact uploads ------------------------
+
+ArtifactIndex = Annotated[JsInt, Field(ge=0)]
+Frame = Annotated[JsInt, Field(ge=-1)]
+PartNumber = Annotated[JsInt, Field(ge=1, le=10000)]
+Etag = Annotated[JsStr, Field(min_length=1, max_length=256)]
+
+
+class ArtifactRef(_Message):
+    kind: Annotated[JsStr, Field(min_length=1, max_length=64)]
+    index: ArtifactIndex | None = None
+
+
+class StreamHello(_Message):
+    """DO → engine, first message on the socket: where the task stands (−1 = nothing yet)."""
+
+    type: Annotated[Literal["hello"], BeforeValidator(js_string)]
+    acked_seq: Annotated[JsInt, Field(ge=-1)]
+    state: State
+    artifacts: list[ArtifactRef]
+    last_frame: Frame
+
+
+class StreamAck(_Message):
+    """DO → engine: the answer to one event, by its seq."""
+
+    type: Annotated[Literal["ack"], BeforeValidator(js_string)]
+    seq: Seq
+    accepted: Bool
+    state: State
+
+
+class StreamCancel(_Message):
+    """DO → engine: the task ended from outside; the socket then closes with 4009."""
+
+    type: Annotated[Literal["cancel"], BeforeValidator(js_string)]
+    state: Annotated[Literal["cancelled", "failed"], BeforeValidator(js_string)]
+
+
+class ArtifactAck(_Message):
+    kind: Annotated[JsStr, Field(min_length=1, max_length=64)]
+    index: ArtifactIndex | None
+    size_bytes: Annotated[JsInt, Field(ge=0)]
+
+    def to_json(self) -> dict[str, Any]:
+        # `index` is always present on the wire (null for unindexed kinds).
+        return self.model_dump(mode="json")
+
+
+class MultipartStart(_Message):
+    upload_id: Annotated[JsStr, Field(min_length=1, max_length=1024)]
+    part_size: Annotated[JsInt, Field(ge=1)]
+
+
+class MultipartPart(_Message):
+    part_number: PartNumber
+    etag: Etag
+
+
+class MultipartComplete(_Message):
+    parts: Annotated[list[MultipartPart], Field(min_length=1, max_length=10000)]
+
+    @field_validator("parts")
+    @classmethod
+    def _ascending(cls, parts: list[MultipartPart]) -> list[MultipartPart]:
+        numbers = [p.part_number for p in parts]
+        if any(b <= a for a, b in zip(numbers, numbers[1:])):
+            raise ValueError("parts must be in ascending part_number order without repeats")
+        return parts
+
+
+def _message_type(value: Any) -> Any:
+    tag = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return tag if isinstance(tag, str) else None
+
+
+# Any text message the DO sends the engine on its socket.
+StreamMessage: TypeAdapter[StreamHello | StreamAck | StreamCancel] = TypeAdapter(
+    Annotated[
+        Annotated[StreamHello, Tag("hello")] | Annotated[StreamAck, Tag("ack")] | Annotated[StreamCancel, Tag("cancel")],
+        Discriminator(_message_type),
+    ]
+)
+
 # Every schema the shared fixtures name, by the name they use.
 PROTOCOL_SCHEMAS: Final[dict[str, TypeAdapter[Any]]] = {
     "SubmitRequest": TypeAdapter(SubmitRequest),
@@ -243,7 +340,17 @@ PROTOCOL_SCHEMAS: Final[dict[str, TypeAdapter[Any]]] = {
     "EngineEvent": EngineEvent,
     "EventAck": TypeAdapter(EventAck),
     "UploadAck": TypeAdapter(UploadAck),
+    "StreamHello": TypeAdapter(StreamHello),
+    "StreamAck": TypeAdapter(StreamAck),
+    "StreamCancel": TypeAdapter(StreamCancel),
+    "ArtifactAck": TypeAdapter(ArtifactAck),
+    "MultipartStart": TypeAdapter(MultipartStart),
+    "MultipartPart": TypeAdapter(MultipartPart),
+    "MultipartComplete": TypeAdapter(MultipartComplete),
 }
+V1_SCHEMAS: Final[frozenset[str]] = frozenset(
+    {"SubmitRequest", "SubmitResponse", "CancelResponse", "EngineEvent", "EventAck", "UploadAck"}
+)
 
 
 def parse(schema: str, value: Any) -> Any:

@@ -19,6 +19,12 @@ class WavError(ValueError):
     pass
 
 
+def pcm16(samples: NDArray[np.floating]) -> bytes:
+    """Mono float samples as PCM s16le, exactly as `encode_wav` writes them."""
+    clipped = np.clip(np.asarray(samples, dtype=np.float64), -1.0, 1.0)
+    return bytes(np.round(clipped * 32767.0).astype("<i2").tobytes())
+
+
 def encode_wav(samples: NDArray[np.floating], sample_rate: int) -> bytes:
     """Mono 16-bit PCM WAV, the protocol's only output format."""
     clipped = np.clip(np.asarray(samples, dtype=np.float64), -1.0, 1.0)

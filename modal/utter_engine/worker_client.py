@@ -88,6 +88,14 @@ class WorkerClient:
         except (ValueError, ValidationError):
             return None
 
+    def post_json(self, url: str, body: dict[str, Any]) -> Any:
+        """POST a JSON body; the decoded JSON answer (multipart start/complete)."""
+        return self._send("POST", url, json=body).json()
+
+    def put_bytes(self, url: str, body: bytes, content_type: str) -> Any:
+        """PUT a body; the decoded JSON answer (a multipart part's etag)."""
+        return self._send("PUT", url, content=body, headers={"Content-Type": content_type}).json()
+
     def get_reference(self, url: str, *, max_bytes: int) -> tuple[bytes, str | None]:
         """The reference bytes and their Content-Type, refusing anything over `max_bytes`."""
 
