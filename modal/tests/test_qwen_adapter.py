@@ -19,7 +19,7 @@ from engine_fakes.fake_worker import FakeWorker
 from engine_fakes.jobs import make_job, make_runner, reference_wav
 from engine_fakes.synthetic_audio import speech_like
 
-from utter_engine.errors import ModelOutOfMemory
+from utter_engine.errors import DeviceFailure, ModelOutOfMemory
 from utter_engine.qwen_model import QWEN_LANGUAGE_NAMES, QwenSpeechModel, WhisperTranscriber
 from utter_engine.runner import JobRunner
 
@@ -41,7 +41,9 @@ def torch(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
     def empty_cache() -> None:
         fake.emptied += 1
 
-    fake.cuda = types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError, empty_cache=empty_cache)
+    fake.cuda = types.SimpleNamespace(
+        OutOfMemoryError=OutOfMemoryError, empty_cache=empty_cache, is_available=lambda: True
+    )
     monkeypatch.setitem(sys.modules, "torch", fake)
     return fake
 
@@ -126,14 +128,25 @@ def test_every_protocol_language_has_a_qwen_name() -> None:
     ids=["torch-oom", "cublas-oom"],
 )
 def test_gpu_out_of_memory_becomes_model_out_of_memory(torch: Any, error: Exception) -> None:
-    with pytest.raises(ModelOutOfMemory):
-        QwenSpeechModel(FakeQwen3TTSModel(error)).generate_clone(["a"], "en", [], max_new_tokens=10, seed=None)
-    assert torch.emptied == 1, "the cache is released before a smaller batch is tried"
+    model = QwenSpeechModel(FakeQwen3TTSModel(error))
+    with pytest.raises(ModelOutOfMemory) as caught:
+        model.generate_clone(["a"], "en", [], max_new_tokens=10, seed=None)
+    assert caught.value.__cause__ is None, "the torch error (and the frames it holds) is not chained on"
+    assert torch.emptied == 0, "emptying the cache inside the except frees nothing: the batcher does it after"
+    model.release_memory()
+    assert torch.emptied == 1
+
+
+def test_sticky_cuda_errors_become_device_failures(torch: Any) -> None:
+    with pytest.raises(DeviceFailure, match="device-side assert"):
+        QwenSpeechModel(FakeQwen3TTSModel(RuntimeError("CUDA error: device-side assert triggered"))).generate_clone(
+            ["a"], "en", [], max_new_tokens=10, seed=None
+        )
 
 
 def test_other_runtime_errors_pass_through(torch: Any) -> None:
-    with pytest.raises(RuntimeError, match="device-side assert"):
-        QwenSpeechModel(FakeQwen3TTSModel(RuntimeError("device-side assert"))).generate_clone(
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        QwenSpeechModel(FakeQwen3TTSModel(RuntimeError("shape mismatch"))).generate_clone(
             ["a"], "en", [], max_new_tokens=10, seed=None
         )
 
@@ -148,7 +161,7 @@ def test_load_uses_the_local_directory_in_bf16(torch: Any, monkeypatch: pytest.M
             return FakeQwen3TTSModel()
 
     monkeypatch.setitem(sys.modules, "qwen_tts", types.SimpleNamespace(Qwen3TTSModel=Qwen3TTSModel))
-    QwenSpeechModel.load("/models/Qwen/Qwen3-TTS-12Hz-1.7B-Base", attn_implementation="sdpa")
+    QwenSpeechModel.load("/models/Qwen/Qwen3-TTS-12Hz-1.7B-Base", attn_implementation="sdpa", streaming=False)
     assert seen == {
         "path": "/models/Qwen/Qwen3-TTS-12Hz-1.7B-Base",
         "device_map": "cuda:0",

@@ -35,3 +35,11 @@ class ModelOutOfMemory(Exception):
 
 class UnusableAudio(ValueError):
     """Audio given for transcription is not decodable speech (answered 422, not 503)."""
+
+
+class DeviceFailure(Exception):
+    """The accelerator is in a state no later job can use (a sticky CUDA error): stop taking inputs."""
+
+
+class Preempted(BaseException):
+    """The platform is taking the container away (SIGINT/KeyboardInterrupt) in the middle of a job."""

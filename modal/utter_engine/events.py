@@ -10,6 +10,7 @@ from typing import Any
 
 from .errors import JobStopped
 from .protocol import TERMINAL_STATES, EngineEvent, EventAck
+from .stream_client import StreamSession
 from .worker_client import WorkerClient, WorkerRejected, WorkerUnreachable
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,64 @@ class EventChannel:
             if self._clock() - self.last_sent_at >= interval_s:
                 self.send("heartbeat")
 
+    def poll(self) -> None:
+        """Nothing arrives unasked over HTTP; the acks carry the task's state."""
+
+
+class StreamChannel:
+    """The same contract as `EventChannel`, over the v2 engine socket (acks by seq)."""
+
+    def __init__(self, session: StreamSession, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._session = session
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._halt_reason: str | None = None
+        self.last_sent_at = clock()
+
+    @property
+    def halt_reason(self) -> str | None:
+        return self._halt_reason
+
+    @property
+    def sent_count(self) -> int:
+        return self._session.next_seq
+
+    def halt(self, reason: str) -> None:
+        with self._lock:
+            self._halt_reason = self._halt_reason or reason
+
+    def send(self, event_type: str, **fields: Any) -> Any:
+        with self._lock:
+            if self._halt_reason is not None:
+                raise JobStopped(self._halt_reason)
+            try:
+                ack = self._session.send_event(event_type, **fields)
+            except JobStopped as stop:
+                self._halt_reason = stop.reason
+                raise
+            finally:
+                self.last_sent_at = self._clock()
+            if event_type in _FINAL_TYPES:
+                self._halt_reason = "the job has finished"
+            elif ack.state in TERMINAL_STATES:
+                self._halt_reason = f"the Worker reports the task {ack.state}"
+            return ack
+
+    def heartbeat_if_idle(self, interval_s: float) -> None:
+        with self._lock:
+            if self._clock() - self.last_sent_at >= interval_s:
+                self.send("heartbeat")
+
+    def poll(self) -> None:
+        with self._lock:
+            if self._halt_reason is not None:
+                return
+            try:
+                self._session.poll()
+            except JobStopped as stop:
+                self._halt_reason = stop.reason
+                raise
+
 
 class Heartbeat:
     """Background thread: a heartbeat whenever the channel has been quiet for `interval_s`.
@@ -91,7 +150,7 @@ class Heartbeat:
 
     def __init__(
         self,
-        channel: EventChannel,
+        channel: EventChannel | StreamChannel,
         interval_s: float,
         *,
         clock: Callable[[], float] = time.monotonic,

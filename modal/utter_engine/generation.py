@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import EngineFailure, JobStopped, ModelOutOfMemory
+from .errors import DeviceFailure, EngineFailure, JobStopped, ModelOutOfMemory
 from .length_guard import LengthBudget
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,10 @@ class BatchGenerator:
         seed: int | None,
         budget: LengthBudget | None = None,
         checkpoint: Callable[[], None] = lambda: None,
+        release_memory: Callable[[], None] = gc.collect,
     ) -> None:
         self._speak = speak
+        self._release_memory = release_memory
         self._texts = texts
         self._sample_rate = sample_rate
         self._frame_rate = frame_rate
@@ -80,18 +83,24 @@ class BatchGenerator:
                 out.extend(self._fit(indices[start : start + size], attempt=attempt))
             return out
         self._checkpoint()
+        oom: str | None = None
         try:
             return self._call(indices, attempt)
         except ModelOutOfMemory as exc:
-            if len(indices) == 1:
-                raise EngineFailure(
-                    "out_of_memory",
-                    f"Segment {indices[0] + 1} does not fit in GPU memory even on its own.",
-                    retryable=True,
-                ) from exc
-            self.batch_size = max(1, len(indices) // 2)
-            log.warning("out of memory with a batch of %d; retrying with batches of %d", len(indices), self.batch_size)
-            return self._fit(indices, attempt=attempt)
+            # Only the message leaves this block: the exception's traceback holds the failed
+            # batch's frames (and so its tensors) until the block ends.
+            oom = str(exc) or "out of memory"
+        # Outside the `except`: the failed batch is unreferenced now, so collecting frees it.
+        self._release_memory()
+        if len(indices) == 1:
+            raise EngineFailure(
+                "out_of_memory",
+                f"Segment {indices[0] + 1} does not fit in GPU memory even on its own ({oom[:120]}).",
+                retryable=True,
+            )
+        self.batch_size = max(1, len(indices) // 2)
+        log.warning("out of memory with a batch of %d; retrying with batches of %d", len(indices), self.batch_size)
+        return self._fit(indices, attempt=attempt)
 
     def _call(self, indices: list[int], attempt: int) -> list[NDArray[np.float32]]:
         texts = [self._texts[i] for i in indices]
@@ -100,7 +109,7 @@ class BatchGenerator:
         self.model_calls += 1
         try:
             audio = self._speak(texts, tokens, seed)
-        except (ModelOutOfMemory, EngineFailure, JobStopped):
+        except (ModelOutOfMemory, EngineFailure, JobStopped, DeviceFailure):
             raise
         except Exception as exc:
             raise EngineFailure(

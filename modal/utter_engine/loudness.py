@@ -85,3 +85,21 @@ def normalize_loudness(
     if peak * gain > ceiling and peak > 0:
         gain = ceiling / peak
     return np.asarray(x * np.float32(gain), dtype=np.float32)
+
+
+def live_gain(
+    samples: NDArray[np.floating], sample_rate: int, *, target_lufs: float = -16.0, max_gain: float = 30.0
+) -> float:
+    """One gain for a job's live frames, from its first chunk (they cannot wait for a whole segment).
+
+    Bounded, and 1.0 for silence; the durable segments are still normalised as a whole.
+    """
+    x = np.asarray(samples, dtype=np.float32)
+    loudness = integrated_loudness(x, sample_rate)
+    if not math.isfinite(loudness):
+        return 1.0
+    gain = 10.0 ** ((target_lufs - loudness) / 20.0)
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if peak > 0 and peak * gain > 0.89:
+        gain = 0.89 / peak
+    return float(min(max(gain, 1.0 / max_gain), max_gain))

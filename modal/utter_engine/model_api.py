@@ -8,6 +8,7 @@ machine with no GPU and no weights.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -15,10 +16,12 @@ from numpy.typing import NDArray
 
 from .errors import ModelOutOfMemory
 
-__all__ = ["ModelOutOfMemory", "SpeechModel", "Transcriber", "VoicePrompt"]
+__all__ = ["ModelOutOfMemory", "SpeechModel", "StreamFn", "StreamingSpeechModel", "Transcriber", "VoicePrompt"]
 
 # Opaque to the runner: whatever the model needs to speak in a cloned voice.
 VoicePrompt = object
+# stream(text, max_new_tokens, seed) -> audio chunks as the model decodes them
+StreamFn = Callable[[str, int, "int | None"], Iterator[NDArray[np.float32]]]
 
 
 class SpeechModel(Protocol):
@@ -51,6 +54,41 @@ class SpeechModel(Protocol):
         self, texts: list[str], language: str, instruct: str, *, max_new_tokens: int, seed: int | None
     ) -> list[NDArray[np.float32]]:
         """Speak `texts` in a voice described by `instruct`. Raises ModelOutOfMemory when the batch does not fit."""
+        ...
+
+
+class StreamingSpeechModel(SpeechModel, Protocol):
+    """A model that decodes audio while it generates (protocol v2's live path)."""
+
+    @property
+    def can_stream(self) -> bool: ...
+
+    def stream_clone(
+        self,
+        text: str,
+        language: str,
+        prompt: VoicePrompt,
+        *,
+        max_new_tokens: int,
+        seed: int | None,
+        schedule: Sequence[int] | None = None,
+    ) -> Iterator[NDArray[np.float32]]:
+        """Audio of one text in chunks of `schedule[i]` codec frames (the last entry repeats), in order."""
+        ...
+
+    def stream_design(
+        self,
+        text: str,
+        language: str,
+        instruct: str,
+        *,
+        max_new_tokens: int,
+        seed: int | None,
+        schedule: Sequence[int] | None = None,
+    ) -> Iterator[NDArray[np.float32]]: ...
+
+    def release_memory(self) -> None:
+        """Free what a failed (out-of-memory) call left behind: gc + the allocator's cache."""
         ...
 
 

@@ -7,15 +7,16 @@ start (under `image.imports()`) so they land in the memory snapshot.
 
 from __future__ import annotations
 
+import gc
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import ModelOutOfMemory
+from .errors import DeviceFailure, ModelOutOfMemory
 from .wav import resample
 
 # The names qwen-tts expects (it lower-cases them against the checkpoint's language table).
@@ -42,23 +43,56 @@ _MAX_NEW_TOKENS_CAP = 4096
 class QwenSpeechModel:
     """`model_api.SpeechModel` over `qwen_tts.Qwen3TTSModel` (Base checkpoints clone, VoiceDesign designs)."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, *, streaming: bool = True) -> None:
         self._inner = inner
+        self._streaming = streaming
+        self._streamer: Any = None
         tokenizer_config = getattr(getattr(getattr(inner, "model", None), "speech_tokenizer", None), "config", None)
         self._sample_rate = int(getattr(tokenizer_config, "output_sample_rate", _DEFAULT_SAMPLE_RATE))
         samples_per_frame = int(getattr(tokenizer_config, "decode_upsample_rate", _DEFAULT_SAMPLES_PER_FRAME))
         self._frame_rate = self._sample_rate / samples_per_frame
 
     @classmethod
-    def load(cls, path: str, *, device: str = "cuda:0", attn_implementation: str = "sdpa") -> QwenSpeechModel:
+    def load(
+        cls,
+        path: str,
+        *,
+        device: str = "cuda:0",
+        attn_implementation: str = "sdpa",
+        dtype: str = "bfloat16",
+        streaming: bool = True,
+    ) -> QwenSpeechModel:
         import torch
         from qwen_tts import Qwen3TTSModel
 
         # A local directory on the Volume: qwen-tts then never reaches for the Hub.
         inner = Qwen3TTSModel.from_pretrained(
-            path, device_map=device, dtype=torch.bfloat16, attn_implementation=attn_implementation
+            path, device_map=device, dtype=getattr(torch, dtype), attn_implementation=attn_implementation
         )
-        return cls(inner)
+        model = cls(inner, streaming=streaming)
+        if streaming:
+            model.streamer().warmup()  # CUDA graphs are captured here, at container start, not on a job
+        return model
+
+    def streamer(self) -> Any:
+        """The streaming path (static cache + CUDA graphs on a GPU, eager on CPU); built once."""
+        if self._streamer is None:
+            from .qwen_stream import QwenStreamer
+
+            self._streamer = QwenStreamer(self._inner)
+        return self._streamer
+
+    @property
+    def can_stream(self) -> bool:
+        return self._streaming
+
+    def release_memory(self) -> None:
+        """Called by the batcher after an out-of-memory batch, outside its `except` block."""
+        gc.collect()
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     @property
     def sample_rate(self) -> int:
@@ -109,6 +143,38 @@ class QwenSpeechModel:
         return [np.asarray(w, dtype=np.float32).reshape(-1) for w in wavs]
 
 
+    def stream_clone(
+        self, text: str, language: str, prompt: object, *, max_new_tokens: int, seed: int | None,
+        schedule: Sequence[int] | None = None,
+    ) -> Iterator[NDArray[np.float32]]:
+        _seed_everything(seed)
+        kwargs: dict[str, Any] = {} if schedule is None else {"schedule": schedule}
+        stream = self.streamer().stream_clone(
+            text, QWEN_LANGUAGE_NAMES[language], prompt, max_new_tokens=max_new_tokens, **kwargs
+        )
+        yield from _guarded(stream)
+
+    def stream_design(
+        self, text: str, language: str, instruct: str, *, max_new_tokens: int, seed: int | None,
+        schedule: Sequence[int] | None = None,
+    ) -> Iterator[NDArray[np.float32]]:
+        _seed_everything(seed)
+        kwargs: dict[str, Any] = {} if schedule is None else {"schedule": schedule}
+        stream = self.streamer().stream_design(
+            text, QWEN_LANGUAGE_NAMES[language], instruct, max_new_tokens=max_new_tokens, **kwargs
+        )
+        yield from _guarded(stream)
+
+
+def _guarded(stream: Iterator[NDArray[np.float32]]) -> Iterator[NDArray[np.float32]]:
+    while True:
+        with _oom_guard():
+            chunk = next(stream, None)
+        if chunk is None:
+            return
+        yield chunk
+
+
 class WhisperTranscriber:
     """`model_api.Transcriber` over a transformers ASR pipeline (Whisper)."""
 
@@ -150,18 +216,38 @@ def _seed_everything(seed: int | None) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
+# CUDA errors after which the context is unusable: every later kernel on this container fails too.
+_STICKY_CUDA_ERRORS = (
+    "device-side assert",
+    "illegal memory access",
+    "an illegal instruction",
+    "unspecified launch failure",
+    "misaligned address",
+    "cuda error: unknown error",
+    "uncorrectable ecc error",
+    "cudaerrorlaunchfailure",
+)
+
+
+def is_sticky_cuda_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(marker in text for marker in _STICKY_CUDA_ERRORS)
+
+
 @contextmanager
 def _oom_guard() -> Iterator[None]:
+    """Out-of-memory becomes ModelOutOfMemory (the caller frees memory after leaving its `except`);
+    a sticky CUDA error becomes DeviceFailure (the container must stop taking jobs)."""
     import torch
 
     try:
         yield
     except torch.cuda.OutOfMemoryError as exc:
-        torch.cuda.empty_cache()
-        raise ModelOutOfMemory(str(exc)[:200]) from exc
+        raise ModelOutOfMemory(str(exc)[:200]) from None
     except RuntimeError as exc:
         # cuBLAS/cuDNN allocation failures surface as plain RuntimeErrors.
-        if "out of memory" not in str(exc).lower():
-            raise
-        torch.cuda.empty_cache()
-        raise ModelOutOfMemory(str(exc)[:200]) from exc
+        if "out of memory" in str(exc).lower():
+            raise ModelOutOfMemory(str(exc)[:200]) from None
+        if is_sticky_cuda_error(exc):
+            raise DeviceFailure(str(exc)[:200]) from exc
+        raise

@@ -337,6 +337,13 @@ def write_random_checkpoint(directory: str | Path, size: str = "tiny", *, model_
 
     codec_dir = root / "speech_tokenizer"
     codec = Qwen3TTSTokenizerV2Model(Qwen3TTSTokenizerV2Config(**_codec_config(a)))
+    with torch.no_grad():
+        # Fresh codebooks are all zeros (they are learnt by EMA), which would decode every code to silence.
+        for name, tensor in [*codec.named_parameters(), *codec.named_buffers()]:
+            if name.endswith("embedding_sum"):
+                tensor.normal_(0.0, 1.0)
+            elif name.endswith("cluster_usage"):
+                tensor.fill_(1.0)
     codec.save_pretrained(str(codec_dir), safe_serialization=True)
     EncodecFeatureExtractor(feature_size=1, sampling_rate=24000, padding_value=0.0).save_pretrained(str(codec_dir))
     return root

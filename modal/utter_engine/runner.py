@@ -1,17 +1,25 @@
-"""Runs one protocol v1 job end to end, with the model injected.
+"""Runs one job end to end, protocol v1 or v2, with the model injected.
 
 Event order (docs/engine-protocol.md): `started`, then `progress`/`segment`/
 `heartbeat`, then exactly one `completed` or `failed`; nothing at all after a
 cancel. Each segment is uploaded before its `segment` event and the stitched
 file before `completed`.
+
+Protocol 2 (ADR 0009) adds the engine socket: events travel on it (acked by
+seq), audio leaves as binary frames while the model decodes it (a streaming
+model sends a small first chunk, then larger ones), and uploads are artifacts.
+A rerun after preemption reads the socket's hello, fetches the segments that
+are already durable and continues after them with `seq` above `acked_seq`
+(ADR 0013); it never replays a job over itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -20,18 +28,21 @@ import httpx
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import EngineFailure, JobStopped
-from .events import EventChannel, Heartbeat
+from .cancel_flags import FlagStore
+from .delivery import LiveAudio, Uploads
+from .errors import DeviceFailure, EngineFailure, JobStopped, ModelOutOfMemory
+from .events import EventChannel, Heartbeat, StreamChannel
 from .generation import BatchGenerator, SpeakFn
 from .length_guard import LengthBudget
-from .loudness import normalize_loudness
-from .model_api import SpeechModel, Transcriber
+from .loudness import live_gain, normalize_loudness
+from .model_api import SpeechModel, StreamFn, Transcriber
 from .prompt_cache import PromptCache
-from .protocol import SubmitRequest
+from .protocol import TERMINAL_STATES, StreamHello, SubmitRequest
 from .segmentation import SegmentLimits, split_text
 from .stitching import master
+from .stream_client import Connect, StreamSession, StreamSettings, StreamUnavailable
 from .voice_prep import VoiceSettings, prepare_voice
-from .wav import duration_ms, encode_wav, resample
+from .wav import decode_wav, duration_ms, encode_wav, resample
 from .worker_client import RetryPolicy, WorkerClient, WorkerRejected, WorkerUnreachable
 
 log = logging.getLogger(__name__)
@@ -50,6 +61,9 @@ class RunnerSettings:
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     budget: LengthBudget = field(default_factory=LengthBudget)
+    stream: StreamSettings = field(default_factory=StreamSettings)
+    # Codec frames per live chunk: small first so sound leaves early, then larger (None: the model's default).
+    chunk_schedule: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,25 @@ class JobOutcome:
     error_code: str | None = None
     segments: int = 0
     duration_ms: int = 0
+    # The accelerator hit a sticky error: the container must stop taking jobs.
+    device_failed: bool = False
+    resumed_from: int = 0
+    live_frames: int = 0
+
+
+@dataclass
+class _Job:
+    """What one run carries between its steps."""
+
+    request: SubmitRequest
+    client: WorkerClient
+    channel: EventChannel | StreamChannel
+    uploads: Uploads
+    live: LiveAudio | None
+    hello: StreamHello | None
+    checkpoint: Callable[[], None]
+    finished: dict[int, NDArray[np.float32]] = field(default_factory=dict)
+    live_gain: float | None = None
 
 
 class JobRunner:
@@ -74,8 +107,14 @@ class JobRunner:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
         mp3_encoder: Callable[[bytes], bytes] | None = None,
+        connect: Connect | None = None,
+        attempts: FlagStore | None = None,
     ) -> None:
         self.model = model
+        # Opens the v2 engine socket (tests pass one bound to their fake).
+        self._connect = connect
+        # Remembers which jobs this deployment has started, so a preempted v1 job is not replayed.
+        self._attempts = attempts
         # Optional: an MP3 of the final file for downloads (the Modal app passes ffmpeg's).
         self._mp3_encoder = mp3_encoder
         self.transcriber = transcriber
@@ -93,116 +132,334 @@ class JobRunner:
         client = WorkerClient(
             request.callbacks.token, retry=self.settings.retry, transport=self._transport, sleep=self._sleep
         )
-        channel = EventChannel(client, request.job_id, request.callbacks.events_url, clock=self._clock)
-        heartbeat = Heartbeat(channel, self.settings.heartbeat_seconds, clock=self._clock, is_cancelled=is_cancelled)
-        deadline = parse_deadline(request.deadline)
-
-        def checkpoint() -> None:
-            if channel.halt_reason is not None:
-                raise JobStopped(channel.halt_reason)
-            if is_cancelled():
-                channel.halt("cancelled")
-                raise JobStopped("cancelled")
-            if self._now() >= deadline:
-                # The Worker no longer accepts this job's events: stop spending GPU on it.
-                channel.halt("the job's deadline has passed")
-                raise JobStopped("the job's deadline has passed")
-
+        session: StreamSession | None = None
+        heartbeat: Heartbeat | None = None
         try:
-            return self._run(request, client, channel, heartbeat, checkpoint)
-        except JobStopped as stop:
+            if self._is_replay(request):
+                log.warning("job %s: a rerun of a protocol 1 job after preemption; not replaying it", request.job_id)
+                return JobOutcome("stopped", "a protocol 1 job is never replayed after preemption")
+            session, hello = self._open_stream(request)
+            if session is not None:
+                channel: EventChannel | StreamChannel = StreamChannel(session, clock=self._clock)
+            else:
+                channel = EventChannel(client, request.job_id, request.callbacks.events_url, clock=self._clock)
+            heartbeat = Heartbeat(
+                channel, self.settings.heartbeat_seconds, clock=self._clock, is_cancelled=is_cancelled
+            )
+            deadline = parse_deadline(request.deadline)
+
+            def checkpoint() -> None:
+                if channel.halt_reason is not None:
+                    raise JobStopped(channel.halt_reason)
+                channel.poll()  # a StreamCancel from the DO
+                if is_cancelled():
+                    channel.halt("cancelled")
+                    raise JobStopped("cancelled")
+                if self._now() >= deadline:
+                    # The Worker no longer accepts this job's events: stop spending GPU on it.
+                    channel.halt("the job's deadline has passed")
+                    raise JobStopped("the job's deadline has passed")
+
+            live = LiveAudio(session, request.output.sample_rate) if session is not None else None
+            state = _Job(request, client, channel, Uploads(client, request), live, hello, checkpoint)
+            try:
+                return self._run(state, heartbeat)
+            except KeyboardInterrupt:
+                return self._preempted(state)
+            except JobStopped as stop:
+                log.info("job %s stopped: %s", request.job_id, stop.reason)
+                return JobOutcome("stopped", stop.reason)
+            except DeviceFailure as exc:
+                log.error("job %s: the GPU is unusable: %s", request.job_id, exc)
+                self._report(
+                    channel,
+                    EngineFailure(
+                        "engine_unavailable", "The GPU failed during generation; try again.", retryable=True
+                    ),
+                )
+                return JobOutcome("failed", str(exc), "engine_unavailable", device_failed=True)
+            except EngineFailure as failure:
+                log.warning("job %s failed: %s", request.job_id, failure)
+                self._report(channel, failure)
+                return JobOutcome("failed", failure.message, failure.code)
+            except Exception as exc:
+                log.exception("job %s crashed", request.job_id)
+                self._report(
+                    channel,
+                    EngineFailure(
+                        "internal", f"The engine hit an unexpected error ({type(exc).__name__}).", retryable=True
+                    ),
+                )
+                return JobOutcome("failed", str(exc), "internal")
+        except JobStopped as stop:  # the socket's hello already said the task is over
             log.info("job %s stopped: %s", request.job_id, stop.reason)
             return JobOutcome("stopped", stop.reason)
-        except EngineFailure as failure:
-            log.warning("job %s failed: %s", request.job_id, failure)
-            self._report(channel, failure)
-            return JobOutcome("failed", failure.message, failure.code)
-        except Exception as exc:
-            log.exception("job %s crashed", request.job_id)
-            self._report(
-                channel,
-                EngineFailure(
-                    "internal", f"The engine hit an unexpected error ({type(exc).__name__}).", retryable=True
-                ),
-            )
-            return JobOutcome("failed", str(exc), "internal")
         finally:
-            heartbeat.stop()
+            if heartbeat is not None:
+                heartbeat.stop()
+            if session is not None:
+                session.close()
             client.close()
 
-    def _run(
-        self,
-        job: SubmitRequest,
-        client: WorkerClient,
-        channel: EventChannel,
-        heartbeat: Heartbeat,
-        checkpoint: Callable[[], None],
-    ) -> JobOutcome:
-        texts = split_text(job.text, self.settings.segment_limits)
-        channel.send("started", **({"segments_total": len(texts)} if texts else {}))
+    def _is_replay(self, request: SubmitRequest) -> bool:
+        """Marks the job as started; True when a protocol 1 job was already started here (a preempted rerun)."""
+        if self._attempts is None:
+            return False
+        key = f"attempt:{request.job_id}"
+        try:
+            seen = self._attempts.get(key) is not None
+            self._attempts.put(key, time.time())
+        except Exception:  # noqa: BLE001 - a flaky store must not fail the job
+            log.warning("attempt store unavailable", exc_info=True)
+            return False
+        return seen and request.protocol == 1
+
+    def _open_stream(self, request: SubmitRequest) -> tuple[StreamSession | None, StreamHello | None]:
+        url = request.callbacks.stream_url
+        if request.protocol != 2 or url is None:
+            return None, None
+        session = StreamSession(
+            url, request.callbacks.token, request.job_id, connect=self._connect, settings=self.settings.stream,
+            sleep=self._sleep,
+        )
+        try:
+            hello = session.open()
+        except StreamUnavailable as exc:
+            if exc.fatal:
+                raise JobStopped(str(exc)) from exc
+            # ADR 0009: an engine that cannot hold the socket falls back to v1 events (no live path).
+            log.warning("job %s: %s; falling back to HTTP events without a live path", request.job_id, exc)
+            session.close()
+            return None, None
+        if hello.state in TERMINAL_STATES:
+            session.close()
+            raise JobStopped(f"the task is already {hello.state}")
+        return session, hello
+
+    def _preempted(self, job: _Job) -> JobOutcome:
+        """SIGINT/KeyboardInterrupt: the platform is taking the GPU away mid-job.
+
+        v2 with a socket: say nothing; the rerun resumes from the DO's hello. Without a
+        socket there is no resume, so the Worker hears a retryable failure now.
+        """
+        if job.live is None:
+            self._report(
+                job.channel,
+                EngineFailure(
+                    "engine_unavailable", "The GPU was taken away mid-job (preemption); try again.", retryable=True
+                ),
+            )
+        log.warning("job %s preempted after %d segments", job.request.job_id, len(job.finished))
+        raise KeyboardInterrupt  # Modal reschedules the input only if the interrupt propagates
+
+    def _run(self, job: _Job, heartbeat: Heartbeat) -> JobOutcome:
+        request, channel = job.request, job.channel
+        texts = split_text(request.text, self.settings.segment_limits)
+        resuming = job.hello is not None and job.hello.acked_seq >= 0
+        if not resuming:
+            channel.send("started", **({"segments_total": len(texts)} if texts else {}))
         heartbeat.start()
         if not texts:
             raise EngineFailure("invalid_input", "The text has nothing to speak.", retryable=False)
-        checkpoint()
-        speak = self._speaker(job, client, channel)
-        rate = job.output.sample_rate
+        job.checkpoint()
+        resumed_from = self._resume(job, texts) if resuming else 0
+        batch_speak, stream_speak = self._speaker(job)
+        rate = request.output.sample_rate
         generator = BatchGenerator(
-            speak,
+            batch_speak,
             texts=texts,
             sample_rate=self.model.sample_rate,
             frame_rate=self.model.frame_rate,
             token_cap=self.model.max_new_tokens_cap,
             max_batch_size=self.settings.max_batch_size,
-            seed=job.seed,
+            seed=request.seed,
             budget=self.settings.budget,
-            checkpoint=checkpoint,
+            checkpoint=job.checkpoint,
+            release_memory=getattr(self.model, "release_memory", gc.collect),
         )
-        checkpoint()
+        job.checkpoint()
         channel.send("progress", progress=0.05, stage="generating")
-        finished: list[NDArray[np.float32]] = []
-        pending = list(range(len(texts)))
-        while pending:
-            checkpoint()
-            # The first segment goes alone (and is short): time to first audio is one short generation.
-            take = 1 if not finished and len(texts) > 1 else generator.batch_size
-            batch, pending = pending[:take], pending[take:]
-            for index, samples in zip(batch, generator.generate(batch), strict=True):
-                checkpoint()
-                audio = normalize_loudness(
-                    resample(samples, self.model.sample_rate, rate), rate, target_lufs=self.settings.target_lufs
-                )
-                self._upload(client, channel, job, f"segments/{index}", encode_wav(audio, rate))
-                finished.append(audio)
-                channel.send("segment", index=index, duration_ms=duration_ms(audio, rate))
-                channel.send(
-                    "progress", progress=round(0.05 + 0.85 * len(finished) / len(texts), 4), stage="generating"
-                )
+        pending = [i for i in range(len(texts)) if i not in job.finished]
+        if stream_speak is not None and job.live is not None:
+            # Segments one after another, each streamed as it decodes: at ≥ 3× real time the
+            # next segment is ready long before the listener reaches it.
+            for index in pending:
+                job.checkpoint()
+                audio = self._stream_segment(job, generator, stream_speak, texts, index)
+                self._finish_segment(job, index, audio, len(texts))
+        else:
+            while pending:
+                job.checkpoint()
+                # The first segment goes alone (and is short): time to first audio is one short generation.
+                take = 1 if not job.finished and len(texts) > 1 else generator.batch_size
+                batch, pending = pending[:take], pending[take:]
+                for index, samples in zip(batch, generator.generate(batch), strict=True):
+                    job.checkpoint()
+                    if job.live is not None:
+                        job.live.send(index, self._live(job, samples), last=True)
+                    self._finish_segment(job, index, samples, len(texts))
 
-        checkpoint()
+        job.checkpoint()
         channel.send("progress", progress=0.95, stage="stitching")
-        final = master(finished, rate, crossfade_ms=self.settings.crossfade_ms, target_lufs=self.settings.target_lufs)
+        ordered = [job.finished[i] for i in range(len(texts))]
+        final = master(ordered, rate, crossfade_ms=self.settings.crossfade_ms, target_lufs=self.settings.target_lufs)
         wav = encode_wav(final, rate)
-        self._upload(client, channel, job, "final", wav)
-        if self._mp3_encoder is not None and job.kind == "generate":
-            self._upload_mp3(client, job, wav)
-        checkpoint()
+        self._upload(job, "final", wav)
+        mp3 = self._mp3_encoder is not None and request.kind == "generate"
+        if mp3 and not job.uploads.v2:
+            self._upload_mp3(job, wav)
+        job.checkpoint()
         total_ms = duration_ms(final, rate)
         channel.send("completed", duration_ms=total_ms, sample_rate=rate, size_bytes=len(wav))
-        return JobOutcome("completed", segments=len(texts), duration_ms=total_ms)
+        if mp3 and job.uploads.v2:
+            # `final_mp3` may arrive after `completed` (ADR 0009): the WAV's completion does not wait for it.
+            self._upload_mp3(job, wav)
+        live_frames = job.live.frames_sent if job.live is not None else 0
+        return JobOutcome(
+            "completed", segments=len(texts), duration_ms=total_ms, resumed_from=resumed_from, live_frames=live_frames
+        )
 
-    def _speaker(self, job: SubmitRequest, client: WorkerClient, channel: EventChannel) -> SpeakFn:
+    def _resume(self, job: _Job, texts: list[str]) -> int:
+        """A rerun (preemption) or a late reconnect: take back the segments already durable, in order."""
+        assert job.hello is not None
+        have = {a.index for a in job.hello.artifacts if a.kind == "segment" and a.index is not None}
+        count = 0
+        while count in have and count < len(texts):
+            count += 1
+        rate = job.request.output.sample_rate
+        for index in range(count):
+            try:
+                audio, source_rate = decode_wav(job.uploads.fetch_segment(index))
+            except Exception as exc:
+                raise EngineFailure(
+                    "engine_unavailable",
+                    f"The job was interrupted after segment {count} and segment {index + 1} could not be read back "
+                    "to resume it; try again.",
+                    retryable=True,
+                ) from exc
+            job.finished[index] = np.asarray(resample(audio, source_rate, rate), dtype=np.float32)
+            # Idempotent by (kind, index): announces it in case the first attempt's event was lost.
+            job.channel.send("segment", index=index, duration_ms=duration_ms(job.finished[index], rate))
+        log.info("job %s resumes after %d durable segments (acked_seq %d)", job.request.job_id, count,
+                 job.hello.acked_seq)
+        job.channel.send(
+            "progress", progress=round(0.05 + 0.85 * count / len(texts), 4), stage="resuming"
+        )
+        return count
+
+    def _stream_segment(
+        self, job: _Job, generator: BatchGenerator, speak: StreamFn, texts: list[str], index: int
+    ) -> NDArray[np.float32]:
+        assert job.live is not None
+        text = texts[index]
+        budget = self.settings.budget
+        tokens = generator.tokens_for(index)
+        allowed = budget.allowed_seconds(text)
+        sr = self.model.sample_rate
+        seed0 = job.request.seed
+        for attempt in (0, 1):
+            seed = None if seed0 is None else (seed0 + 7919 * index + 104729 * attempt) % 2**31
+            if attempt:
+                job.live.restart_segment(index)
+            pieces: list[NDArray[np.float32]] = []
+            total = 0
+            runaway = False
+            oom: str | None = None
+            stream = speak(text, tokens, seed)
+            try:
+                for chunk in stream:
+                    job.checkpoint()
+                    piece = np.asarray(chunk, dtype=np.float32).reshape(-1)
+                    pieces.append(piece)
+                    total += len(piece)
+                    job.live.send(index, self._live(job, piece), last=False)
+                    if total / sr > allowed:
+                        runaway = True  # stop spending GPU on it at once, not at max_new_tokens
+                        break
+            except ModelOutOfMemory as exc:
+                oom = str(exc) or "out of memory"
+            except (EngineFailure, JobStopped, DeviceFailure):
+                raise
+            except Exception as exc:
+                raise EngineFailure(
+                    "generation_failed",
+                    f"Speech generation failed on segment {index + 1}: {type(exc).__name__}: {exc}",
+                    retryable=True,
+                ) from exc
+            finally:
+                close = getattr(stream, "close", None)
+                if callable(close):
+                    close()
+            if oom is not None:
+                getattr(self.model, "release_memory", gc.collect)()
+                raise EngineFailure(
+                    "out_of_memory", f"Segment {index + 1} does not fit in GPU memory ({oom[:120]}).", retryable=True
+                )
+            job.live.send(index, np.zeros(0, dtype=np.float32), last=True)
+            audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+            if runaway:
+                verdict: tuple[str, str] | None = (
+                    "runaway_generation",
+                    f"it produced more than {allowed:.1f} s of audio for {len(text)} characters",
+                )
+            else:
+                verdict = budget.verdict(text, len(audio), sr, max_new_tokens=tokens, frame_rate=self.model.frame_rate)
+            if verdict is None:
+                return audio
+            if attempt == 1:
+                code, why = verdict
+                raise EngineFailure(
+                    code,
+                    f"Segment {index + 1} failed twice: {why}. Rephrasing or splitting that sentence usually helps.",
+                    retryable=True,
+                )
+            log.warning("segment %d rejected (%s); regenerating it", index, verdict[1])
+        raise AssertionError("unreachable")
+
+    def _live(self, job: _Job, samples: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Live audio at the job's rate and a steady level (segments are normalised later, as a whole)."""
+        rate = job.request.output.sample_rate
+        audio = resample(samples, self.model.sample_rate, rate)
+        if job.live_gain is None:
+            job.live_gain = live_gain(audio, rate, target_lufs=self.settings.target_lufs)
+        return np.asarray(audio * np.float32(job.live_gain), dtype=np.float32)
+
+    def _finish_segment(self, job: _Job, index: int, samples: NDArray[np.float32], total: int) -> None:
+        rate = job.request.output.sample_rate
+        audio = normalize_loudness(
+            resample(samples, self.model.sample_rate, rate), rate, target_lufs=self.settings.target_lufs
+        )
+        job.checkpoint()
+        self._upload(job, "segment", encode_wav(audio, rate), index=index)
+        job.finished[index] = audio
+        job.channel.send("segment", index=index, duration_ms=duration_ms(audio, rate))
+        job.channel.send("progress", progress=round(0.05 + 0.85 * len(job.finished) / total, 4), stage="generating")
+
+    def _speaker(self, job: _Job) -> tuple[SpeakFn, StreamFn | None]:
+        """The batch speaker and, when the model can stream, the streaming one."""
         model = self.model
-        if job.kind == "design_preview":
-            instruct = job.instruct or ""
-            return lambda texts, tokens, seed: model.generate_design(
-                texts, job.language, instruct, max_new_tokens=tokens, seed=seed
-            )
-        assert job.voice is not None  # guaranteed by SubmitRequest's refinement
-        channel.send("progress", progress=0.02, stage="preparing_voice")
+        request = job.request
+        schedule = self.settings.chunk_schedule
+        extra: dict[str, Any] = {} if schedule is None else {"schedule": schedule}
+        streams = bool(getattr(model, "can_stream", False))
+        if request.kind == "design_preview":
+            instruct = request.instruct or ""
+
+            def design(texts: list[str], tokens: int, seed: int | None) -> list[NDArray[np.float32]]:
+                return model.generate_design(texts, request.language, instruct, max_new_tokens=tokens, seed=seed)
+
+            def design_stream(text: str, tokens: int, seed: int | None) -> Iterator[NDArray[np.float32]]:
+                return model.stream_design(  # type: ignore[attr-defined, no-any-return]
+                    text, request.language, instruct, max_new_tokens=tokens, seed=seed, **extra
+                )
+
+            return design, (design_stream if streams else None)
+        assert request.voice is not None  # guaranteed by SubmitRequest's refinement
+        job.channel.send("progress", progress=0.02, stage="preparing_voice")
         prepared = prepare_voice(
-            client=client,
-            voice=job.voice,
-            language=job.language,
+            client=job.client,
+            voice=request.voice,
+            language=request.language,
             model=model,
             transcriber=self.transcriber,
             cache=self.prompt_cache,
@@ -210,40 +467,46 @@ class JobRunner:
         )
         log.info(
             "job %s voice prompt: cache_hit=%s transcript=%s",
-            job.job_id,
+            request.job_id,
             prepared.cache_hit,
             prepared.transcript_source,
         )
-        # `instruct` is ignored for cloning: the Base checkpoints take no style instruction.
-        return lambda texts, tokens, seed: model.generate_clone(
-            texts, job.language, prepared.prompt, max_new_tokens=tokens, seed=seed
-        )
 
-    def _upload(self, client: WorkerClient, channel: EventChannel, job: SubmitRequest, path: str, wav: bytes) -> None:
-        url = f"{job.callbacks.upload_url.rstrip('/')}/{path}"
+        # `instruct` is ignored for cloning: the Base checkpoints take no style instruction.
+        def clone(texts: list[str], tokens: int, seed: int | None) -> list[NDArray[np.float32]]:
+            return model.generate_clone(texts, request.language, prepared.prompt, max_new_tokens=tokens, seed=seed)
+
+        def clone_stream(text: str, tokens: int, seed: int | None) -> Iterator[NDArray[np.float32]]:
+            return model.stream_clone(  # type: ignore[attr-defined, no-any-return]
+                text, request.language, prepared.prompt, max_new_tokens=tokens, seed=seed, **extra
+            )
+
+        return clone, (clone_stream if streams else None)
+
+    def _upload(self, job: _Job, kind: str, body: bytes, *, index: int | None = None) -> None:
+        what = job.uploads.describe(kind, index)
         try:
-            client.put_upload(url, wav)
+            job.uploads.put(kind, body, index=index)
         except WorkerRejected as exc:
             if exc.status in _STOP_STATUSES:
-                channel.halt(f"the Worker refused the {path} upload (HTTP {exc.status})")
-                raise JobStopped(channel.halt_reason or "upload refused") from exc
+                job.channel.halt(f"the Worker refused the {what} upload (HTTP {exc.status})")
+                raise JobStopped(job.channel.halt_reason or "upload refused") from exc
             raise EngineFailure(
-                "upload_failed", f"Uploading {path} was refused (HTTP {exc.status}).", retryable=False
+                "upload_failed", f"Uploading {what} was refused (HTTP {exc.status}).", retryable=False
             ) from exc
         except WorkerUnreachable as exc:
-            raise EngineFailure("upload_failed", f"Uploading {path} failed ({exc.last}).", retryable=True) from exc
+            raise EngineFailure("upload_failed", f"Uploading {what} failed ({exc.last}).", retryable=True) from exc
 
-    def _upload_mp3(self, client: WorkerClient, job: SubmitRequest, wav: bytes) -> None:
+    def _upload_mp3(self, job: _Job, wav: bytes) -> None:
         """Best effort: the WAV is the product; a failed MP3 only hides that download."""
         assert self._mp3_encoder is not None
-        url = f"{job.callbacks.upload_url.rstrip('/')}/final.mp3"
         try:
-            client.put_upload(url, self._mp3_encoder(wav), content_type="audio/mpeg")
+            job.uploads.put("final_mp3", self._mp3_encoder(wav))
         except Exception as exc:  # noqa: BLE001 - any failure here must not fail a finished job
-            log.warning("mp3 upload skipped for %s: %s", job.job_id, exc)
+            log.warning("mp3 upload skipped for %s: %s", job.request.job_id, exc)
 
     @staticmethod
-    def _report(channel: EventChannel, failure: EngineFailure) -> None:
+    def _report(channel: EventChannel | StreamChannel, failure: EngineFailure) -> None:
         with contextlib.suppress(JobStopped):  # cancelled, or the Worker is gone: nobody to tell
             channel.send("failed", error=failure.to_error().to_json())
 

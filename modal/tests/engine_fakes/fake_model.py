@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +27,13 @@ class ModelCall:
     seed: int | None
     prompt: object = None
     instruct: str | None = None
+
+
+class FakeBatch:
+    """What a real batch leaves on the GPU: big buffers referenced from the failing call's frame."""
+
+    def __init__(self, size: int) -> None:
+        self.buffer = bytearray(size)
 
 
 @dataclass
@@ -51,6 +60,17 @@ class FakeSpeechModel:
     calls: list[ModelCall] = field(default_factory=list)
     prompts: list[FakePrompt] = field(default_factory=list)
     on_call: object = None  # optional callable(call_number) for tests that act mid-job
+    # Streaming (protocol v2's live path): off by default, so v1 behaviour is what the old tests see.
+    can_stream: bool = False
+    default_schedule: tuple[int, ...] = (4, 8, 16, 25)
+    # Raise KeyboardInterrupt (what Modal's preemption SIGINT becomes) when this chunk is due (0-based, job-wide).
+    interrupt_at_chunk: int | None = None
+    chunks_yielded: int = 0
+    stream_chunk_frames: list[int] = field(default_factory=list)
+    # For each generate call: whether each earlier out-of-memory batch was still alive when it started.
+    alive_at_call: list[list[bool]] = field(default_factory=list)
+    released: int = 0
+    _oom_batches: list[weakref.ref[FakeBatch]] = field(default_factory=list)
     _runaways_left: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -69,8 +89,46 @@ class FakeSpeechModel:
     ) -> list[NDArray[np.float32]]:
         return self._speak(ModelCall("design", list(texts), language, max_new_tokens, seed, instruct=instruct))
 
+    def release_memory(self) -> None:
+        import gc
+
+        gc.collect()
+        self.released += 1
+
+    def stream_clone(
+        self, text: str, language: str, prompt: object, *, max_new_tokens: int, seed: int | None,
+        schedule: Sequence[int] | None = None,
+    ) -> Iterator[NDArray[np.float32]]:
+        call = ModelCall("stream_clone", [text], language, max_new_tokens, seed, prompt=prompt)
+        return self._stream(call, schedule)
+
+    def stream_design(
+        self, text: str, language: str, instruct: str, *, max_new_tokens: int, seed: int | None,
+        schedule: Sequence[int] | None = None,
+    ) -> Iterator[NDArray[np.float32]]:
+        call = ModelCall("stream_design", [text], language, max_new_tokens, seed, instruct=instruct)
+        return self._stream(call, schedule)
+
+    def _stream(self, call: ModelCall, schedule: Sequence[int] | None) -> Iterator[NDArray[np.float32]]:
+        audio = self._speak(call)[0]
+        per_frame = int(round(self.sample_rate / self.frame_rate))
+        sizes = tuple(schedule or self.default_schedule)
+        start, n = 0, 0
+        while start < len(audio):
+            if self.interrupt_at_chunk is not None and self.chunks_yielded == self.interrupt_at_chunk:
+                self.interrupt_at_chunk = None
+                raise KeyboardInterrupt
+            frames = sizes[min(n, len(sizes) - 1)]
+            piece = audio[start : start + frames * per_frame]
+            self.stream_chunk_frames.append(frames)
+            self.chunks_yielded += 1
+            yield piece
+            start += len(piece)
+            n += 1
+
     def _speak(self, call: ModelCall) -> list[NDArray[np.float32]]:
         with self._lock:
+            self.alive_at_call.append([ref() is not None for ref in self._oom_batches])
             self.calls.append(call)
             number = len(self.calls)
         if callable(self.on_call):
@@ -80,6 +138,8 @@ class FakeSpeechModel:
         if self.crash_on_call == number:
             raise RuntimeError("CUDA error: device-side assert triggered")
         if self.oom_above_batch is not None and len(call.texts) > self.oom_above_batch:
+            batch = FakeBatch(len(call.texts) * 1_000_000)  # alive for as long as this frame is
+            self._oom_batches.append(weakref.ref(batch))
             raise ModelOutOfMemory(f"CUDA out of memory (batch of {len(call.texts)})")
         return [self._voice(text, call) for text in call.texts]
 
