@@ -20,8 +20,8 @@ __all__ = ["ModelOutOfMemory", "SpeechModel", "StreamFn", "StreamingSpeechModel"
 
 # Opaque to the runner: whatever the model needs to speak in a cloned voice.
 VoicePrompt = object
-# stream(text, max_new_tokens, seed) -> audio chunks as the model decodes them
-StreamFn = Callable[[str, int, "int | None"], Iterator[NDArray[np.float32]]]
+# stream(text, max_new_tokens, seed, chunk schedule in codec frames) -> audio chunks as the model decodes them
+StreamFn = Callable[[str, int, "int | None", tuple[int, ...]], Iterator[NDArray[np.float32]]]
 
 
 class SpeechModel(Protocol):

@@ -269,6 +269,14 @@ class StreamHello(_Message):
     state: State
     artifacts: list[ArtifactRef]
     last_frame: Frame
+    # Proposed in ADR 0013 (optional, so ADR 0009's DO is still valid): samples in the live
+    # stream so far, so a rerun's first frame carries the right `stream_offset`.
+    stream_offset: Annotated[JsInt, Field(ge=0)] | None = None
+
+    @field_validator("stream_offset", mode="before")
+    @classmethod
+    def _optional_not_null(cls, value: Any) -> Any:
+        return not_null(value)
 
 
 class StreamAck(_Message):

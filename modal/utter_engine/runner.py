@@ -62,8 +62,10 @@ class RunnerSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     budget: LengthBudget = field(default_factory=LengthBudget)
     stream: StreamSettings = field(default_factory=StreamSettings)
-    # Codec frames per live chunk: small first so sound leaves early, then larger (None: the model's default).
-    chunk_schedule: tuple[int, ...] | None = None
+    # Codec frames per live chunk of the job's first segment: small first so sound leaves the GPU
+    # early, then larger (fewer decoder calls). Later segments use the largest size throughout:
+    # by then the listener has audio buffered.
+    chunk_schedule: tuple[int, ...] = (4, 8, 16, 25)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class _Job:
     checkpoint: Callable[[], None]
     finished: dict[int, NDArray[np.float32]] = field(default_factory=dict)
     live_gain: float | None = None
+    streamed_any: bool = False
 
 
 class JobRunner:
@@ -338,6 +341,11 @@ class JobRunner:
                     retryable=True,
                 ) from exc
             job.finished[index] = np.asarray(resample(audio, source_rate, rate), dtype=np.float32)
+        if job.live is not None and job.live.session.needs_stream_offset:
+            # Best estimate without the DO's count: the live stream held the durable segments.
+            job.live.session.stream_offset = sum(len(job.finished[i]) for i in range(count))
+            job.live.session.needs_stream_offset = False
+        for index in range(count):
             # Idempotent by (kind, index): announces it in case the first attempt's event was lost.
             job.channel.send("segment", index=index, duration_ms=duration_ms(job.finished[index], rate))
         log.info("job %s resumes after %d durable segments (acked_seq %d)", job.request.job_id, count,
@@ -365,7 +373,10 @@ class JobRunner:
             total = 0
             runaway = False
             oom: str | None = None
-            stream = speak(text, tokens, seed)
+            first = not job.streamed_any
+            schedule = self.settings.chunk_schedule if first else (max(self.settings.chunk_schedule),)
+            job.streamed_any = True
+            stream = speak(text, tokens, seed, schedule)
             try:
                 for chunk in stream:
                     job.checkpoint()
@@ -439,8 +450,6 @@ class JobRunner:
         """The batch speaker and, when the model can stream, the streaming one."""
         model = self.model
         request = job.request
-        schedule = self.settings.chunk_schedule
-        extra: dict[str, Any] = {} if schedule is None else {"schedule": schedule}
         streams = bool(getattr(model, "can_stream", False))
         if request.kind == "design_preview":
             instruct = request.instruct or ""
@@ -448,9 +457,11 @@ class JobRunner:
             def design(texts: list[str], tokens: int, seed: int | None) -> list[NDArray[np.float32]]:
                 return model.generate_design(texts, request.language, instruct, max_new_tokens=tokens, seed=seed)
 
-            def design_stream(text: str, tokens: int, seed: int | None) -> Iterator[NDArray[np.float32]]:
+            def design_stream(
+                text: str, tokens: int, seed: int | None, schedule: tuple[int, ...]
+            ) -> Iterator[NDArray[np.float32]]:
                 return model.stream_design(  # type: ignore[attr-defined, no-any-return]
-                    text, request.language, instruct, max_new_tokens=tokens, seed=seed, **extra
+                    text, request.language, instruct, max_new_tokens=tokens, seed=seed, schedule=schedule
                 )
 
             return design, (design_stream if streams else None)
@@ -476,9 +487,11 @@ class JobRunner:
         def clone(texts: list[str], tokens: int, seed: int | None) -> list[NDArray[np.float32]]:
             return model.generate_clone(texts, request.language, prepared.prompt, max_new_tokens=tokens, seed=seed)
 
-        def clone_stream(text: str, tokens: int, seed: int | None) -> Iterator[NDArray[np.float32]]:
+        def clone_stream(
+            text: str, tokens: int, seed: int | None, schedule: tuple[int, ...]
+        ) -> Iterator[NDArray[np.float32]]:
             return model.stream_clone(  # type: ignore[attr-defined, no-any-return]
-                text, request.language, prepared.prompt, max_new_tokens=tokens, seed=seed, **extra
+                text, request.language, prepared.prompt, max_new_tokens=tokens, seed=seed, schedule=schedule
             )
 
         return clone, (clone_stream if streams else None)

@@ -99,6 +99,7 @@ class StreamSession:
         self._frame_offsets: dict[int, int] = {}
         self.cancelled: str | None = None
         self.reconnects = 0
+        self.needs_stream_offset = False
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -108,7 +109,7 @@ class StreamSession:
             self.first_hello = hello
             # A rerun (preemption) or a reconnect continues numbering above what the DO has.
             self.next_seq = hello.acked_seq + 1
-            self._resume_frames(hello.last_frame)
+            self._resume_frames(hello)
             return hello
 
     def _open_once(self) -> StreamHello:
@@ -141,13 +142,17 @@ class StreamSession:
             self.cancelled = message.state
         return message
 
-    def _resume_frames(self, last_frame: int) -> None:
-        self.next_frame = last_frame + 1
-        if last_frame < 0:
+    def _resume_frames(self, hello: StreamHello) -> None:
+        self.next_frame = hello.last_frame + 1
+        if hello.last_frame < 0:
             self.stream_offset = 0
-        elif last_frame + 1 in self._frame_offsets:
-            self.stream_offset = self._frame_offsets[last_frame + 1]
-        # A rerun knows nothing of the first attempt's frames: the DO's last_frame is all there is.
+        elif hello.stream_offset is not None:
+            self.stream_offset = hello.stream_offset
+        elif self.next_frame in self._frame_offsets:
+            self.stream_offset = self._frame_offsets[self.next_frame]
+        else:
+            # A rerun without the DO's count: the runner sets it from the durable segments.
+            self.needs_stream_offset = True
 
     def _reconnect(self, why: str) -> None:
         """Reopen after a drop and resend what the DO did not acknowledge; raises when it cannot."""
@@ -175,6 +180,8 @@ class StreamSession:
             if hello.last_frame + 1 < self.next_frame:
                 self.next_frame = hello.last_frame + 1
                 self.stream_offset = self._frame_offsets.get(self.next_frame, self.stream_offset)
+            if hello.stream_offset is not None:
+                self.stream_offset = hello.stream_offset
             for seq in sorted(self._unacked):
                 self._send_text(self._unacked[seq])
             return

@@ -42,6 +42,7 @@ class JobState:
     last_seq: int = -1
     state: str = "running"
     last_frame: int = -1
+    stream_offset: int = 0
     # (kind, index) of every artifact stored, in arrival order
     artifacts: list[tuple[str, int | None]] = field(default_factory=list)
     uploads: dict[str, dict[int, bytes]] = field(default_factory=dict)
@@ -156,6 +157,7 @@ class FakeWorker:
                 "state": job.state,
                 "artifacts": [{"kind": k, "index": i} for k, i in job.artifacts],
                 "last_frame": job.last_frame,
+                "stream_offset": job.stream_offset,
             }
             record = SocketRecord(job_id, hello)
             self.sockets.append(record)
@@ -188,6 +190,7 @@ class FakeWorker:
                     ws.close(4409, "frame out of order")
                     return 4409
                 job.last_frame = frame.frame
+                job.stream_offset += frame.sample_count
                 self.frames.append(frame)
                 self.steps.append({"op": "frame", "segment": frame.segment, "frame": frame.frame})
                 drop = self.drop_after_frames is not None and len(self.frames) >= self.drop_after_frames

@@ -8,6 +8,7 @@ from typing import Any
 from utter_engine.prompt_cache import PromptCache
 from utter_engine.runner import JobRunner, RunnerSettings
 from utter_engine.wav import encode_wav
+from utter_engine.stream_client import StreamSettings
 from utter_engine.worker_client import RetryPolicy
 
 from .fake_model import FakeSpeechModel
@@ -15,6 +16,7 @@ from .fake_worker import FakeWorker
 from .synthetic_audio import speech_like
 
 FAST_RETRY = RetryPolicy(delays_s=(0.01, 0.02, 0.03), connect_timeout_s=2.0, read_timeout_s=10.0)
+FAST_STREAM = StreamSettings(ack_timeout_s=10.0, reconnect_delays_s=(0.0, 0.0))
 FIXED_NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 
 THREE_SENTENCES = (
@@ -42,13 +44,14 @@ def make_job(
     token: str | None = None,
     instruct: str | None = None,
     deadline: str | None = None,
+    protocol: int = 1,
 ) -> dict[str, Any]:
     """A submit body; its deadline defaults to an hour after FIXED_NOW, the runners' fixed clock."""
     base = worker.job_base(job_id)
     if deadline is None:
         deadline = (FIXED_NOW + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     job: dict[str, Any] = {
-        "protocol": 1,
+        "protocol": protocol,
         "job_id": job_id,
         "kind": kind,
         "text": text,
@@ -66,6 +69,8 @@ def make_job(
         job["instruct"] = instruct or "A bright, cheerful young voice."
     if seed is not None:
         job["seed"] = seed
+    if protocol == 2:
+        job["callbacks"]["stream_url"] = worker.stream_url(job_id)
     return job
 
 
@@ -84,12 +89,22 @@ def make_runner(
     max_batch_size: int = 4,
     now: datetime = FIXED_NOW,
     mp3_encoder: Any = None,
+    attempts: Any = None,
+    chunk_schedule: tuple[int, ...] | None = None,
 ) -> JobRunner:
     return JobRunner(
         model or FakeSpeechModel(),
         transcriber=transcriber,
         prompt_cache=cache,
-        settings=RunnerSettings(max_batch_size=max_batch_size, heartbeat_seconds=heartbeat_seconds, retry=FAST_RETRY),
+        settings=RunnerSettings(
+            max_batch_size=max_batch_size,
+            heartbeat_seconds=heartbeat_seconds,
+            retry=FAST_RETRY,
+            stream=FAST_STREAM,
+            **({} if chunk_schedule is None else {"chunk_schedule": chunk_schedule}),
+        ),
         now=lambda: now,
         mp3_encoder=mp3_encoder,
+        attempts=attempts,
+        sleep=lambda _s: None,
     )
