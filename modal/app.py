@@ -1,4 +1,4 @@
-"""Utter speech engine on Modal: engine protocol v1 in front of Qwen3-TTS.
+"""Utter speech engine on Modal: engine protocols 1 and 2 in front of Qwen3-TTS.
 
     modal run modal/app.py::download_weights   # once: weights onto the Volume
     modal deploy modal/app.py                  # the web endpoint + GPU classes
@@ -12,7 +12,11 @@ Pieces:
 - `enforce_cancel`: kills a cancelled job that did not stop by itself in time.
 
 This file must import on a machine without torch (tests, `modal deploy` from a
-laptop): GPU-only imports sit under `engine_image.imports()`.
+laptop): GPU-only imports sit under `engine_image.imports()`. Anything the web
+endpoint calls (cancel, dedupe) is pure Python and imported at the top, because
+the web image has no numpy and `Image.imports()` swallows ImportErrors.
+Everything else is the `utter_engine` package, which also runs self-hosted
+(`utter_engine.selfhosted`, docs/engine.md): only this file is Modal-specific.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import signal
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +33,10 @@ from typing import Any
 
 import modal
 
+# Pure Python, needed by the web endpoint too: never inside an `imports()` block (see the docstring).
+from utter_engine.cancel_flags import CancelFlags
 from utter_engine.config import MINUTES, EngineConfig
+from utter_engine.dedupe import SubmitDeduper
 
 config = EngineConfig.from_env()
 app = modal.App(config.app_name)
@@ -40,6 +49,7 @@ PYTHON_VERSION = "3.11"
 models_volume = modal.Volume.from_name(config.models_volume, create_if_missing=True)
 engine_secret = modal.Secret.from_name(config.secret_name, required_keys=["ENGINE_TOKEN"])
 cancel_store = modal.Dict.from_name(config.cancel_dict, create_if_missing=True)
+jobs_store = modal.Dict.from_name(config.jobs_dict, create_if_missing=True)
 
 engine_image = (
     modal.Image.debian_slim(python_version=PYTHON_VERSION)
@@ -64,16 +74,16 @@ download_image = (
 with engine_image.imports():
     # Pure Python + numpy/scipy: present in the engine image (and the tests), not in the web image.
     from utter_engine.audio_decode import DecodeError, decode_audio
-    from utter_engine.cancel_flags import CancelFlags
     from utter_engine.errors import UnusableAudio
     from utter_engine.mp3 import encode_mp3_ffmpeg
     from utter_engine.prompt_cache import PromptCache
-    from utter_engine.qwen_model import QwenSpeechModel, WhisperTranscriber
+    from utter_engine.qwen_model import LazyTranscriber, QwenSpeechModel, WhisperTranscriber
     from utter_engine.runner import JobRunner, RunnerSettings, report_unavailable
 
 with engine_image.imports():
     # GPU-only. Imported at container start, before the memory snapshot is taken,
     # so a restored container skips the ~10 s of importing torch and transformers.
+    import faster_qwen3_tts  # noqa: F401
     import qwen_tts  # noqa: F401
     import torch  # noqa: F401
     import transformers  # noqa: F401
@@ -95,11 +105,15 @@ def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
-# Everything a GPU class shares. retries=0 on purpose: a re-run job would start
-# again at seq 0, and the Worker drops events whose seq it has already seen.
+# Everything a GPU class shares. retries=0 on purpose: a retried input would replay the job.
+# (Preemption still restarts an input; the runner resumes a v2 job from the socket's hello
+# and never replays a v1 one: ADR 0013.)
 _ENGINE_OPTIONS: dict[str, Any] = dict(
     image=engine_image,
     gpu=config.gpu_list(),
+    cpu=config.cpu,
+    memory=config.memory_mb,
+    max_containers=config.max_containers,
     volumes={config.models_dir: models_volume},
     env={**config.to_env(), "HF_HUB_OFFLINE": "1"},  # weights come from the Volume only
     timeout=config.job_timeout_seconds,
@@ -124,6 +138,8 @@ class _Engine:
         self.speech: Any = None
         self.asr: Any = None
         self.load_error: str | None = None
+        self.preempted = threading.Event()
+        _watch_for_preemption(self.preempted)
         if config.gpu_snapshot:
             # With GPU snapshots the weights already on the GPU are part of the snapshot.
             self._load_models()
@@ -140,17 +156,16 @@ class _Engine:
             log.error(self.load_error)
             return
         try:
-            self.speech = QwenSpeechModel.load(path, attn_implementation=config.attn_implementation)
+            self.speech = QwenSpeechModel.load(
+                path, attn_implementation=config.attn_implementation, streaming=config.streaming
+            )
         except Exception as exc:  # reported on every job instead of crash-looping the container
             self.load_error = f"loading {self.model_id} failed: {type(exc).__name__}: {exc}"
             log.exception("model load failed")
             return
         if self.with_asr:
-            try:
-                self.asr = WhisperTranscriber.load(config.model_dir(config.asr_model))
-            except Exception:
-                # Cloning still works without ASR (speaker embedding only), so do not fail the container.
-                log.exception("ASR model load failed; references without a matching transcript clone less closely")
+            # Whisper loads on first use: the Worker sends transcripts with most voices.
+            self.asr = LazyTranscriber(_whisper_loader(config.model_dir(config.asr_model)))
 
     @modal.method()
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -158,7 +173,6 @@ class _Engine:
             outcome = report_unavailable(job, self.load_error or "the speech model is not loaded")
             return dataclasses.asdict(outcome)
         call_id = modal.current_function_call_id() or ""
-        is_cancelled = CancelFlags(cancel_store).checker(call_id, str(job.get("job_id", "")))
         runner = JobRunner(
             self.speech,
             transcriber=self.asr,
@@ -166,8 +180,15 @@ class _Engine:
             settings=RunnerSettings(max_batch_size=config.max_batch_size, heartbeat_seconds=config.heartbeat_seconds),
             mp3_encoder=encode_mp3_ffmpeg,
             now=lambda: clock(),
+            attempts=jobs_store,
         )
-        return dataclasses.asdict(runner.run(job, is_cancelled=is_cancelled))
+        is_cancelled = CancelFlags(cancel_store).checker(call_id, str(job.get("job_id", "")))
+        outcome = runner.run(job, is_cancelled=is_cancelled, is_preempted=self.preempted.is_set)
+        if outcome.device_failed:
+            # A sticky CUDA error poisons this container: finish this input, take no more.
+            log.error("stopping input fetching after a GPU failure: %s", outcome.detail)
+            stop_fetching_inputs()
+        return dataclasses.asdict(outcome)
 
 
 @app.cls(**_ENGINE_OPTIONS)
@@ -179,7 +200,7 @@ class CloneEngine(_Engine):
     def transcribe(self, audio: bytes, language: str | None) -> str:
         if self.asr is None:
             raise RuntimeError("the ASR model is not loaded")
-        rate = WhisperTranscriber.SAMPLE_RATE
+        rate = LazyTranscriber.SAMPLE_RATE
         try:
             samples = decode_audio(audio, rate)
         except DecodeError as exc:
@@ -190,6 +211,32 @@ class CloneEngine(_Engine):
 @app.cls(**_ENGINE_OPTIONS)
 class DesignEngine(_Engine):
     model_id = config.design_model
+
+
+def _whisper_loader(path: str) -> Callable[[], Any]:
+    return lambda: WhisperTranscriber.load(path)
+
+
+def _watch_for_preemption(flag: threading.Event) -> None:
+    """Modal preempts with SIGINT: note it (for a job thread) and keep Python's KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        flag.set()
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+
+
+def stop_fetching_inputs() -> None:
+    import modal.experimental
+
+    modal.experimental.stop_fetching_inputs()
 
 
 def spawn_job(job: SubmitRequest) -> str:
@@ -242,6 +289,7 @@ def web() -> Any:
         spawn_job=spawn_job,
         cancel_job=cancel_job,
         transcribe=transcribe_audio,
+        deduper=SubmitDeduper(jobs_store),
         health_info=lambda: {
             "engine": "modal",
             "clone_model": config.clone_model,

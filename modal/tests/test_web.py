@@ -81,7 +81,7 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
 def test_health_needs_no_token(client: TestClient) -> None:
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "protocol": 1, "engine": "test"}
+    assert response.json() == {"status": "ok", "protocol": 2, "protocols": [1, 2], "engine": "test"}
 
 
 @pytest.mark.parametrize(

@@ -34,11 +34,23 @@ class EngineConfig:
     # Optional Modal Secret holding HF_TOKEN for the weight download (the Qwen and Whisper repos are public).
     hf_secret: str = ""
     cancel_dict: str = "utter-engine-cancel-flags"
+    # job id -> call id, so a repeated submit returns the first call (and a preempted v1 job is not replayed).
+    jobs_dict: str = "utter-engine-jobs"
     gpu: str = "L4"
     # Seconds an idle GPU container stays warm: longer = fewer cold starts, more idle cost.
     scaledown_seconds: int = 5 * MINUTES
     min_containers: int = 0
     job_timeout_seconds: int = 30 * MINUTES
+    # Reserved per GPU container (Modal's default is 0.125 core / 128 MiB, burstable). Not measured yet:
+    # sized from the 1.7B model's load (≈ 3.4 GB of bf16 weights through host memory, torch and
+    # transformers ≈ 2 GB, Whisper on first use ≈ 1.6 GB) plus reference decoding, resampling,
+    # loudness and MP3 encoding on the CPU while the GPU generates. See docs/engine.md.
+    cpu: float = 4.0
+    memory_mb: int = 16384
+    # Most GPU containers at once: bounds the bill if a bug or a flood submits many jobs.
+    max_containers: int = 10
+    # Stream audio while it decodes (protocol 2's live path): static cache + CUDA graphs (ADR 0012).
+    streaming: bool = True
     # GPU memory snapshots are an alpha Modal feature; CPU snapshots (imports) are always on.
     gpu_snapshot: bool = False
     attn_implementation: str = "sdpa"

@@ -206,6 +206,31 @@ class WhisperTranscriber:
         return str(result["text"]).strip()
 
 
+class LazyTranscriber:
+    """Loads Whisper on the first transcription, not at every cold start (the Worker seldom needs it)."""
+
+    SAMPLE_RATE = WhisperTranscriber.SAMPLE_RATE
+
+    def __init__(self, load: Any) -> None:
+        import threading
+
+        self._load = load
+        self._lock = threading.Lock()
+        self._inner: Any = None
+        self.loads = 0
+
+    @property
+    def loaded(self) -> bool:
+        return self._inner is not None
+
+    def transcribe(self, audio: NDArray[np.float32], sample_rate: int, language: str | None) -> str:
+        with self._lock:
+            if self._inner is None:
+                self._inner = self._load()
+                self.loads += 1
+        return str(self._inner.transcribe(audio, sample_rate, language))
+
+
 def _seed_everything(seed: int | None) -> None:
     if seed is None:
         return

@@ -129,7 +129,11 @@ class JobRunner:
         self._sleep = sleep
 
     def run(
-        self, job: SubmitRequest | dict[str, Any], *, is_cancelled: Callable[[], bool] = lambda: False
+        self,
+        job: SubmitRequest | dict[str, Any],
+        *,
+        is_cancelled: Callable[[], bool] = lambda: False,
+        is_preempted: Callable[[], bool] = lambda: False,
     ) -> JobOutcome:
         request = job if isinstance(job, SubmitRequest) else SubmitRequest.model_validate(job)
         client = WorkerClient(
@@ -152,6 +156,8 @@ class JobRunner:
             deadline = parse_deadline(request.deadline)
 
             def checkpoint() -> None:
+                if is_preempted():
+                    raise KeyboardInterrupt  # the SIGINT reached another thread; act on it in the job's
                 if channel.halt_reason is not None:
                     raise JobStopped(channel.halt_reason)
                 channel.poll()  # a StreamCancel from the DO

@@ -20,8 +20,9 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .dedupe import SubmitDeduper, SubmitInFlight
 from .errors import UnusableAudio
-from .protocol import LANGUAGE_CODES, PROTOCOL_VERSION, CancelResponse, SubmitRequest, SubmitResponse
+from .protocol import LANGUAGE_CODES, PROTOCOL_VERSIONS, CancelResponse, SubmitRequest, SubmitResponse
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def create_web_app(
     health_info: Callable[[], dict[str, Any]] = dict,
     max_job_bytes: int = 256 * 1024,
     max_audio_bytes: int = 50 * 1024 * 1024,
+    deduper: SubmitDeduper | None = None,
 ) -> FastAPI:
     if not engine_token:
         # A blank secret would make every request unauthorised, or worse, authorised.
@@ -71,7 +73,7 @@ def create_web_app(
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "protocol": PROTOCOL_VERSION, **health_info()}
+        return {"status": "ok", "protocol": max(PROTOCOL_VERSIONS), "protocols": list(PROTOCOL_VERSIONS), **health_info()}
 
     @app.post("/jobs")
     async def submit(request: Request) -> JSONResponse:
@@ -91,14 +93,23 @@ def create_web_app(
             job = SubmitRequest.model_validate(payload)
         except ValidationError as exc:
             return error_response(
-                400, "invalid_request", "The body is not a valid protocol v1 SubmitRequest.", _issues(exc.errors())
+                400, "invalid_request", "The body is not a valid SubmitRequest.", _issues(exc.errors())
             )
+        # The Worker sends the job id as the idempotency key; without one, the job id is the key.
+        key = request.headers.get("idempotency-key", "").strip() or job.job_id
+        if len(key) > 256:
+            return error_response(400, "invalid_request", "Idempotency-Key is at most 256 characters.")
         try:
-            call_id = await run_in_threadpool(spawn_job, job)
+            if deduper is None:
+                call_id, spawned = await run_in_threadpool(spawn_job, job), True
+            else:
+                call_id, spawned = await run_in_threadpool(deduper.submit, key, lambda: spawn_job(job))
+        except SubmitInFlight:
+            return error_response(503, "engine_busy", "This job is being started by another submit; try again.")
         except Exception:
             log.exception("spawning job %s failed", job.job_id)
             return error_response(503, "engine_unavailable", "The engine could not start the job; try again.")
-        log.info("job %s spawned as %s", job.job_id, call_id)
+        log.info("job %s %s %s", job.job_id, "spawned as" if spawned else "already running as", call_id)
         return JSONResponse(SubmitResponse(call_id=call_id).to_json(), status_code=202)
 
     @app.post("/jobs/{call_id}/cancel")
