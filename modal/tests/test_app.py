@@ -191,6 +191,11 @@ def test_the_web_function_builds_the_endpoint_from_the_secret(monkeypatch: pytes
 # --- the GPU classes, run locally with the fake model --------------------------------------
 
 
+# What the fixture's loader built (in order), and options for the speech models it builds.
+MADE: list[Any] = []
+MODEL_OPTIONS: dict[str, Any] = {}
+
+
 @pytest.fixture
 def models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     config = EngineConfig(models_dir=str(tmp_path))
@@ -198,14 +203,17 @@ def models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (tmp_path / repo).mkdir(parents=True)
     monkeypatch.setattr(engine_app, "config", config)
     monkeypatch.setattr(engine_app, "cancel_store", MemoryFlagStore())
+    monkeypatch.setattr(engine_app, "jobs_store", MemoryFlagStore())
     monkeypatch.setattr(engine_app, "clock", lambda: FIXED_NOW)
-    loaded: list[str] = []
+    MADE.clear()
+    MODEL_OPTIONS.clear()
 
     class Loader:
         @staticmethod
         def load(path: str, **_: Any) -> Any:
-            loaded.append(path)
-            return FakeTranscriber("the words") if "whisper" in path else FakeSpeechModel()
+            made = FakeTranscriber("the words") if path.endswith(engine_app.config.asr_model) else FakeSpeechModel(**MODEL_OPTIONS)
+            MADE.append(made)
+            return made
 
     monkeypatch.setattr(engine_app, "QwenSpeechModel", Loader)
     monkeypatch.setattr(engine_app, "WhisperTranscriber", type("W", (Loader,), {"SAMPLE_RATE": 16000}))
@@ -259,3 +267,120 @@ def test_tests_and_images_pin_the_same_versions_of_shared_packages() -> None:
         for package in set(dev) & set(pinned):
             assert dev[package] == pinned[package], f"{package} differs between requirements-dev.txt and {image}"
     assert {"torch", "qwen-tts", "transformers"} <= set(_pins(MODAL_DIR / "requirements-image.txt"))
+
+
+# --- production correctness (issue 12) ---------------------------------------------------
+
+_NO_NUMPY = """
+import importlib.abc, sys
+
+class NoNumpy(importlib.abc.MetaPathFinder):
+    # The web image: numpy (and everything built on it) is not installed.
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("numpy", "scipy"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+
+sys.meta_path.insert(0, NoNumpy())
+"""
+
+
+def test_cancel_works_in_the_web_image_without_numpy() -> None:
+    code = _NO_NUMPY + (
+        "import app, modal\n"
+        "from utter_engine.cancel_flags import MemoryFlagStore\n"
+        "assert 'numpy' not in sys.modules\n"
+        "class Call:\n"
+        "    def get(self, timeout=None): raise TimeoutError()\n"
+        "modal.FunctionCall.from_id = staticmethod(lambda call_id, client=None: Call())\n"
+        "app.cancel_store = MemoryFlagStore()\n"
+        "app.enforce_cancel = type('F', (), {'spawn': staticmethod(lambda *a: None)})()\n"
+        "from fastapi.testclient import TestClient\n"
+        "import os; os.environ['ENGINE_TOKEN'] = 'web-image-token'\n"
+        "client = TestClient(app.web.local())\n"
+        "r = client.post('/jobs/fc-running/cancel', headers={'Authorization': 'Bearer web-image-token'})\n"
+        "print(r.status_code, r.json()['cancelled'], app.cancel_store.get('cancel:fc-running') is not None)\n"
+    )
+    out = run_python(code)
+    assert out.split()[-3:] == ["202", "True", "True"]
+
+
+def test_the_numpy_blocker_really_blocks() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _NO_NUMPY + "import numpy"], cwd=MODAL_DIR, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0 and "No module named 'numpy'" in done.stderr
+
+
+def test_gpu_classes_reserve_cpu_memory_and_cap_containers() -> None:
+    code = (
+        "import json, app; o = app._ENGINE_OPTIONS; "
+        "print(json.dumps({k: o[k] for k in ('cpu', 'memory', 'max_containers')}))"
+    )
+    assert json.loads(run_python(code)) == {"cpu": 4.0, "memory": 16384, "max_containers": 10}
+    tuned = json.loads(run_python(code, UTTER_CPU="8", UTTER_MEMORY_MB="32768", UTTER_MAX_CONTAINERS="3"))
+    assert tuned == {"cpu": 8.0, "memory": 32768, "max_containers": 3}
+
+
+def test_whisper_loads_on_first_use_not_at_container_start(models_dir: Path) -> None:
+    engine = engine_app.CloneEngine()
+    with FakeWorker(token="job-token-0123456789abcdef") as w:
+        w.references["job_test_1"] = (200, reference_wav(), "audio/wav")
+        assert engine.run_job.local(make_job(w, text="Hello.", reference_text="Hello."))["status"] == "completed"
+    assert [type(m).__name__ for m in MADE] == ["FakeSpeechModel"], "no Whisper at container start"
+    assert engine.transcribe.local(reference_wav(seconds=3.0), "en") == "the words"
+    assert engine.transcribe.local(reference_wav(seconds=2.0), None) == "the words"
+    assert [type(m).__name__ for m in MADE] == ["FakeSpeechModel", "FakeTranscriber"], "loaded once, on first use"
+
+
+def test_a_sticky_gpu_error_stops_the_container_taking_inputs(
+    models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stopped: list[bool] = []
+    monkeypatch.setattr(engine_app, "stop_fetching_inputs", lambda: stopped.append(True))
+    MODEL_OPTIONS.update(crash_on_call=1, crash_error="device")
+    engine = engine_app.DesignEngine()
+    with FakeWorker(token="job-token-0123456789abcdef") as w:
+        outcome = engine.run_job.local(make_job(w, kind="design_preview"))
+    assert outcome["device_failed"] is True and outcome["error_code"] == "engine_unavailable"
+    assert w.events()[-1]["error"]["retryable"] is True
+    assert stopped == [True]
+
+
+def test_an_ordinary_failure_keeps_the_container(models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stopped: list[bool] = []
+    monkeypatch.setattr(engine_app, "stop_fetching_inputs", lambda: stopped.append(True))
+    MODEL_OPTIONS.update(crash_on_call=1)
+    engine = engine_app.DesignEngine()
+    with FakeWorker(token="job-token-0123456789abcdef") as w:
+        outcome = engine.run_job.local(make_job(w, kind="design_preview"))
+    assert outcome["status"] == "failed" and not outcome["device_failed"] and not stopped
+
+
+def test_modal_has_the_stop_fetching_inputs_api() -> None:
+    import modal.experimental
+
+    assert callable(modal.experimental.stop_fetching_inputs)
+
+
+def test_a_duplicate_submit_returns_the_first_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    from utter_engine.dedupe import MemoryClaimStore
+
+    spawned: list[str] = []
+
+    def spawn(job: SubmitRequest) -> str:
+        spawned.append(job.job_id)
+        return f"fc-{len(spawned)}"
+
+    monkeypatch.setattr(engine_app, "spawn_job", spawn)
+    monkeypatch.setattr(engine_app, "jobs_store", MemoryClaimStore())
+    monkeypatch.setenv("ENGINE_TOKEN", "from-the-modal-secret")
+    client = TestClient(engine_app.web.local())
+    with FakeWorker(token="job-token-0123456789abcdef") as w:
+        body = make_job(w)
+    headers = {"Authorization": "Bearer from-the-modal-secret", "Idempotency-Key": body["job_id"]}
+    first = client.post("/jobs", json=body, headers=headers)
+    again = client.post("/jobs", json=body, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert first.json() == again.json() == {"call_id": "fc-1"}
+    assert spawned == [body["job_id"]], "one GPU job"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from utter_engine.errors import ModelOutOfMemory
+from utter_engine.errors import DeviceFailure, ModelOutOfMemory
 from utter_engine.segmentation import speech_units
 
 from .synthetic_audio import speech_like
@@ -55,8 +55,9 @@ class FakeSpeechModel:
     # Texts containing one of these keep talking until max_new_tokens, `runaway_times` times each.
     runaway_markers: tuple[str, ...] = ()
     runaway_times: int = 1
-    # Raise this on the n-th generate call (1-based).
+    # Raise this on the n-th generate call (1-based); "device" raises a sticky CUDA error.
     crash_on_call: int | None = None
+    crash_error: str = "runtime"
     calls: list[ModelCall] = field(default_factory=list)
     prompts: list[FakePrompt] = field(default_factory=list)
     on_call: object = None  # optional callable(call_number) for tests that act mid-job
@@ -136,7 +137,9 @@ class FakeSpeechModel:
         if self.delay_s:
             time.sleep(self.delay_s)
         if self.crash_on_call == number:
-            raise RuntimeError("CUDA error: device-side assert triggered")
+            if self.crash_error == "device":
+                raise DeviceFailure("CUDA error: an illegal memory access was encountered")
+            raise RuntimeError("generation exploded")
         if self.oom_above_batch is not None and len(call.texts) > self.oom_above_batch:
             batch = FakeBatch(len(call.texts) * 1_000_000)  # alive for as long as this frame is
             self._oom_batches.append(weakref.ref(batch))
