@@ -347,3 +347,70 @@ def write_random_checkpoint(directory: str | Path, size: str = "tiny", *, model_
     codec.save_pretrained(str(codec_dir), safe_serialization=True)
     EncodecFeatureExtractor(feature_size=1, sampling_rate=24000, padding_value=0.0).save_pretrained(str(codec_dir))
     return root
+
+
+def build_random_model(
+    size: str, *, model_type: str = "voice_design", device: str = "cpu", dtype: str = "float32", seed: int = 0,
+    workdir: str | Path,
+) -> Any:
+    """A `qwen_tts.Qwen3TTSModel` with random weights built in memory on `device` (no checkpoint on disk).
+
+    For the benchmark, where writing 3–7 GB of random safetensors would cost more than the run.
+    Only the text tokenizer (a few KB) goes through `workdir`.
+    """
+    import torch
+    from transformers import AutoTokenizer, EncodecFeatureExtractor
+
+    from qwen_tts import Qwen3TTSModel, Qwen3TTSTokenizer
+    from qwen_tts.core.models import Qwen3TTSConfig, Qwen3TTSForConditionalGeneration
+    from qwen_tts.core.models.processing_qwen3_tts import Qwen3TTSProcessor
+    from qwen_tts.core.tokenizer_12hz.configuration_qwen3_tts_tokenizer_v2 import Qwen3TTSTokenizerV2Config
+    from qwen_tts.core.tokenizer_12hz.modeling_qwen3_tts_tokenizer_v2 import Qwen3TTSTokenizerV2Model
+
+    a = ARCHITECTURES[size]
+    root = Path(workdir)
+    root.mkdir(parents=True, exist_ok=True)
+    special = _text_tokenizer(root)
+    processor = Qwen3TTSProcessor(tokenizer=AutoTokenizer.from_pretrained(str(root)))
+    torch_dtype = getattr(torch, dtype)
+    torch.manual_seed(seed)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch_dtype)
+    try:
+        with torch.device(device):
+            config = Qwen3TTSConfig(**json.loads(json.dumps(_model_config(a, model_type, special))))
+            config._attn_implementation = "sdpa"
+            model = Qwen3TTSForConditionalGeneration(config)
+            codec = Qwen3TTSTokenizerV2Model(Qwen3TTSTokenizerV2Config(**_codec_config(a)))
+            with torch.no_grad():
+                for name, tensor in [*codec.named_parameters(), *codec.named_buffers()]:
+                    if name.endswith("embedding_sum"):
+                        tensor.normal_(0.0, 1.0)
+                    elif name.endswith("cluster_usage"):
+                        tensor.fill_(1.0)
+    finally:
+        torch.set_default_dtype(previous)
+    model.eval()
+    codec.eval()
+    tokenizer = Qwen3TTSTokenizer()
+    tokenizer.model = codec
+    tokenizer.config = codec.config
+    tokenizer.feature_extractor = EncodecFeatureExtractor(feature_size=1, sampling_rate=24000, padding_value=0.0)
+    tokenizer.device = torch.device(device)
+    model.load_speech_tokenizer(tokenizer)
+    model.load_generate_config(dict(GENERATION_CONFIG))
+    return Qwen3TTSModel(model=model, processor=processor, generate_defaults=dict(GENERATION_CONFIG))
+
+
+def forbid_end_of_speech(inner: Any) -> None:
+    """Make every generation run to its token budget: a fixed frame count for the benchmark."""
+    import torch
+
+    talker = inner.model.talker
+    eos = talker.config.codec_eos_token_id
+
+    def hook(_module: Any, _inputs: Any, output: torch.Tensor) -> torch.Tensor:
+        output[..., eos] = torch.finfo(output.dtype).min
+        return output
+
+    talker.codec_head.register_forward_hook(hook)

@@ -19,9 +19,10 @@ export interface EngineClient {
 }
 
 /**
- * Both engines (Modal in production, dev/engine locally) speak protocol v1
- * over HTTP, so one client serves both; `ENGINE` only names which is behind
- * `ENGINE_URL` (see docs/engine.md).
+ * Every engine (Modal in production, the same package self-hosted on a CUDA
+ * machine, dev/engine locally) speaks the same protocol over HTTP, so one
+ * client serves all; `ENGINE` only names which is behind `ENGINE_URL` (see
+ * docs/engine.md).
  */
 export function createEngineClient(config: Pick<AppConfig, "ENGINE_URL" | "ENGINE_TOKEN">, fetcher: typeof fetch = fetch): EngineClient {
   const base = config.ENGINE_URL.replace(/\/+$/, "");

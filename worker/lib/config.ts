@@ -19,7 +19,8 @@ export const AppConfig = z
     TRUSTED_ORIGINS: csv,
     BETTER_AUTH_SECRET: z.string().min(32, "must be at least 32 characters"),
     JOB_TOKEN_SECRET: z.string().min(32, "must be at least 32 characters"),
-    ENGINE: z.enum(["local", "modal"]).default("local"),
+    /** Which engine is behind ENGINE_URL: all three speak the same protocol over HTTP (docs/engine.md). */
+    ENGINE: z.enum(["local", "modal", "selfhosted"]).default("local"),
     ENGINE_URL: z.url(),
     ENGINE_TOKEN: z.string().min(8),
     /** Public base URL the engine uses to call back; defaults to APP_URL. */
