@@ -266,7 +266,16 @@ def test_tests_and_images_pin_the_same_versions_of_shared_packages() -> None:
         assert pinned, image
         for package in set(dev) & set(pinned):
             assert dev[package] == pinned[package], f"{package} differs between requirements-dev.txt and {image}"
-    assert {"torch", "qwen-tts", "transformers"} <= set(_pins(MODAL_DIR / "requirements-image.txt"))
+    image = _pins(MODAL_DIR / "requirements-image.txt")
+    assert {"torch", "qwen-tts", "transformers", "faster-qwen3-tts", "websockets"} <= set(image)
+    # The real-model tests run the image's versions of what they share with it.
+    for tests in ("requirements-model.txt", "requirements-model-nodeps.txt"):
+        pinned = _pins(MODAL_DIR / tests)
+        assert pinned, tests
+        for package in set(pinned) & set(image):
+            assert pinned[package] == image[package], f"{package} differs between {tests} and the image"
+    assert {"torch", "transformers"} <= set(_pins(MODAL_DIR / "requirements-model.txt"))
+    assert {"qwen-tts", "faster-qwen3-tts"} <= set(_pins(MODAL_DIR / "requirements-model-nodeps.txt"))
 
 
 # --- production correctness (issue 12) ---------------------------------------------------
