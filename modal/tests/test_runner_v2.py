@@ -96,6 +96,18 @@ def test_a_dropped_socket_is_reopened_and_numbering_continues(worker: FakeWorker
     _check_frames(worker)
 
 
+def test_an_event_lost_with_the_socket_is_resent_after_the_hello(worker: FakeWorker) -> None:
+    serve_reference(worker)
+    worker.drop_event_seq = 3
+    outcome = make_runner(FakeSpeechModel(can_stream=True)).run(make_job(worker, protocol=2, reference_text="w"))
+    assert outcome.status == "completed", outcome
+    assert [e["seq"] for e in worker.lost_events] == [3]
+    assert worker.sockets[1].hello["acked_seq"] == 2, "the DO never saw seq 3"
+    events = _events(worker)
+    assert [e["seq"] for e in events] == list(range(len(events))), "seq 3 resent once, nothing skipped"
+    assert events[3] == worker.lost_events[0], "the same event, not a new one"
+
+
 def test_without_a_socket_the_job_falls_back_to_http_events(worker: FakeWorker) -> None:
     serve_reference(worker)
     worker.refuse_sockets = 503

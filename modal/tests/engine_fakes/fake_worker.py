@@ -74,6 +74,7 @@ class FakeWorker:
     jobs: dict[str, JobState] = field(default_factory=dict)
     invalid_events: list[Any] = field(default_factory=list)
     multipart_uploads: int = 0
+    lost_events: list[Any] = field(default_factory=list)
     # v2: binary frames as decoded (AudioFrame), in arrival order, and every socket opened.
     frames: list[Any] = field(default_factory=list)
     sockets: list[SocketRecord] = field(default_factory=list)
@@ -81,6 +82,8 @@ class FakeWorker:
     cancel_on: Callable[[str, Any], str | None] | None = None
     # Drop the socket without a close frame (a network failure) after this many frames, once.
     drop_after_frames: int | None = None
+    # Drop the socket when the event with this seq arrives, before reading it (it is lost), once.
+    drop_event_seq: int | None = None
     # Refuse sockets with this HTTP status (e.g. 503: the engine must fall back to HTTP events).
     refuse_sockets: int | None = None
     # Serve GET on segment artifacts (the resume path of a preempted rerun).
@@ -209,6 +212,14 @@ class FakeWorker:
             self.invalid_events.append(message)
             ws.close(4400, "malformed event")
             return 4400
+        with self._lock:
+            lose = self.drop_event_seq is not None and value["seq"] == self.drop_event_seq
+            if lose:
+                self.drop_event_seq = None
+                self.lost_events.append(value)
+        if lose:
+            ws.socket.close()
+            return 1006
         with self._lock:
             accepted = value["seq"] > job.last_seq and job.state not in TERMINAL_STATES
             if accepted:
