@@ -16,6 +16,7 @@ import { voiceRoutes } from "./routes/voices";
 import { billingRoutes } from "./routes/billing";
 import { stripeWebhookRoutes } from "./routes/stripe-webhook";
 import { apiKeyRoutes } from "./routes/api-keys";
+import { corsForApiKeys } from "./cors";
 
 export interface ApiEnv {
   Bindings: Env;
@@ -33,6 +34,9 @@ export function createApi() {
     await next();
     c.header("x-request-id", requestId);
   });
+
+  // Before the origin check, so a preflight (OPTIONS, never state-changing) is answered here.
+  api.use("*", corsForApiKeys);
 
   api.use("*", async (c, next) => {
     if (isCrossSiteRequest(c.req.raw, c.get("ctx").config)) {
