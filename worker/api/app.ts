@@ -17,6 +17,7 @@ import { billingRoutes } from "./routes/billing";
 import { stripeWebhookRoutes } from "./routes/stripe-webhook";
 import { apiKeyRoutes } from "./routes/api-keys";
 import { corsForApiKeys } from "./cors";
+import { handleMcp } from "../mcp/server";
 
 export interface ApiEnv {
   Bindings: Env;
@@ -63,6 +64,8 @@ export function createApi() {
   api.route("/api", stripeWebhookRoutes);
   api.route("/api", apiKeyRoutes);
   api.route("/internal/engine", engineCallbackRoutes);
+  // MCP over Streamable HTTP (docs/mcp.md): POST carries JSON-RPC; GET/DELETE answer 405 in stateless mode.
+  api.on(["GET", "POST", "DELETE"], "/mcp", (c) => handleMcp(c.req.raw, c.get("ctx")));
 
   api.notFound((c) => c.json(new AppError("not_found", 404, `No API route ${c.req.method} ${c.req.path}.`).toBody(), 404));
 

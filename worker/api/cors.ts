@@ -14,8 +14,8 @@ const NOT_CORS = [/^\/api\/auth\//, /^\/api\/webhooks\//, /^\/internal\//];
 
 export const API_CORS_HEADERS = {
   allowMethods: ["GET", "HEAD", "POST", "PATCH", "DELETE"],
-  allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "Range"],
-  exposeHeaders: ["X-Request-Id", "Retry-After", "Content-Range", "Content-Length", "Accept-Ranges", "Content-Disposition"],
+  allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "Range", "Mcp-Protocol-Version", "Mcp-Session-Id", "Last-Event-ID"],
+  exposeHeaders: ["X-Request-Id", "Retry-After", "Content-Range", "Content-Length", "Accept-Ranges", "Content-Disposition", "Mcp-Session-Id"],
   maxAge: 86_400,
 } as const;
 
