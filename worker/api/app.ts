@@ -18,6 +18,7 @@ import { stripeWebhookRoutes } from "./routes/stripe-webhook";
 import { apiKeyRoutes } from "./routes/api-keys";
 import { corsForApiKeys } from "./cors";
 import { handleMcp } from "../mcp/server";
+import { openAiRoutes } from "../openai/routes";
 
 export interface ApiEnv {
   Bindings: Env;
@@ -64,6 +65,7 @@ export function createApi() {
   api.route("/api", stripeWebhookRoutes);
   api.route("/api", apiKeyRoutes);
   api.route("/internal/engine", engineCallbackRoutes);
+  api.route("/v1", openAiRoutes);
   // MCP over Streamable HTTP (docs/mcp.md): POST carries JSON-RPC; GET/DELETE answer 405 in stateless mode.
   api.on(["GET", "POST", "DELETE"], "/mcp", (c) => handleMcp(c.req.raw, c.get("ctx")));
 

@@ -9,7 +9,8 @@ import { createGeneration, generationView, getOwnedGeneration } from "../service
 import { LIMITS } from "../services/limits";
 import { findVoiceByIdOrName } from "../services/voice-lookup";
 import { listVoices } from "../services/voices";
-import { INLINE_AUDIO_MAX_BYTES, toBase64 } from "./audio-content";
+import { toBase64 } from "../lib/base64";
+import { INLINE_AUDIO_MAX_BYTES } from "./audio-content";
 
 interface ToolDeps {
   ctx: RequestContext;
