@@ -34,7 +34,10 @@ async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>): Promise
   }
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const p of parts) (out.set(p, at), (at += p.length));
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
