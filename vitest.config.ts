@@ -1,10 +1,13 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { fixtureBytesPlugin } from "./test/support/fixture-bytes-plugin";
+import { STRIPE_MOCK_HOST, startStripeMock } from "./test/support/stripe-mock/server";
 
 // Kept apart from vite.config.ts so the Remix plugin does not load in tests.
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
+  // Every outbound Stripe request in the tests is checked by Stripe's own stripe-mock (ADR 0019).
+  const stripeMock = await startStripeMock();
   return {
     plugins: [
       fixtureBytesPlugin(),
@@ -22,8 +25,8 @@ export default defineConfig(async () => {
             ENGINE_TOKEN: "test-engine-token",
             ENGINE_URL: "http://engine.test",
             QUEUE_RETRY_BASE_DELAY_S: "0",
-            // Billing: a fake test-mode key (Stripe's API is stubbed over fetch) and the webhook secret tests sign with.
-            STRIPE_SECRET_KEY: "sk_test_utter_fake_0123456789",
+            // Billing: a test-mode-looking key (stripe-mock checks its shape; the stub answers over fetch) and the webhook secret tests sign with.
+            STRIPE_SECRET_KEY: "sk_test_51UtterFake0123456789abcdefABCDEF",
             STRIPE_WEBHOOK_SECRET: "whsec_utter_test_secret_0123456789abcdef",
             STRIPE_PRICE_PRO: "price_test_pro_monthly",
             STRIPE_PRICE_STUDIO: "price_test_studio_monthly",
@@ -32,7 +35,14 @@ export default defineConfig(async () => {
           },
           // No test reaches the network: a fetch that no test mocked (e.g. a queue retry
           // running after its test restored the fake engine) gets a 503 here, not a DNS lookup.
-          outboundService: () => new Response("no outbound network in tests", { status: 503 }),
+          // The one exception is stripe-mock on loopback, which the Stripe stub asks to validate requests.
+          outboundService: async (request: Request) => {
+            const url = new URL(request.url);
+            if (url.host !== STRIPE_MOCK_HOST) return new Response("no outbound network in tests", { status: 503 });
+            const target = new URL(url.pathname + url.search, stripeMock.origin);
+            const hasBody = request.method !== "GET" && request.method !== "HEAD";
+            return fetch(target, { method: request.method, headers: request.headers, body: hasBody ? await request.arrayBuffer() : undefined });
+          },
           // Queue delivery in tests: no batching delay.
           queueConsumers: {
             "utter-tasks": { maxBatchTimeout: 0, maxRetries: 3, deadLetterQueue: "utter-tasks-dlq" },

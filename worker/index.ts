@@ -21,7 +21,7 @@ const handleRemix = createRequestHandler(remixBuild as unknown as ServerBuild);
 export default {
   async fetch(request, env, exec) {
     const url = new URL(request.url);
-    if (url.pathname.startsWith("/api/") || url.pathname.startsWith("/internal/")) {
+    if (url.pathname.startsWith("/api/") || url.pathname.startsWith("/internal/") || url.pathname === "/mcp" || url.pathname.startsWith("/v1/")) {
       return api.fetch(request, env, exec);
     }
     const requestId = requestIdFrom(request);

@@ -62,6 +62,9 @@ function regenerateHref(g: Generation): string | null {
 
 const ACTIVE = new Set(["queued", "dispatched", "running"]);
 
+/** The checkboxes of finished items belong to this form, which downloads them as one ZIP (works without JS). */
+const ARCHIVE_FORM = "history-archive";
+
 function GenerationItem({ g, languages }: { g: Generation; languages: Record<string, string> }) {
   const [playing, setPlaying] = useState(false);
   const [confirming, setConfirming] = useState(false);
@@ -84,6 +87,16 @@ function GenerationItem({ g, languages }: { g: Generation; languages: Record<str
       aria-describedby={textId}
     >
       <div className="history-head">
+        {g.audio_url ? (
+          <input
+            type="checkbox"
+            name="ids"
+            value={g.id}
+            form={ARCHIVE_FORM}
+            className="history-select"
+            aria-label={`Select for download: ${g.text.slice(0, 60)}`}
+          />
+        ) : null}
         <strong>{g.voice_name || "Deleted voice"}</strong>
         {g.voice_deleted ? <span className="badge">voice deleted</span> : null}
         <span className={`badge status-${g.status}`}>{statusLabel(g.status)}</span>
@@ -262,11 +275,21 @@ export default function History() {
           )}
         </div>
       ) : (
-        <ul className="history-list" aria-label="Generated speech">
-          {generations.map((g) => (
-            <GenerationItem key={g.id} g={g} languages={languages} />
-          ))}
-        </ul>
+        <>
+          {generations.some((g) => g.audio_url) ? (
+            <form id={ARCHIVE_FORM} method="get" action="/api/generations/archive" className="history-archive">
+              <button type="submit" className="button small" data-testid="download-selected">
+                Download selected as ZIP
+              </button>
+              <span className="muted small">Tick the speech to include (up to 100).</span>
+            </form>
+          ) : null}
+          <ul className="history-list" aria-label="Generated speech">
+            {generations.map((g) => (
+              <GenerationItem key={g.id} g={g} languages={languages} />
+            ))}
+          </ul>
+        </>
       )}
       <div className="pager">
         {query.cursor ? (

@@ -1,12 +1,14 @@
-import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/cloudflare";
-import { Link, useLoaderData } from "@remix-run/react";
+import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/cloudflare";
+import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { useEffect, useRef, useState } from "react";
 import { LANGUAGES } from "../../worker/services/languages";
-import { getOwnedVoice, voiceView } from "../../worker/services/voices";
+import { getOwnedVoice, UpdateVoiceBody, updateVoice, voiceView } from "../../worker/services/voices";
+import { parseOrThrow } from "../../worker/lib/errors";
 import { RouteErrorBoundary } from "../components/route-error";
 import { WaveformPlayer } from "../components/waveform-player";
-import { orErrorResponse } from "../lib/errors.server";
+import { actionResult, orErrorResponse } from "../lib/errors.server";
 import { formatBytes, formatDate, formatDurationWords, plural } from "../lib/format";
-import { requirePageUser } from "../lib/session.server";
+import { requireActionUser, requirePageUser } from "../lib/session.server";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: data ? `${data.voice.name} — Utter` : "Voice not found — Utter" }];
 
@@ -17,7 +19,96 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
   return { voice: voiceView(row), language: LANGUAGES.find((l) => l.code === row.language)?.name ?? row.language };
 }
 
+/** Edits the voice's details with the same service and schema as `PATCH /api/voices/:id`. */
+export async function action({ request, context, params }: ActionFunctionArgs) {
+  const user = await requireActionUser(context, request);
+  const form = await request.formData();
+  const text = (name: string) => String(form.get(name) ?? "");
+  return actionResult(
+    (async () => {
+      const patch = parseOrThrow(UpdateVoiceBody, {
+        name: text("name"),
+        language: text("language"),
+        transcript: text("transcript"),
+        ...(form.has("description") ? { description: text("description") } : {}),
+      });
+      return updateVoice(context.app, user.id, params.id ?? "", patch);
+    })(),
+  );
+}
+
 export { RouteErrorBoundary as ErrorBoundary };
+
+function fieldError(result: ReturnType<typeof useActionData<typeof action>>, field: string): string | undefined {
+  if (!result || result.ok) return undefined;
+  const fields = (result.error.details as { fields?: { field: string; message: string }[] } | undefined)?.fields;
+  return fields?.find((f) => f.field === field)?.message;
+}
+
+function EditDetails({ voice }: { voice: ReturnType<typeof voiceView> }) {
+  const result = useActionData<typeof action>();
+  const navigation = useNavigation();
+  const [open, setOpen] = useState(false);
+  const [language, setLanguage] = useState(voice.language);
+  const summary = useRef<HTMLElement>(null);
+  const saving = navigation.state === "submitting";
+  useEffect(() => {
+    if (result?.ok) {
+      setOpen(false);
+      summary.current?.focus();
+    }
+  }, [result]);
+  const error = result && !result.ok && !fieldError(result, "name") && !fieldError(result, "transcript") && !fieldError(result, "description") ? result.error.message : null;
+  return (
+    <details className="card edit-voice" open={open} onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary ref={summary}>Edit details</summary>
+      <Form method="post" className="stack" key={voice.updated_at}>
+        <div className="field">
+          <label htmlFor="voice-name">Name</label>
+          <input id="voice-name" name="name" defaultValue={voice.name} required maxLength={100} aria-invalid={fieldError(result, "name") ? true : undefined} />
+          {fieldError(result, "name") ? <p className="field-error" role="alert">{fieldError(result, "name")}</p> : null}
+        </div>
+        <div className="field">
+          <label htmlFor="voice-language">Language</label>
+          <select id="voice-language" name="language" value={language} onChange={(e) => setLanguage(e.target.value)}>
+            {LANGUAGES.map((l) => (
+              <option key={l.code} value={l.code}>
+                {l.name}
+              </option>
+            ))}
+          </select>
+        </div>
+        {voice.source !== "design" ? (
+          <div className="field">
+            <label htmlFor="voice-transcript">Transcript of the reference</label>
+            <textarea id="voice-transcript" name="transcript" defaultValue={voice.transcript ?? ""} rows={4} maxLength={5000} aria-describedby="voice-transcript-hint" />
+            <p id="voice-transcript-hint" className="hint">
+              The exact words of the recording make the clone closer. Leave empty if you do not know them.
+            </p>
+            {fieldError(result, "transcript") ? <p className="field-error" role="alert">{fieldError(result, "transcript")}</p> : null}
+          </div>
+        ) : (
+          <input type="hidden" name="transcript" value={voice.transcript ?? ""} />
+        )}
+        <div className="field">
+          <label htmlFor="voice-description">Description</label>
+          <textarea id="voice-description" name="description" defaultValue={voice.description ?? ""} rows={2} maxLength={500} />
+          {fieldError(result, "description") ? <p className="field-error" role="alert">{fieldError(result, "description")}</p> : null}
+        </div>
+        {error ? (
+          <p className="form-error" role="alert">
+            {error}
+          </p>
+        ) : null}
+        <div className="actions">
+          <button type="submit" className="button primary" disabled={saving}>
+            {saving ? "Saving…" : "Save details"}
+          </button>
+        </div>
+      </Form>
+    </details>
+  );
+}
 
 export default function VoiceDetail() {
   const { voice, language } = useLoaderData<typeof loader>();
@@ -51,6 +142,7 @@ export default function VoiceDetail() {
           <p className="pre-wrap">{voice.transcript}</p>
         </div>
       ) : null}
+      <EditDetails voice={voice} />
       <div className="actions">
         <Link className="button primary" to={`/generate?voice=${encodeURIComponent(voice.id)}`}>
           Generate with this voice

@@ -88,7 +88,7 @@ describe("POST /api/billing/checkout", () => {
     expect(f.get("success_url")).toBe(`${ORIGIN}/account?checkout=success`);
     expect(f.get("cancel_url")).toBe(`${ORIGIN}/pricing?checkout=cancelled`);
     expect(session!.headers.get("idempotency-key")).toMatch(new RegExp(`^utter-checkout-${user.id}-plan-pro-`));
-    expect(session!.headers.get("authorization")).toBe("Bearer sk_test_utter_fake_0123456789");
+    expect(session!.headers.get("authorization")).toBe("Bearer sk_test_51UtterFake0123456789abcdefABCDEF");
   });
 
   it("creates a payment Checkout for a pack and reuses the stored customer", async () => {

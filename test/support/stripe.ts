@@ -17,6 +17,10 @@ import subscriptionUpdated from "../fixtures/stripe/event.customer.subscription.
 import invoicePaid from "../fixtures/stripe/event.invoice.paid.json";
 import paymentIntentCreated from "../fixtures/stripe/event.payment_intent.created.json";
 import { call } from "./http";
+import { STRIPE_MOCK_HOST } from "./stripe-mock/host";
+
+// The runtime's own fetch, taken before any test replaces it: stripe-mock is reached through it.
+const realFetch = globalThis.fetch.bind(globalThis);
 
 /** Must match the bindings in vitest.config.ts. */
 export const WEBHOOK_SECRET = "whsec_utter_test_secret_0123456789abcdef";
@@ -102,13 +106,18 @@ type Handler = (req: StripeRequest) => unknown;
 
 /**
  * Stubs Stripe's API over `fetch`: only `api.stripe.com` routes listed in
- * `routes` ("POST /v1/customers") answer, with the handler's JSON. Any other
- * outbound call is recorded in `unexpected` and refused, so the test that
- * checks `unexpected` fails.
+ * `routes` ("POST /v1/customers") answer, with the handler's JSON. Before a
+ * handler answers, the request — method, path, query, form body, headers — is
+ * sent to Stripe's own stripe-mock (started by vitest.config.ts), which checks
+ * it against Stripe's API description: a request Stripe would refuse gets
+ * stripe-mock's `invalid_request_error` back, and is recorded in `rejected` and
+ * `unexpected`. Any other outbound call is recorded in `unexpected` and
+ * refused, so the test that checks `unexpected` fails.
  */
 export function stubStripeApi(routes: Record<string, Handler>) {
   const requests: StripeRequest[] = [];
   const unexpected: string[] = [];
+  const rejected: { line: string; status: number; message: string }[] = [];
   const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
     const req = new Request(input, init);
     const url = new URL(req.url);
@@ -118,6 +127,12 @@ export function stubStripeApi(routes: Record<string, Handler>) {
       throw new Error(`unexpected outbound fetch: ${req.method} ${req.url}`);
     }
     const text = req.method === "GET" ? "" : await req.text();
+    const verdict = await validateWithStripeMock(req, url, text);
+    if (verdict) {
+      rejected.push({ line, status: verdict.status, message: verdict.message });
+      unexpected.push(`${line} refused by stripe-mock: ${verdict.message}`);
+      return Response.json(verdict.body, { status: verdict.status, headers: { "request-id": sid("req") } });
+    }
     const record: StripeRequest = { method: req.method, path: url.pathname, query: url.searchParams, form: new URLSearchParams(text), headers: req.headers };
     const handler = routes[line];
     if (!handler) {
@@ -132,10 +147,35 @@ export function stubStripeApi(routes: Record<string, Handler>) {
     spy,
     requests,
     unexpected,
+    rejected,
     to(line: string) {
       return requests.filter((r) => `${r.method} ${r.path}` === line);
     },
   };
+}
+
+/**
+ * Sends one Stripe API request to stripe-mock; null when it is valid there,
+ * else stripe-mock's error. Object ids in paths need not exist: stripe-mock
+ * answers any well-formed id.
+ */
+async function validateWithStripeMock(
+  req: Request,
+  url: URL,
+  text: string,
+): Promise<{ status: number; message: string; body: unknown } | null> {
+  const headers = new Headers();
+  for (const name of ["authorization", "content-type", "idempotency-key", "stripe-version"]) {
+    const value = req.headers.get(name);
+    if (value) headers.set(name, value);
+  }
+  const res = await realFetch(`http://${STRIPE_MOCK_HOST}${url.pathname}${url.search}`, { method: req.method, headers, body: req.method === "GET" ? undefined : text });
+  if (res.ok) {
+    await res.body?.cancel();
+    return null;
+  }
+  const body = (await res.json().catch(() => ({ error: { message: `stripe-mock answered ${res.status}` } }))) as { error?: { message?: string } };
+  return { status: res.status, message: body.error?.message ?? `stripe-mock answered ${res.status}`, body };
 }
 export type StripeStub = ReturnType<typeof stubStripeApi>;
 

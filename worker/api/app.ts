@@ -16,6 +16,9 @@ import { voiceRoutes } from "./routes/voices";
 import { billingRoutes } from "./routes/billing";
 import { stripeWebhookRoutes } from "./routes/stripe-webhook";
 import { apiKeyRoutes } from "./routes/api-keys";
+import { corsForApiKeys } from "./cors";
+import { handleMcp } from "../mcp/server";
+import { openAiRoutes } from "../openai/routes";
 
 export interface ApiEnv {
   Bindings: Env;
@@ -33,6 +36,9 @@ export function createApi() {
     await next();
     c.header("x-request-id", requestId);
   });
+
+  // Before the origin check, so a preflight (OPTIONS, never state-changing) is answered here.
+  api.use("*", corsForApiKeys);
 
   api.use("*", async (c, next) => {
     if (isCrossSiteRequest(c.req.raw, c.get("ctx").config)) {
@@ -59,6 +65,9 @@ export function createApi() {
   api.route("/api", stripeWebhookRoutes);
   api.route("/api", apiKeyRoutes);
   api.route("/internal/engine", engineCallbackRoutes);
+  api.route("/v1", openAiRoutes);
+  // MCP over Streamable HTTP (docs/mcp.md): POST carries JSON-RPC; GET/DELETE answer 405 in stateless mode.
+  api.on(["GET", "POST", "DELETE"], "/mcp", (c) => handleMcp(c.req.raw, c.get("ctx")));
 
   api.notFound((c) => c.json(new AppError("not_found", 404, `No API route ${c.req.method} ${c.req.path}.`).toBody(), 404));
 

@@ -245,9 +245,11 @@ export const UpdateVoiceBody = z
   .strictObject({
     name: VoiceFields.shape.name.optional(),
     favorite: z.boolean().optional(),
-    transcript: z.string().trim().max(LIMITS.transcriptChars).nullable().optional(),
+    transcript: z.string().trim().max(LIMITS.transcriptChars, `must be at most ${LIMITS.transcriptChars} characters`).nullable().optional(),
+    language: LanguageCode.optional(),
+    description: z.string().trim().max(LIMITS.designDescription.max, `must be at most ${LIMITS.designDescription.max} characters`).nullable().optional(),
   })
-  .refine((b) => Object.keys(b).length > 0, "send at least one of name, favorite, transcript");
+  .refine((b) => Object.keys(b).length > 0, "send at least one of name, favorite, transcript, language, description");
 
 export async function updateVoice(ctx: Pick<RequestContext, "db">, userId: string, voiceId: string, patch: z.infer<typeof UpdateVoiceBody>) {
   await getOwnedVoice(ctx, userId, voiceId);
@@ -257,6 +259,8 @@ export async function updateVoice(ctx: Pick<RequestContext, "db">, userId: strin
       ...(patch.name !== undefined ? { name: patch.name } : {}),
       ...(patch.favorite !== undefined ? { favorite: patch.favorite } : {}),
       ...(patch.transcript !== undefined ? { transcript: patch.transcript || null } : {}),
+      ...(patch.language !== undefined ? { language: patch.language } : {}),
+      ...(patch.description !== undefined ? { description: patch.description || null } : {}),
       updatedAt: new Date(),
     })
     .where(and(eq(voices.id, voiceId), eq(voices.userId, userId)))

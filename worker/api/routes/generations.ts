@@ -2,8 +2,9 @@ import { Hono } from "hono";
 import * as z from "zod";
 import type { ApiEnv } from "../app";
 import { requireUser } from "../../auth/session";
-import { errors } from "../../lib/errors";
+import { errors, parseOrThrow } from "../../lib/errors";
 import { createGeneration, CreateGenerationBody, deleteGeneration, GenerationQuery, generationView, getOwnedGeneration, listGenerations } from "../../services/generations";
+import { ArchiveQuery, generationArchive } from "../../services/generation-archive";
 import { audioKeys } from "../../storage/keys";
 import { serveObject } from "../../storage/serve";
 import { jsonBody, queryParams } from "../validate";
@@ -21,6 +22,17 @@ export const generationRoutes = new Hono<ApiEnv>()
     const ctx = c.get("ctx");
     const user = await requireUser(ctx, c.req.raw.headers);
     return c.json(await listGenerations(ctx, user.id, queryParams(c, GenerationQuery)));
+  })
+  // Before /generations/:id, which would otherwise take "archive" for an id.
+  .get("/generations/archive", async (c) => {
+    const ctx = c.get("ctx");
+    const user = await requireUser(ctx, c.req.raw.headers);
+    // `ids=a,b` from programs, `ids=a&ids=b` from the history page's checkboxes.
+    const q = parseOrThrow(ArchiveQuery, { ...c.req.query(), ids: (c.req.queries("ids") ?? []).join(",") }, "query");
+    const { stream, fileName } = await generationArchive(ctx, user.id, q);
+    return new Response(stream, {
+      headers: { "content-type": "application/zip", "content-disposition": `attachment; filename="${fileName}"`, "cache-control": "no-store" },
+    });
   })
   .get("/generations/:id", async (c) => {
     const ctx = c.get("ctx");

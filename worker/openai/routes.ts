@@ -1,0 +1,59 @@
+import { Hono } from "hono";
+import type { ApiEnv } from "../api/app";
+import type { RequestContext } from "../context";
+import { AppError } from "../lib/errors";
+import { API_KEY_PREFIX, userForApiKey } from "../services/api-keys";
+import { listVoices } from "../services/voices";
+import { OpenAiError, fromAppError } from "./errors";
+import { speak } from "./speech";
+import { SPEECH_MODELS, SpeechRequest } from "./speech-request";
+
+/**
+ * OpenAI-compatible speech (docs/openai.md): a client written for OpenAI works
+ * by changing only its base URL (`…/v1`) and key (an Utter API key). Errors use
+ * OpenAI's shape, not Utter's.
+ */
+export const openAiRoutes = new Hono<ApiEnv>()
+  .post("/audio/speech", async (c) => {
+    const ctx = c.get("ctx");
+    const user = await keyUser(ctx, c.req.raw.headers);
+    const raw = await c.req.json().catch(() => {
+      throw new OpenAiError(400, "invalid_request_error", "The body must be JSON.");
+    });
+    const parsed = SpeechRequest.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const param = issue.path.join(".") || null;
+      throw new OpenAiError(400, "invalid_request_error", `${param ?? "body"}: ${issue.message}`, param, "invalid_value");
+    }
+    return speak(ctx, user, parsed.data, c.req.raw.signal);
+  })
+  .get("/models", async (c) => {
+    await keyUser(c.get("ctx"), c.req.raw.headers);
+    const created = 1_764_547_200; // 2025-12-01: when these names were first offered
+    return c.json({ object: "list", data: Object.entries(SPEECH_MODELS).map(([id, description]) => ({ id, object: "model", created, owned_by: "utter", description })) });
+  })
+  .get("/audio/voices", async (c) => {
+    const ctx = c.get("ctx");
+    const user = await keyUser(ctx, c.req.raw.headers);
+    const { voices } = await listVoices(ctx, user.id, { limit: 100, sort: "name" });
+    return c.json({ voices: voices.map((v) => ({ id: v.id, name: v.name, language: v.language, source: v.source })) });
+  })
+  .notFound((c) => c.json(new OpenAiError(404, "invalid_request_error", `No route ${c.req.method} ${c.req.path}.`).toBody(), 404))
+  .onError((err, c) => {
+    const e = err instanceof OpenAiError ? err : err instanceof AppError ? fromAppError(err) : null;
+    if (!e) {
+      c.get("ctx").log.error("openai.unhandled", { error: String(err) });
+      return c.json(new OpenAiError(500, "server_error", `Something went wrong on our side (request ${c.get("requestId")}).`).toBody(), 500);
+    }
+    for (const [k, v] of Object.entries(e.headers)) c.header(k, v);
+    return c.json(e.toBody(), e.status);
+  });
+
+async function keyUser(ctx: RequestContext, headers: Headers) {
+  const bearer = /^Bearer\s+(\S+)$/i.exec(headers.get("authorization") ?? "")?.[1];
+  if (!bearer) throw new OpenAiError(401, "invalid_request_error", "You didn't provide an API key. Use an Utter API key as the bearer (Authorization: Bearer utr_…).", null, "missing_api_key");
+  const user = bearer.startsWith(API_KEY_PREFIX) ? await userForApiKey(ctx.db, bearer) : null;
+  if (!user) throw new OpenAiError(401, "invalid_request_error", "Incorrect API key provided. Create one under Account → API keys.", null, "invalid_api_key");
+  return user;
+}
