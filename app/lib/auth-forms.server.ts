@@ -56,11 +56,6 @@ export async function authFailure(res: Response, values: AuthFormResult["values"
   return { errors: { form: body.message ?? "Something went wrong. Please try again." }, values };
 }
 
-export function safeRedirectTarget(value: FormDataEntryValue | string | null, fallback = "/"): string {
-  const s = typeof value === "string" ? value : "";
-  return s.startsWith("/") && !s.startsWith("//") ? s : fallback;
-}
-
 /** The same per-IP limit as the auth API (worker/lib/rate-limit.ts); false when exceeded. */
 export async function allowAuthAttempt(ctx: RequestContext, request: Request): Promise<boolean> {
   const ip = clientIp(request);
