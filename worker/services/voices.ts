@@ -16,6 +16,7 @@ import { LIMITS } from "./limits";
 import { DESIGN_PREVIEW_COST, planOf } from "./pricing";
 import { assertCanCreateVoice, voiceLimitMessage } from "../billing/limits";
 import { createTask, getOwnedTask, type CreatedTask } from "./tasks";
+import { hasSpeakableText, NOT_SPEAKABLE } from "./speakable";
 
 type VoiceRow = typeof voices.$inferSelect;
 
@@ -277,7 +278,12 @@ export const PREVIEW_TTL_MS = 24 * 60 * 60_000;
 
 export const DesignPreviewBody = z.strictObject({
   description: z.string().trim().min(LIMITS.designDescription.min, "must not be empty").max(LIMITS.designDescription.max, `must be at most ${LIMITS.designDescription.max} characters`),
-  text: z.string().trim().min(LIMITS.designText.min, "must not be empty").max(LIMITS.designText.max, `must be at most ${LIMITS.designText.max} characters`),
+  text: z
+    .string()
+    .trim()
+    .min(LIMITS.designText.min, "must not be empty")
+    .max(LIMITS.designText.max, `must be at most ${LIMITS.designText.max} characters`)
+    .refine(hasSpeakableText, NOT_SPEAKABLE),
   language: LanguageCode.default("auto"),
 });
 
