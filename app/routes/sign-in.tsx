@@ -4,7 +4,9 @@ import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-
 import { findSessionUser } from "../../worker/auth/session";
 import { Field, FormError } from "../components/field";
 import { safeRedirect } from "../lib/safe-redirect";
-import { authFailure, fieldErrors, redirectWithCookies, SignInForm, allowAuthAttempt, TOO_MANY_ATTEMPTS, type AuthFormResult } from "../lib/auth-forms.server";
+import { authFailure, fieldErrors, limitAuthAttempt, redirectWithCookies, SignInForm, throttledForm, type AuthFormResult } from "../lib/auth-forms.server";
+export { retryAfterHeaders as headers } from "../lib/auth-forms.server";
+import { guardedSignIn } from "../../worker/auth/guarded-sign-in";
 
 export const meta: MetaFunction = () => [{ title: "Sign in — Utter" }];
 
@@ -21,15 +23,20 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   };
 }
 
-export async function action({ request, context }: ActionFunctionArgs): Promise<AuthFormResult> {
+export async function action({ request, context }: ActionFunctionArgs) {
+  const ctx = context.app;
   const form = Object.fromEntries(await request.formData());
   const values = { email: String(form.email ?? "") };
   const parsed = SignInForm.safeParse(form);
-  if (!parsed.success) return { errors: fieldErrors(parsed.error), values };
-  if (!(await allowAuthAttempt(context.app, request))) return { errors: { form: TOO_MANY_ATTEMPTS }, values };
-  const res = await context.app.auth().api.signInEmail({ body: parsed.data, headers: request.headers, asResponse: true });
-  if (!res.ok) return authFailure(res, values);
-  throw redirectWithCookies(safeRedirect(form.redirectTo), res);
+  if (!parsed.success) return { errors: fieldErrors(parsed.error), values } as AuthFormResult;
+  return throttledForm(values, async () => {
+    await limitAuthAttempt(ctx, request);
+    const res = await guardedSignIn(ctx, request, parsed.data.email, () =>
+      ctx.auth().api.signInEmail({ body: parsed.data, headers: request.headers, asResponse: true }),
+    );
+    if (!res.ok) return authFailure(res, values);
+    throw redirectWithCookies(safeRedirect(form.redirectTo), res);
+  });
 }
 
 export default function SignIn() {

@@ -36,7 +36,7 @@ describe("WebSocket upgrades check the Origin (cross-site WebSocket hijacking)",
     installFakeEngine();
     const user = await signUp("wsok");
     const taskId = await startTask(user);
-    for (const headers of [{ cookie: user.cookie, origin: ORIGIN }, { cookie: user.cookie }]) {
+    for (const headers of [{ cookie: user.cookie, origin: ORIGIN }, { cookie: user.cookie }] as Record<string, string>[]) {
       const res = await upgrade(taskId, headers);
       expect(res.status).toBe(101);
       res.webSocket?.accept();
@@ -114,18 +114,19 @@ describe("TRUSTED_ORIGINS on page actions", () => {
   it("a page POST from a second trusted origin runs the action (not Remix's 500); from an untrusted one it is a 403", async () => {
     const user = await signUp("secondorigin");
     const second = "http://127.0.0.1:8787";
-    const post = (e: Env) => {
+    const post = (trustedOrigins: string) => {
+      const e = { ...env, TRUSTED_ORIGINS: trustedOrigins } as Env;
       const body = new FormData();
       body.set("email", user.email);
       body.set("password", user.password);
       const req = new Request(`${ORIGIN}/sign-in`, { method: "POST", body, headers: { origin: second, host: "localhost:8787" }, redirect: "manual" });
       const ctx = createExecutionContext();
-      return worker.fetch(req, e, ctx);
+      return worker.fetch(req as Request<unknown, IncomingRequestCfProperties>, e, ctx);
     };
-    const trusted = await post({ ...env, TRUSTED_ORIGINS: `${ORIGIN},${second}` });
+    const trusted = await post(`${ORIGIN},${second}`);
     expect(trusted.status).toBe(302);
     expect(trusted.headers.getSetCookie().length).toBeGreaterThan(0);
-    const untrusted = await post({ ...env, TRUSTED_ORIGINS: ORIGIN });
+    const untrusted = await post(ORIGIN);
     expect(untrusted.status).toBe(403);
     expect(untrusted.headers.getSetCookie()).toEqual([]);
   });

@@ -5,7 +5,7 @@ import { AppError } from "../lib/errors";
 import { errorFields, createLogger } from "../lib/log";
 import { isCrossSiteRequest, isCrossSiteUpgrade } from "../lib/origin";
 import { transportHeaders } from "../lib/security-headers";
-import { clientIp, enforceRateLimit } from "../lib/rate-limit";
+import { handleAuthRoute } from "../auth/auth-routes";
 import { healthRoutes } from "./routes/health";
 import { meRoutes } from "./routes/me";
 import { metaRoutes } from "./routes/meta";
@@ -54,11 +54,7 @@ export function createApi() {
   });
 
   // better-auth answers its own routes; errors from it are already JSON.
-  api.on(["GET", "POST"], "/api/auth/*", async (c) => {
-    const ip = clientIp(c.req.raw);
-    if (c.req.method === "POST" && ip) await enforceRateLimit(c.env.AUTH_LIMITER, `auth:${ip}`);
-    return c.get("ctx").auth().handler(c.req.raw);
-  });
+  api.on(["GET", "POST"], "/api/auth/*", (c) => handleAuthRoute(c.get("ctx"), c.req.raw));
 
   api.route("/api", healthRoutes);
   api.route("/api", metaRoutes);
