@@ -14,7 +14,7 @@ import {
   updateVoice,
   UpdateVoiceBody,
   VoiceQuery,
-  voiceView,
+  voiceDetail,
 } from "../../services/voices";
 import { jsonBody, queryParams } from "../validate";
 
@@ -43,7 +43,7 @@ export const voiceRoutes = new Hono<ApiEnv>()
   .get("/voices/:id", async (c) => {
     const ctx = c.get("ctx");
     const user = await requireUser(ctx, c.req.raw.headers, "voices:read");
-    return c.json({ voice: voiceView(await getOwnedVoice(ctx, user.id, c.req.param("id"))) });
+    return c.json({ voice: await voiceDetail(ctx, user.id, await getOwnedVoice(ctx, user.id, c.req.param("id"))) });
   })
   .patch("/voices/:id", async (c) => {
     const ctx = c.get("ctx");
