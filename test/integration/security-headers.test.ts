@@ -131,3 +131,17 @@ describe("TRUSTED_ORIGINS on page actions", () => {
     expect(untrusted.headers.getSetCookie()).toEqual([]);
   });
 });
+
+describe("HSTS where the site is https", () => {
+  it("pages and JSON carry Strict-Transport-Security when APP_URL is https", async () => {
+    const https = "https://utter.example";
+    const e = { ...env, APP_URL: https, TRUSTED_ORIGINS: https } as unknown as Env;
+    for (const path of ["/sign-in", "/api/billing/plans"]) {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(new Request(`${https}${path}`, { headers: { host: "utter.example" } }) as Request<unknown, IncomingRequestCfProperties>, e, ctx);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get("strict-transport-security"), path).toMatch(/max-age=\d{7,}/);
+      await res.text();
+    }
+  });
+});
