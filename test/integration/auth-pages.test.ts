@@ -1,5 +1,7 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, cookieFrom, form, signUp, uniqueEmail } from "../support/http";
+import { expectedErrors } from "../support/expected-errors";
 
 
 describe("auth pages (Remix routes calling the same auth service)", () => {
@@ -76,4 +78,18 @@ describe("sign-in redirect stays on the site", () => {
     const res = await call("/sign-in", { method: "POST", ...form({ email: user.email, password: user.password, redirectTo: "/history?page=2" }) });
     expect(res.headers.get("location")).toBe("/history?page=2");
   });
+});
+
+describe("auth API flows refuse off-site redirect targets too", () => {
+  it.each(["/\\evil.test/", "/%5Cevil.test/", "//evil.test/", "https://evil.test/", "/\t/evil.test/"])(
+    "a password reset asked with redirectTo %j is refused and makes no reset link",
+    async (redirectTo) => {
+      expectedErrors.allow = true; // better-auth logs the refusal as an error
+      const user = await signUp("resetredirect");
+      const res = await call("/api/auth/request-password-reset", { method: "POST", json: { email: user.email, redirectTo } });
+      expect(res.status).toBe(403);
+      const row = await env.DB.prepare("SELECT count(*) AS n FROM verification WHERE value = ?1").bind(user.id).first<{ n: number }>();
+      expect(row?.n).toBe(0);
+    },
+  );
 });
