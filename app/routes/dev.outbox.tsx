@@ -1,18 +1,18 @@
 import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/cloudflare";
 import { data } from "@remix-run/cloudflare";
 import { useLoaderData } from "@remix-run/react";
-import { listDevOutbox } from "../../worker/auth/mailer";
+import { devOutboxEnabled, listDevOutbox } from "../../worker/auth/mailer";
 
 export const meta: MetaFunction = () => [{ title: "Outbox (development) — Utter" }];
 
 /**
  * Development only: the mail the local mailer "sent" (worker/auth/mailer.ts),
  * so a developer can open a reset link without a mail provider and without
- * links in the log. Everywhere else this page does not exist.
+ * links in the log. Everywhere else (any other mode, any public host) this page does not exist.
  */
 export async function loader({ context }: LoaderFunctionArgs) {
   const ctx = context.app;
-  if (ctx.config.APP_ENV !== "development" || ctx.config.RESEND_API_KEY) throw data("Not found", { status: 404 });
+  if (!devOutboxEnabled(ctx.config)) throw data("Not found", { status: 404 });
   const mails = await listDevOutbox(ctx.db);
   return { mails: mails.map((m) => ({ id: m.id, to: m.to, subject: m.subject, text: m.text, at: m.createdAt.toISOString() })) };
 }

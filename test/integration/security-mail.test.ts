@@ -134,6 +134,8 @@ describe("the development outbox", () => {
   it("lists the mail in development, and does not exist elsewhere", async () => {
     expect((await call("/dev/outbox")).status).toBe(404);
     expect((await fetchWith({ APP_ENV: "production" }, "/dev/outbox", { method: "GET" })).status).toBe(404);
+    // Development mode on a public host (a mistaken deploy) has no outbox: it would list reset links to anyone.
+    expect((await fetchWith({ APP_ENV: "development", APP_URL: "https://utter.example", TRUSTED_ORIGINS: "https://utter.example" }, "/dev/outbox", { method: "GET" })).status).toBe(404);
     const user = await signUp("outbox");
     const dev = { APP_ENV: "development" };
     expect((await fetchWith(dev, "/forgot-password", { method: "POST", form: { email: user.email } })).status).toBe(200);

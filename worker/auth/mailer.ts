@@ -28,20 +28,28 @@ export interface MailerDeps {
 /**
  * The one place mail leaves the system (docs/operations.md):
  * - `RESEND_API_KEY` set → Resend's HTTP API (any environment);
- * - development without a key → the local outbox, listed at /dev/outbox;
+ * - development on a loopback APP_URL without a key → the local outbox, listed at /dev/outbox
+ *   (never on a public host: the outbox page has no sign-in and lists reset links);
  * - otherwise (tests, a production without a key) → not sent, and only the
  *   subject and the recipient's domain are logged: a message's body holds a
  *   reset link, which is a key to the account, so it is never logged.
  */
 export function createMailer({ config, log, db, fetch: doFetch = (input, init) => fetch(input, init) }: MailerDeps): Mailer {
   if (config.RESEND_API_KEY) return createResendMailer(config.RESEND_API_KEY, config.MAIL_FROM, log, doFetch);
-  if (config.APP_ENV === "development") return createDevOutbox(db, log, config.APP_URL);
+  if (devOutboxEnabled(config)) return createDevOutbox(db, log, config.APP_URL);
   return {
     kind: "none",
     async send(mail) {
       log.warn("mail.not_sent", { reason: "no mail provider configured (RESEND_API_KEY)", subject: mail.subject, to_domain: domainOf(mail.to) });
     },
   };
+}
+
+/** The outbox exists only for a developer's own machine: development mode on localhost / 127.0.0.1. */
+export function devOutboxEnabled(config: Pick<AppConfig, "APP_ENV" | "APP_URL" | "RESEND_API_KEY">): boolean {
+  if (config.APP_ENV !== "development" || config.RESEND_API_KEY) return false;
+  const host = new URL(config.APP_URL).hostname;
+  return host === "localhost" || host === "127.0.0.1" || host === "[::1]";
 }
 
 function domainOf(address: string): string {
