@@ -46,6 +46,41 @@ describe("consent for cloned voices", () => {
     expect(await state(user.id)).toEqual({ objects: 0, voices: 0, consents: 0 });
   });
 
+  it("a wrong consent sent before the audio is refused before the audio is read", async () => {
+    const user = await signUp("earlyconsent");
+    const boundary = "utterconsent0123456789";
+    const enc = new TextEncoder();
+    let pulled = 0;
+    const head = enc.encode(
+      `--${boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\nX\r\n` +
+        `--${boundary}\r\nContent-Disposition: form-data; name="consent"\r\n\r\nno\r\n` +
+        `--${boundary}\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n`,
+    );
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(head);
+      },
+      pull(controller) {
+        // 64 KB of WAV at a time, for ever: the server must stop reading.
+        pulled++;
+        if (pulled > 400) return controller.close();
+        controller.enqueue(wav.subarray(0, 64 * 1024));
+      },
+    });
+    const res = await call("/api/voices", {
+      method: "POST",
+      cookie: user.cookie,
+      body,
+      headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
+      // @ts-expect-error -- workerd needs `duplex` for a streamed request body; the DOM RequestInit type lacks it
+      duplex: "half",
+    });
+    expect(res.status).toBe(400);
+    expect(ApiErrorBody.parse(await res.json()).error.code).toBe("consent_required");
+    expect(pulled).toBeLessThan(10);
+    expect(await state(user.id)).toEqual({ objects: 0, voices: 0, consents: 0 });
+  });
+
   it("records who, when, from which IP, which statement and the audio's SHA-256 — and keeps it when the voice is deleted", async () => {
     const user = await signUp("consent");
     const res = await upload(user, wav, "a.wav", { source: "record" });

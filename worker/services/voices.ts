@@ -144,6 +144,8 @@ export async function createVoiceFromUpload(ctx: RequestContext, user: CurrentUs
           return;
         }
         if (info || writer) throw new AppError("invalid_request", 400, "Send one audio file at a time.");
+        // A consent field sent before the audio (as the clone page does) is checked before any byte is stored.
+        if ("consent" in fields) assertConsent(fields.consent);
         const inspector = createAudioInspector();
         const sha = createSha256();
         let size = 0;
