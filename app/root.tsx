@@ -15,6 +15,7 @@ import { findSessionUser } from "../worker/auth/session";
 import { ensureMonthlyGrant, getBalance } from "../worker/services/credits";
 import { listTasks } from "../worker/services/tasks";
 import { TaskDock, type DockTask } from "./components/task-dock";
+import { useCspNonce } from "./lib/csp-nonce";
 import { formatNumber } from "./lib/format";
 import styles from "./styles/app.css?url";
 
@@ -42,6 +43,7 @@ const APP_LINKS = [
 
 function Shell({ children, data }: { children: React.ReactNode; data: RootData | undefined }) {
   const user = data?.user ?? null;
+  const nonce = useCspNonce();
   return (
     <html lang="en">
       <head>
@@ -120,8 +122,8 @@ function Shell({ children, data }: { children: React.ReactNode; data: RootData |
           {children}
         </main>
         {user ? <TaskDock active={data?.activeTasks ?? []} /> : null}
-        <ScrollRestoration />
-        <Scripts />
+        <ScrollRestoration nonce={nonce} />
+        <Scripts nonce={nonce} />
       </body>
     </html>
   );

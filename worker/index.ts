@@ -6,7 +6,8 @@ import { createApi } from "./api/app";
 import { createRequestContext, requestIdFrom } from "./context";
 import { AppError } from "./lib/errors";
 import { createLogger, errorFields } from "./lib/log";
-import { isCrossSiteRequest } from "./lib/origin";
+import { isCrossSitePageRequest } from "./lib/origin";
+import { newCspNonce, pageSecurityHeaders } from "./lib/security-headers";
 import { handleDeadLetters, handleTaskBatch } from "./queue/dispatch";
 import { grantMonthlyCredits, purgeOldAudio, sweepStaleTasks } from "./scheduled/maintenance";
 
@@ -16,6 +17,19 @@ const MONTHLY_CRON = "0 3 1 * *";
 export { TaskTracker } from "../durable-objects/task-tracker";
 
 const api = createApi();
+
+/**
+ * Remix refuses an action whose Origin host differs from Host, with a 500.
+ * Our own check above has already accepted the Origin (APP_URL or one of
+ * TRUSTED_ORIGINS), so tell Remix the host the browser used.
+ */
+function forRemix(request: Request): Request {
+  const origin = request.headers.get("origin");
+  if (request.method === "GET" || request.method === "HEAD" || !origin) return request;
+  const headers = new Headers(request.headers);
+  headers.set("x-forwarded-host", new URL(origin).host);
+  return new Request(request, { headers });
+}
 const handleRemix = createRequestHandler(remixBuild as unknown as ServerBuild);
 
 export default {
@@ -25,17 +39,22 @@ export default {
       return api.fetch(request, env, exec);
     }
     const requestId = requestIdFrom(request);
+    const nonce = newCspNonce();
+    let security: Record<string, string> = {};
     try {
       const ctx = createRequestContext(env, exec, requestId);
-      // Every page action, not only those that remember to check: the same CSRF rule as the API (ADR 0003).
-      if (isCrossSiteRequest(request, ctx.config)) {
+      security = pageSecurityHeaders(ctx.config, nonce);
+      // Every page action, not only those that remember to check: the same CSRF rule as the API (ADR 0003),
+      // and a foreign Origin is refused even without a cookie (sign-in, sign-up).
+      if (isCrossSitePageRequest(request, ctx.config)) {
         return new Response("This request came from a site we do not trust.", {
           status: 403,
-          headers: { "content-type": "text/plain; charset=utf-8", "x-request-id": requestId },
+          headers: { ...security, "content-type": "text/plain; charset=utf-8", "x-request-id": requestId },
         });
       }
-      const response = await handleRemix(request, { cloudflare: { env, ctx: exec }, app: ctx });
+      const response = await handleRemix(forRemix(request), { cloudflare: { env, ctx: exec }, app: ctx, cspNonce: nonce });
       const headers = new Headers(response.headers);
+      for (const [k, v] of Object.entries(security)) if (!headers.has(k)) headers.set(k, v);
       headers.set("x-request-id", requestId);
       return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
     } catch (err) {
@@ -43,7 +62,7 @@ export default {
       const message = err instanceof AppError ? err.message : "Something went wrong on our side.";
       return new Response(`Utter is having trouble: ${message} (request ${requestId})`, {
         status: 500,
-        headers: { "content-type": "text/plain; charset=utf-8", "x-request-id": requestId },
+        headers: { ...security, "content-type": "text/plain; charset=utf-8", "x-request-id": requestId },
       });
     }
   },

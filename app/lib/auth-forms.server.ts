@@ -1,6 +1,7 @@
-import { redirect } from "@remix-run/cloudflare";
+import { data, redirect, type HeadersFunction } from "@remix-run/cloudflare";
 import * as z from "zod";
 import type { RequestContext } from "../../worker/context";
+import { AppError } from "../../worker/lib/errors";
 import { clientIp, enforceRateLimit } from "../../worker/lib/rate-limit";
 
 export type FieldErrors = Partial<Record<"name" | "email" | "password" | "form", string>>;
@@ -52,27 +53,36 @@ export async function authFailure(res: Response, values: AuthFormResult["values"
   if (code.includes("PASSWORD_TOO_SHORT")) return { errors: { password: "Use at least 8 characters." }, values };
   if (code.includes("INVALID_EMAIL")) return { errors: { email: "Enter a valid email address." }, values };
   if (code.includes("INVALID_TOKEN")) return { errors: { form: "This reset link has expired or was already used. Ask for a new one." }, values };
-  if (res.status === 429) return { errors: { form: "Too many attempts. Wait a minute and try again." }, values };
   return { errors: { form: body.message ?? "Something went wrong. Please try again." }, values };
 }
 
-export function safeRedirectTarget(value: FormDataEntryValue | string | null, fallback = "/"): string {
-  const s = typeof value === "string" ? value : "";
-  return s.startsWith("/") && !s.startsWith("//") ? s : fallback;
+/** The same per-IP limit as the auth API (worker/lib/rate-limit.ts); throws its 429 AppError when exceeded. */
+export async function limitAuthAttempt(ctx: RequestContext, request: Request): Promise<void> {
+  const ip = clientIp(request);
+  if (ip) await enforceRateLimit(ctx.env.AUTH_LIMITER, `auth:${ip}`);
 }
 
-/** The same per-IP limit as the auth API (worker/lib/rate-limit.ts); false when exceeded. */
-export async function allowAuthAttempt(ctx: RequestContext, request: Request): Promise<boolean> {
-  const ip = clientIp(request);
-  if (!ip) return true;
+/**
+ * Runs an auth form's work; a 429 from the per-IP limit or the per-account
+ * throttle becomes the form's error with status 429 and Retry-After, as the API answers.
+ */
+export async function throttledForm<T extends AuthFormResult>(values: AuthFormResult["values"], work: () => Promise<T>) {
   try {
-    await enforceRateLimit(ctx.env.AUTH_LIMITER, `auth:${ip}`);
-    return true;
-  } catch {
-    return false;
+    return await work();
+  } catch (err) {
+    if (err instanceof AppError && err.status === 429) {
+      return data<AuthFormResult>({ errors: { form: err.message }, values }, { status: 429, headers: err.headers });
+    }
+    throw err;
   }
 }
 
-export const TOO_MANY_ATTEMPTS = "Too many attempts. Wait a minute and try again.";
+/** A route's `headers`: the action's Retry-After reaches the browser with its 429 (Remix drops action headers otherwise). */
+export const retryAfterHeaders: HeadersFunction = ({ actionHeaders }) => {
+  const out = new Headers();
+  const retryAfter = actionHeaders.get("Retry-After");
+  if (retryAfter) out.set("Retry-After", retryAfter);
+  return out;
+};
 
 export type { RequestContext };

@@ -2,6 +2,7 @@ import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remi
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { createApiKey, CreateKeyBody, deleteApiKey, listApiKeys } from "../../worker/services/api-keys";
 import { AppError } from "../../worker/lib/errors";
+import { API_KEY_SCOPES, SCOPE_LABELS } from "../../worker/auth/scopes";
 import { Field, FormError } from "../components/field";
 import { requireActionUser, requirePageUser } from "../lib/session.server";
 
@@ -12,7 +13,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   return { keys: await listApiKeys(context.app.db, user.id) };
 }
 
-type Result = { created?: { name: string; key: string }; error?: string; nameError?: string; notice?: string };
+type Result = { created?: { name: string; key: string; scopes: string[] }; error?: string; nameError?: string; scopeError?: string; notice?: string };
 
 export async function action({ request, context }: ActionFunctionArgs): Promise<Result> {
   const user = await requireActionUser(context, request);
@@ -22,10 +23,14 @@ export async function action({ request, context }: ActionFunctionArgs): Promise<
       await deleteApiKey(context.app.db, user.id, String(form.get("id") ?? ""));
       return { notice: "The key was revoked. Programs using it can no longer sign in." };
     }
-    const parsed = CreateKeyBody.safeParse({ name: form.get("name") ?? "" });
-    if (!parsed.success) return { nameError: "Give the key a name, up to 100 characters." };
-    const created = await createApiKey(context.app.db, user.id, parsed.data.name);
-    return { created: { name: created.name, key: created.key } };
+    const scopes = form.getAll("scope").map(String);
+    if (scopes.length === 0) return { scopeError: "Choose at least one thing the key may do." };
+    const parsed = CreateKeyBody.safeParse({ name: form.get("name") ?? "", scopes });
+    if (!parsed.success) {
+      return parsed.error.issues.some((i) => i.path[0] === "scopes") ? { scopeError: "Choose from the listed permissions." } : { nameError: "Give the key a name, up to 100 characters." };
+    }
+    const created = await createApiKey(context.app.db, user.id, parsed.data.name, parsed.data.scopes);
+    return { created: { name: created.name, key: created.key, scopes: created.scopes } };
   } catch (err) {
     if (err instanceof AppError) return { error: err.message };
     throw err;
@@ -44,7 +49,8 @@ export default function ApiKeys() {
       <h1>API keys</h1>
       <p className="muted">
         Use a key as <code>Authorization: Bearer utr_…</code> with the same JSON API the site uses (described at{" "}
-        <a href="/api/openapi.json">/api/openapi.json</a>). Keys act as you: keep them secret.
+        <a href="/api/openapi.json">/api/openapi.json</a>). Keys act as you within the permissions you give them: keep them secret. Billing, API keys
+        and account changes always need you signed in here; no key can reach them.
       </p>
       {result?.created ? (
         <div className="notice" role="status">
@@ -67,6 +73,19 @@ export default function ApiKeys() {
         <Form method="post" className="inline-form">
           <input type="hidden" name="intent" value="create" />
           <Field label="Name" name="name" required maxLength={100} hint="Where you will use it, e.g. “podcast script”." error={result?.nameError} />
+          <fieldset className="scopes">
+            <legend>It may</legend>
+            {API_KEY_SCOPES.map((s) => (
+              <label key={s} className="checkbox">
+                <input type="checkbox" name="scope" value={s} defaultChecked={s !== "voices:write"} /> {SCOPE_LABELS[s]} <code className="small">{s}</code>
+              </label>
+            ))}
+            {result?.scopeError ? (
+              <p className="field-error" role="alert">
+                {result.scopeError}
+              </p>
+            ) : null}
+          </fieldset>
           <button type="submit" className="button primary" disabled={busy}>
             Create key
           </button>
@@ -81,6 +100,13 @@ export default function ApiKeys() {
             {keys.map((k) => (
               <li key={k.id}>
                 <strong>{k.name}</strong> <code>{k.prefix}…</code>{" "}
+                <span className="key-scopes" data-testid="key-scopes">
+                  {k.scopes.map((s) => (
+                    <code key={s} className="scope" title={SCOPE_LABELS[s]}>
+                      {s}
+                    </code>
+                  ))}
+                </span>{" "}
                 <span className="muted small">
                   made {new Date(k.created_at).toLocaleDateString()}
                   {k.last_used_at ? `, last used ${new Date(k.last_used_at).toLocaleDateString()}` : ", never used"}

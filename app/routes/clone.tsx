@@ -5,6 +5,7 @@ import { LANGUAGES } from "../../worker/services/languages";
 import { LIMITS } from "../../worker/services/limits";
 import { planOf } from "../../worker/services/pricing";
 import { countVoices, type VoiceView } from "../../worker/services/voices";
+import { CONSENT_STATEMENT, CONSENT_STATEMENT_VERSION } from "../../worker/services/voice-consent";
 import { LanguageSelect } from "../components/language-select";
 import { Recorder, type Recording } from "../components/recorder";
 import { RouteErrorBoundary } from "../components/route-error";
@@ -31,6 +32,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     voiceCount,
     voiceLimit: plan.voiceLimit,
     planName: plan.name,
+    consent: { version: CONSENT_STATEMENT_VERSION, statement: CONSENT_STATEMENT },
   };
 }
 
@@ -60,7 +62,7 @@ function probeDuration(file: File): Promise<number | null> {
 }
 
 export default function Clone() {
-  const { languages, limits, voiceCount, voiceLimit, planName } = useLoaderData<typeof loader>();
+  const { languages, limits, voiceCount, voiceLimit, planName, consent } = useLoaderData<typeof loader>();
   const navigate = useNavigate();
   const [source, setSource] = useState<Source>("upload");
   const [file, setFile] = useState<File | null>(null);
@@ -72,13 +74,15 @@ export default function Clone() {
   const [nameTyped, setNameTyped] = useState(false);
   const [language, setLanguage] = useState("auto");
   const [transcript, setTranscript] = useState("");
-  const [errors, setErrors] = useState<{ audio?: string; name?: string; form?: string }>({});
+  const [consented, setConsented] = useState(false);
+  const [errors, setErrors] = useState<{ audio?: string; name?: string; consent?: string; form?: string }>({});
   const [phase, setPhase] = useState<Phase>({ kind: "idle" });
   const abort = useRef<AbortController | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
   const errorRef = useRef<HTMLParagraphElement>(null);
   const nameId = useId();
   const transcriptId = useId();
+  const consentId = useId();
   const atLimit = voiceLimit !== null && voiceCount >= voiceLimit;
 
   useEffect(() => () => abort.current?.abort(), []);
@@ -121,8 +125,9 @@ export default function Clone() {
     if (!audio) next.audio = source === "upload" ? "Choose or drop an audio file." : "Record at least 10 seconds first.";
     else if (source === "upload" && errors.audio) next.audio = errors.audio;
     if (!name.trim()) next.name = "Give the voice a name.";
+    if (!consented) next.consent = "Confirm that you have the right to use this voice.";
     setErrors(next);
-    if (next.audio || next.name || !audio) {
+    if (next.audio || next.name || next.consent || !audio) {
       requestAnimationFrame(() =>
         document.querySelector<HTMLElement>("[aria-invalid='true'], .drop-zone.invalid button, .recorder button")?.focus(),
       );
@@ -133,6 +138,7 @@ export default function Clone() {
     form.set("language", language);
     if (transcript.trim()) form.set("transcript", transcript.trim());
     form.set("source", source);
+    form.set("consent", consent.version);
     form.set("audio", audio, audio.name);
     abort.current = new AbortController();
     setPhase({ kind: "uploading", loaded: 0, total: audio.size });
@@ -281,6 +287,32 @@ export default function Clone() {
           <p id={`${transcriptId}-hint`} className="hint">
             What is said in the clip, word for word. It helps the clone sound closer. Up to {formatNumber(limits.transcriptMax)} characters.
           </p>
+        </div>
+
+        <div className="field consent-field">
+          <label htmlFor={consentId} className="checkbox">
+            <input
+              id={consentId}
+              type="checkbox"
+              name="consent"
+              value={consent.version}
+              checked={consented}
+              onChange={(e) => {
+                setConsented(e.target.checked);
+                setErrors((er) => ({ ...er, consent: undefined }));
+              }}
+              aria-invalid={errors.consent ? true : undefined}
+              aria-describedby={errors.consent ? `${consentId}-error` : undefined}
+              data-testid="clone-consent"
+            />
+            <span>{consent.statement}</span>
+          </label>
+          {errors.consent ? (
+            <p id={`${consentId}-error`} className="field-error" role="alert">
+              {errors.consent}
+            </p>
+          ) : null}
+          <p className="hint">We keep a record of this confirmation (when, from where, and a fingerprint of the recording), even if you delete the voice.</p>
         </div>
 
         {busy ? (

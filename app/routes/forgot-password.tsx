@@ -1,24 +1,26 @@
 import type { ActionFunctionArgs, MetaFunction } from "@remix-run/cloudflare";
 import { Form, Link, useActionData, useNavigation } from "@remix-run/react";
 import { Field, FormError } from "../components/field";
-import { fieldErrors, ForgotForm, allowAuthAttempt, TOO_MANY_ATTEMPTS, type AuthFormResult } from "../lib/auth-forms.server";
+import { fieldErrors, ForgotForm, limitAuthAttempt, throttledForm, type AuthFormResult } from "../lib/auth-forms.server";
+export { retryAfterHeaders as headers } from "../lib/auth-forms.server";
 
 export const meta: MetaFunction = () => [{ title: "Reset your password — Utter" }];
 
-export async function action({ request, context }: ActionFunctionArgs): Promise<AuthFormResult> {
+export async function action({ request, context }: ActionFunctionArgs) {
   const form = Object.fromEntries(await request.formData());
   const values = { email: String(form.email ?? "") };
   const parsed = ForgotForm.safeParse(form);
-  if (!parsed.success) return { errors: fieldErrors(parsed.error), values };
-  if (!(await allowAuthAttempt(context.app, request))) return { errors: { form: TOO_MANY_ATTEMPTS }, values };
-  const res = await context.app.auth().api.requestPasswordReset({
-    body: { email: parsed.data.email, redirectTo: "/reset-password" },
-    headers: request.headers,
-    asResponse: true,
+  if (!parsed.success) return { errors: fieldErrors(parsed.error), values } as AuthFormResult;
+  return throttledForm(values, async (): Promise<AuthFormResult> => {
+    await limitAuthAttempt(context.app, request);
+    await context.app.auth().api.requestPasswordReset({
+      body: { email: parsed.data.email, redirectTo: "/reset-password" },
+      headers: request.headers,
+      asResponse: true,
+    });
+    // Same answer whether or not the account exists, so the form cannot be used to probe emails.
+    return { errors: {}, values, notice: "If an account exists for that email, we have sent a link to reset its password. It works for one hour." };
   });
-  if (res.status === 429) return { errors: { form: "Too many attempts. Wait a minute and try again." }, values };
-  // Same answer whether or not the account exists, so the form cannot be used to probe emails.
-  return { errors: {}, values, notice: "If an account exists for that email, we have sent a link to reset its password. It works for one hour." };
 }
 
 export default function ForgotPassword() {

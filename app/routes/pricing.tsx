@@ -5,10 +5,11 @@ import { findSessionUser } from "../../worker/auth/session";
 import { AppError } from "../../worker/lib/errors";
 import { billingCatalog, billingOverview, CheckoutChoice, startCheckout } from "../../worker/services/billing";
 import { FormError } from "../components/field";
+import { CHARACTERS_PER_CREDIT, DESIGN_PREVIEW_COST, WIDE_CHARACTER_UNITS } from "../../worker/services/pricing";
 
 export const meta: MetaFunction = () => [
   { title: "Pricing — Utter" },
-  { name: "description", content: "Free, Pro and Studio plans and one-off credit packs. One credit reads 100 characters." },
+  { name: "description", content: "Free, Pro and Studio plans and one-off credit packs. One credit reads 100 characters (about 33 in Chinese, Japanese or Korean)." },
 ];
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
@@ -57,7 +58,13 @@ export default function Pricing() {
   return (
     <div className="pricing">
       <h1>Pricing</h1>
-      <p className="lead">One credit reads 100 characters aloud. A voice-design preview costs 5 credits; cloning a voice is free. Unused credits roll over.</p>
+      <p className="lead">
+        One credit reads {CHARACTERS_PER_CREDIT} characters aloud. A voice-design preview costs {DESIGN_PREVIEW_COST} credits; cloning a voice is free. Unused credits roll over.
+      </p>
+      <p className="muted pricing-units">
+        Credits follow the time the voice model spends speaking. A Chinese, Japanese or Korean character is a whole syllable and takes about as long as{" "}
+        {WIDE_CHARACTER_UNITS} letters, so it counts as {WIDE_CHARACTER_UNITS} characters: one credit reads about {Math.floor(CHARACTERS_PER_CREDIT / WIDE_CHARACTER_UNITS)} of them.
+      </p>
       {!catalog.available ? (
         <p className="notice billing-unavailable" role="status">
           {catalog.unavailable_reason}

@@ -1,16 +1,21 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/cloudflare";
 import { redirect } from "@remix-run/cloudflare";
-import { Form, Link, useActionData, useLoaderData, useNavigation, useSearchParams } from "@remix-run/react";
+import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { findSessionUser } from "../../worker/auth/session";
 import { Field, FormError } from "../components/field";
-import { authFailure, fieldErrors, redirectWithCookies, safeRedirectTarget, SignInForm, allowAuthAttempt, TOO_MANY_ATTEMPTS, type AuthFormResult } from "../lib/auth-forms.server";
+import { safeRedirect } from "../lib/safe-redirect";
+import { authFailure, fieldErrors, limitAuthAttempt, redirectWithCookies, SignInForm, throttledForm, type AuthFormResult } from "../lib/auth-forms.server";
+export { retryAfterHeaders as headers } from "../lib/auth-forms.server";
+import { guardedSignIn } from "../../worker/auth/guarded-sign-in";
 
 export const meta: MetaFunction = () => [{ title: "Sign in — Utter" }];
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  if (await findSessionUser(context.app, request.headers)) throw redirect("/");
+  const redirectTo = safeRedirect(new URL(request.url).searchParams.get("redirectTo"));
+  if (await findSessionUser(context.app, request.headers)) throw redirect(redirectTo);
   const cfg = context.app.config;
   return {
+    redirectTo,
     providers: {
       github: Boolean(cfg.GITHUB_CLIENT_ID && cfg.GITHUB_CLIENT_SECRET),
       google: Boolean(cfg.GOOGLE_CLIENT_ID && cfg.GOOGLE_CLIENT_SECRET),
@@ -18,27 +23,31 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   };
 }
 
-export async function action({ request, context }: ActionFunctionArgs): Promise<AuthFormResult> {
+export async function action({ request, context }: ActionFunctionArgs) {
+  const ctx = context.app;
   const form = Object.fromEntries(await request.formData());
   const values = { email: String(form.email ?? "") };
   const parsed = SignInForm.safeParse(form);
-  if (!parsed.success) return { errors: fieldErrors(parsed.error), values };
-  if (!(await allowAuthAttempt(context.app, request))) return { errors: { form: TOO_MANY_ATTEMPTS }, values };
-  const res = await context.app.auth().api.signInEmail({ body: parsed.data, headers: request.headers, asResponse: true });
-  if (!res.ok) return authFailure(res, values);
-  throw redirectWithCookies(safeRedirectTarget(form.redirectTo ?? null), res);
+  if (!parsed.success) return { errors: fieldErrors(parsed.error), values } as AuthFormResult;
+  return throttledForm(values, async () => {
+    await limitAuthAttempt(ctx, request);
+    const res = await guardedSignIn(ctx, request, parsed.data.email, () =>
+      ctx.auth().api.signInEmail({ body: parsed.data, headers: request.headers, asResponse: true }),
+    );
+    if (!res.ok) return authFailure(res, values);
+    throw redirectWithCookies(safeRedirect(form.redirectTo), res);
+  });
 }
 
 export default function SignIn() {
   const data = useActionData<typeof action>();
-  const { providers } = useLoaderData<typeof loader>();
-  const [params] = useSearchParams();
+  const { providers, redirectTo } = useLoaderData<typeof loader>();
   const busy = useNavigation().state === "submitting";
   return (
     <section className="card narrow">
       <h1>Sign in</h1>
       <Form method="post" noValidate>
-        <input type="hidden" name="redirectTo" value={params.get("redirectTo") ?? "/"} />
+        <input type="hidden" name="redirectTo" value={redirectTo} />
         <FormError message={data?.errors.form} />
         <Field label="Email" name="email" type="email" autoComplete="email" required defaultValue={data?.values.email} error={data?.errors.email} />
         <Field label="Password" name="password" type="password" autoComplete="current-password" required error={data?.errors.password} />

@@ -3,7 +3,8 @@ import { redirect } from "@remix-run/cloudflare";
 import { Form, Link, useActionData, useNavigation } from "@remix-run/react";
 import { findSessionUser } from "../../worker/auth/session";
 import { Field, FormError } from "../components/field";
-import { authFailure, fieldErrors, redirectWithCookies, SignUpForm, allowAuthAttempt, TOO_MANY_ATTEMPTS, type AuthFormResult } from "../lib/auth-forms.server";
+import { authFailure, fieldErrors, redirectWithCookies, SignUpForm, limitAuthAttempt, throttledForm, type AuthFormResult } from "../lib/auth-forms.server";
+export { retryAfterHeaders as headers } from "../lib/auth-forms.server";
 
 export const meta: MetaFunction = () => [{ title: "Create your account — Utter" }];
 
@@ -12,15 +13,17 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   return null;
 }
 
-export async function action({ request, context }: ActionFunctionArgs): Promise<AuthFormResult> {
+export async function action({ request, context }: ActionFunctionArgs) {
   const form = Object.fromEntries(await request.formData());
   const values = { name: String(form.name ?? ""), email: String(form.email ?? "") };
   const parsed = SignUpForm.safeParse(form);
-  if (!parsed.success) return { errors: fieldErrors(parsed.error), values };
-  if (!(await allowAuthAttempt(context.app, request))) return { errors: { form: TOO_MANY_ATTEMPTS }, values };
-  const res = await context.app.auth().api.signUpEmail({ body: parsed.data, headers: request.headers, asResponse: true });
-  if (!res.ok) return authFailure(res, values);
-  throw redirectWithCookies("/", res);
+  if (!parsed.success) return { errors: fieldErrors(parsed.error), values } as AuthFormResult;
+  return throttledForm(values, async () => {
+    await limitAuthAttempt(context.app, request);
+    const res = await context.app.auth().api.signUpEmail({ body: parsed.data, headers: request.headers, asResponse: true });
+    if (!res.ok) return authFailure(res, values);
+    throw redirectWithCookies("/", res);
+  });
 }
 
 export default function SignUp() {

@@ -2,7 +2,7 @@ import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remi
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { useEffect, useRef, useState } from "react";
 import { LANGUAGES } from "../../worker/services/languages";
-import { getOwnedVoice, UpdateVoiceBody, updateVoice, voiceView } from "../../worker/services/voices";
+import { getOwnedVoice, UpdateVoiceBody, updateVoice, voiceDetail, type voiceView } from "../../worker/services/voices";
 import { parseOrThrow } from "../../worker/lib/errors";
 import { RouteErrorBoundary } from "../components/route-error";
 import { WaveformPlayer } from "../components/waveform-player";
@@ -16,7 +16,7 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
   const user = await requirePageUser(context, request);
   // Someone else's voice id answers exactly like one that does not exist (DESIGN §7).
   const row = await orErrorResponse(getOwnedVoice(context.app, user.id, params.id ?? ""));
-  return { voice: voiceView(row), language: LANGUAGES.find((l) => l.code === row.language)?.name ?? row.language };
+  return { voice: await voiceDetail(context.app, user.id, row), language: LANGUAGES.find((l) => l.code === row.language)?.name ?? row.language };
 }
 
 /** Edits the voice's details with the same service and schema as `PATCH /api/voices/:id`. */
@@ -140,6 +140,17 @@ export default function VoiceDetail() {
         <div className="card">
           <h2 className="small-heading">Transcript</h2>
           <p className="pre-wrap">{voice.transcript}</p>
+        </div>
+      ) : null}
+      {voice.consent ? (
+        <div className="card" data-testid="voice-consent">
+          <h2 className="small-heading">Consent</h2>
+          <p>
+            You confirmed you have the right to use this voice on {formatDate(voice.consent.given_at)} (statement {voice.consent.statement_version}).
+          </p>
+          <p className="muted small">
+            Recording fingerprint (SHA-256): <code className="break">{voice.consent.audio_sha256}</code>
+          </p>
         </div>
       ) : null}
       <EditDetails voice={voice} />

@@ -47,6 +47,8 @@ export class ApiClient {
     const form = new FormData();
     form.set("name", name);
     form.set("language", language);
+    // The consent statement's version (worker/services/voice-consent.ts, ADR 0016).
+    form.set("consent", "voice-consent-2026-12");
     form.set("audio", new Blob([wav], { type: "audio/wav" }), "reference.wav");
     const res = await this.request("/api/voices", { method: "POST", body: form });
     const text = await res.text();

@@ -199,6 +199,11 @@ describe("Utter in the browser", { timeout: 15 * 60_000 }, () => {
         if (phase && window.__uploadPhases.at(-1) !== phase) window.__uploadPhases.push(phase);
       }).observe(document.body, { subtree: true, childList: true, attributes: true });
     });
+    // Without confirming the right to use the voice nothing is sent.
+    await page.getByTestId("clone-submit").click();
+    await page.getByText("Confirm that you have the right to use this voice.").waitFor();
+    assert.equal(new URL(page.url()).pathname, "/clone", "nothing was uploaded without consent");
+    await page.getByTestId("clone-consent").check();
     await Promise.all([page.waitForURL(/\/generate\?voice=voice_[^&]+&created=/), page.getByTestId("clone-submit").click()]);
     state.voiceId = new URL(page.url()).searchParams.get("voice");
     const phases = await page.evaluate(() => window.__uploadPhases);
@@ -210,6 +215,8 @@ describe("Utter in the browser", { timeout: 15 * 60_000 }, () => {
     assert.equal(voice.source, "record");
     assert.ok(voice.duration_ms >= 10_000 && voice.duration_ms < 20_000, `recorded ${voice.duration_ms} ms`);
     assert.match(String(voice.format), /webm/, "MediaRecorder's WEBM/Opus is stored as recorded");
+    assert.equal(voice.consent?.statement_version, "voice-consent-2026-12", "the consent given is recorded with the voice");
+    assert.match(String(voice.consent?.audio_sha256), /^[0-9a-f]{64}$/);
   });
 
   test("generates 1,500 characters and plays the first segment before the job finishes", async (t) => {
@@ -406,6 +413,7 @@ describe("Utter in the browser", { timeout: 15 * 60_000 }, () => {
     await shoot(page, "voices");
     await page.goto(`${stack.url}/voices/${state.voiceId}`);
     await page.getByTestId("voice-detail").waitFor();
+    await page.getByTestId("voice-consent").getByText(/You confirmed you have the right to use this voice/).waitFor();
     await playerReady(page.locator(".player"));
     await shoot(page, "voice-detail");
   });
@@ -436,6 +444,7 @@ describe("Utter in the browser", { timeout: 15 * 60_000 }, () => {
         if (phase && window.__uploadPhases.at(-1) !== phase) window.__uploadPhases.push(phase);
       }).observe(document.body, { subtree: true, childList: true, attributes: true });
     });
+    await page.getByTestId("clone-consent").check();
     await Promise.all([page.waitForURL(/\/generate\?voice=voice_/), page.getByTestId("clone-submit").click()]);
     const phases = await page.evaluate(() => window.__uploadPhases);
     assert.ok(

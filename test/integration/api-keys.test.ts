@@ -57,6 +57,8 @@ describe("API keys page", () => {
     const form = new FormData();
     form.set("intent", "create");
     form.set("name", "script");
+    form.append("scope", "speech");
+    form.append("scope", "voices:read");
     const made = await call("/account/keys", { method: "POST", cookie: user.cookie, body: form });
     const html = await made.text();
     const key = /utr_[0-9a-f]{40}/.exec(html)?.[0];

@@ -1,5 +1,7 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, cookieFrom, form, signUp, uniqueEmail } from "../support/http";
+import { expectedErrors } from "../support/expected-errors";
 
 
 describe("auth pages (Remix routes calling the same auth service)", () => {
@@ -52,4 +54,42 @@ describe("page actions and CSRF", () => {
     expect(res.status).toBe(403);
     expect((await call("/api/me", { cookie: user.cookie })).status).toBe(200);
   });
+});
+
+describe("sign-in redirect stays on the site", () => {
+  const payloads = ["/%5Cevil.test/", "/\\evil.test/", "/%09/evil.test/", "/\t/evil.test/", "//evil.test", "https://evil.test/", "/\n/evil.test"];
+
+  it.each(payloads)("a redirectTo of %j lands on / after signing in", async (payload) => {
+    const user = await signUp("redirect");
+    const res = await call("/sign-in", { method: "POST", ...form({ email: user.email, password: user.password, redirectTo: payload }) });
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("/");
+  });
+
+  it("the sign-in page does not echo an unsafe redirectTo into its form", async () => {
+    const res = await call(`/sign-in?redirectTo=${encodeURIComponent("/\\evil.test/")}`);
+    const html = await res.text();
+    // (The page's own URL is in Remix's context; what matters is what the form posts back.)
+    expect(html).toMatch(/<input type="hidden" name="redirectTo" value="\/"\/>/);
+  });
+
+  it("a same-site redirectTo is honoured", async () => {
+    const user = await signUp("redirectok");
+    const res = await call("/sign-in", { method: "POST", ...form({ email: user.email, password: user.password, redirectTo: "/history?page=2" }) });
+    expect(res.headers.get("location")).toBe("/history?page=2");
+  });
+});
+
+describe("auth API flows refuse off-site redirect targets too", () => {
+  it.each(["/\\evil.test/", "/%5Cevil.test/", "//evil.test/", "https://evil.test/", "/\t/evil.test/"])(
+    "a password reset asked with redirectTo %j is refused and makes no reset link",
+    async (redirectTo) => {
+      expectedErrors.allow = true; // better-auth logs the refusal as an error
+      const user = await signUp("resetredirect");
+      const res = await call("/api/auth/request-password-reset", { method: "POST", json: { email: user.email, redirectTo } });
+      expect(res.status).toBe(403);
+      const row = await env.DB.prepare("SELECT count(*) AS n FROM verification WHERE value = ?1").bind(user.id).first<{ n: number }>();
+      expect(row?.n).toBe(0);
+    },
+  );
 });

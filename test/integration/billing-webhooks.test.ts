@@ -93,6 +93,8 @@ describe("Stripe webhook: signatures", () => {
       ["wrong secret", deliver(event, { secret: "whsec_someone_elses_secret_0000000000" })],
       ["tampered body", (async () => deliver(event, { signature: await signatureFor(payload), body: payload.replace('"pack": "small"', '"pack": "large"') }))()],
       ["stale timestamp", deliver(event, { timestamp: now - 301 })],
+      ["future-dated timestamp", deliver(event, { timestamp: now + 301 })],
+      ["far-future timestamp", deliver(event, { timestamp: now + 86_400 * 365 })],
       ["no signature header", deliver(event, { signature: null })],
       ["garbage header", deliver(event, { signature: "not-a-signature" })],
     ];

@@ -100,6 +100,22 @@ describe("MCP server at /mcp", () => {
     await client.close();
   });
 
+  it("holds each tool to the key's scopes", async () => {
+    installFakeEngine();
+    const user = await signUp("mcp-scopes");
+    await createVoice(user.id, { name: "Scoped" });
+    const made = await call("/api/keys", { method: "POST", cookie: user.cookie, json: { name: "read only", scopes: ["voices:read"] } });
+    expect(made.status).toBe(201);
+    const client = await mcpClient(((await made.json()) as { key: { key: string } }).key.key);
+    expect((textOf(await client.callTool({ name: "list_voices", arguments: {} })) as { voices: unknown[] }).voices).toHaveLength(1);
+    const refused = (await client.callTool({ name: "speak", arguments: { text: "Hi.", voice: "Scoped" } })) as CallToolResult;
+    expect(refused.isError).toBe(true);
+    expect(textOf(refused)).toMatchObject({ error: { code: "insufficient_scope" } });
+    const tasks = await env.DB.prepare(`SELECT count(*) AS n FROM tasks WHERE user_id = ?1`).bind(user.id).first<{ n: number }>();
+    expect(tasks?.n).toBe(0);
+    await client.close();
+  });
+
   it("refuses callers without an API key, cookies included", async () => {
     const { user } = await userWithKey("mcp-cookie");
     const init = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "x", version: "1" } } };

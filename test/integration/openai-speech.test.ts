@@ -144,6 +144,24 @@ describe("OpenAI-compatible speech at /v1", () => {
     expect(tasks?.n).toBe(0);
   });
 
+  it("a key without the speech scope gets OpenAI's permission error and starts nothing", async () => {
+    installFakeEngine();
+    const user = await signUp("oai-scope");
+    await createVoice(user.id, { name: "Quiet" });
+    const made = await call("/api/keys", { method: "POST", cookie: user.cookie, json: { name: "history only", scopes: ["history"] } });
+    const key = ((await made.json()) as { key: { key: string } }).key.key;
+    const err = await openai(key)
+      .audio.speech.create({ model: "tts-1", voice: "Quiet", input: "Hi." })
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe("insufficient_scope");
+    const tasks = await env.DB.prepare(`SELECT count(*) AS n FROM tasks WHERE user_id = ?1`).bind(user.id).first<{ n: number }>();
+    expect(tasks?.n).toBe(0);
+  });
+
   it("lists models and the caller's voices", async () => {
     const { user, key } = await userWithKey("oai-list");
     await createVoice(user.id, { name: "Dora" });

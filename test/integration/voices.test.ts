@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { CONSENT_STATEMENT_VERSION } from "../../worker/services/voice-consent";
 import { ApiErrorBody } from "../../worker/lib/errors";
 import flac from "../fixtures/audio/speech-12s.flac?bytes";
 import m4a from "../fixtures/audio/speech-12s.m4a?bytes";
@@ -30,6 +31,7 @@ function upload(user: TestUser, file: Blob | Uint8Array, filename: string, field
   const form = new FormData();
   form.set("name", fields.name ?? "My voice");
   form.set("language", fields.language ?? "en");
+  form.set("consent", CONSENT_STATEMENT_VERSION);
   for (const [k, v] of Object.entries(fields)) form.set(k, v);
   form.set("audio", file instanceof Blob ? file : new Blob([file as Uint8Array<ArrayBuffer>]), filename);
   return call("/api/voices", { method: "POST", cookie: user.cookie, body: form });

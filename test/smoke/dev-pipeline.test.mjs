@@ -23,6 +23,8 @@ test("a 5,000-character generation streams segments live and completes", { timeo
   const form = new FormData();
   form.set("name", "Smoke voice");
   form.set("language", "en");
+  // The consent statement's version (worker/services/voice-consent.ts): cloning needs it (ADR 0016).
+  form.set("consent", "voice-consent-2026-12");
   form.set("audio", new Blob([voiceLikeWav(12)], { type: "audio/wav" }), "reference.wav");
   const voiceRes = await client.call("/api/voices", { method: "POST", body: form });
   assert.equal(voiceRes.status, 201, await voiceRes.clone().text());

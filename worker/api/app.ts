@@ -3,8 +3,9 @@ import { HTTPException } from "hono/http-exception";
 import { createRequestContext, requestIdFrom, type RequestContext } from "../context";
 import { AppError } from "../lib/errors";
 import { errorFields, createLogger } from "../lib/log";
-import { isCrossSiteRequest } from "../lib/origin";
-import { clientIp, enforceRateLimit } from "../lib/rate-limit";
+import { isCrossSiteRequest, isCrossSiteUpgrade } from "../lib/origin";
+import { transportHeaders } from "../lib/security-headers";
+import { handleAuthRoute } from "../auth/auth-routes";
 import { healthRoutes } from "./routes/health";
 import { meRoutes } from "./routes/me";
 import { metaRoutes } from "./routes/meta";
@@ -41,18 +42,25 @@ export function createApi() {
   api.use("*", corsForApiKeys);
 
   api.use("*", async (c, next) => {
-    if (isCrossSiteRequest(c.req.raw, c.get("ctx").config)) {
+    const config = c.get("ctx").config;
+    if (isCrossSiteRequest(c.req.raw, config)) {
       throw new AppError("cross_site_request", 403, "This request came from a site we do not trust.");
     }
+    if (isCrossSiteUpgrade(c.req.raw, config)) {
+      throw new AppError("cross_site_request", 403, "This WebSocket was opened from a site we do not trust.");
+    }
     await next();
+    // JSON answers are never sniffed as HTML, and what a signed-in caller gets is never cached
+    // (a socket's 101 carries immutable headers and needs neither).
+    if (c.res.status === 101) return;
+    c.header("X-Content-Type-Options", "nosniff");
+    for (const [k, v] of Object.entries(transportHeaders(config))) c.header(k, v);
+    const type = c.res.headers.get("content-type") ?? "";
+    if (type.includes("json") && !c.res.headers.has("cache-control")) c.header("Cache-Control", "no-store");
   });
 
   // better-auth answers its own routes; errors from it are already JSON.
-  api.on(["GET", "POST"], "/api/auth/*", async (c) => {
-    const ip = clientIp(c.req.raw);
-    if (c.req.method === "POST" && ip) await enforceRateLimit(c.env.AUTH_LIMITER, `auth:${ip}`);
-    return c.get("ctx").auth().handler(c.req.raw);
-  });
+  api.on(["GET", "POST"], "/api/auth/*", (c) => handleAuthRoute(c.get("ctx"), c.req.raw));
 
   api.route("/api", healthRoutes);
   api.route("/api", metaRoutes);

@@ -8,6 +8,7 @@ import { UpdateMeBody } from "./routes/me";
 import { CreateGenerationBody, GenerationQuery } from "../services/generations";
 import { DesignPreviewBody, SaveDesignBody, UpdateVoiceBody, VoiceQuery } from "../services/voices";
 import { CreateKeyBody } from "../services/api-keys";
+import { CONSENT_STATEMENT_VERSION } from "../services/voice-consent";
 import { CheckoutChoice } from "../services/billing";
 import { TaskSnapshot } from "../tasks/messages";
 
@@ -29,7 +30,7 @@ const ops: Record<string, Partial<Record<Method, Op>>> = {
   "/api/languages": { get: { summary: "Supported languages", ok: 200, auth: false } },
   "/api/me": {
     get: { summary: "The signed-in user, plan, credit balance and limits", ok: 200 },
-    patch: { summary: "Update the profile", body: UpdateMeBody, ok: 200 },
+    patch: { summary: "Update the profile (session only)", body: UpdateMeBody, ok: 200 },
   },
   "/api/voices": {
     get: { summary: "List own voices", query: VoiceQuery, ok: 200 },
@@ -41,6 +42,11 @@ const ops: Record<string, Partial<Record<Method, Op>>> = {
         language: { type: "string", description: "language code (see /api/languages)" },
         transcript: { type: "string", description: "what the clip says (optional, ≤ 5,000 characters)" },
         source: { type: "string", description: "upload | record" },
+        consent: {
+          type: "string",
+          description: `the consent statement's version, "${CONSENT_STATEMENT_VERSION}": you confirm the voice is yours or its owner allowed the clone (400 consent_required without it)`,
+          required: true,
+        },
       },
       ok: 201,
     },
@@ -72,12 +78,12 @@ const ops: Record<string, Partial<Record<Method, Op>>> = {
   "/api/tasks/{id}/audio": { get: { summary: "A design preview's WAV", ok: 200 } },
   "/api/credits/ledger": { get: { summary: "Balance and ledger entries, newest first", ok: 200 } },
   "/api/billing/plans": { get: { summary: "Plans, credit packs and whether billing is available", ok: 200, auth: false } },
-  "/api/billing/checkout": { post: { summary: "Start Stripe Checkout for a plan or a credit pack → {url}", body: CheckoutChoice, ok: 200 } },
-  "/api/billing/portal": { post: { summary: "Open the Stripe customer portal → {url}", ok: 200 } },
+  "/api/billing/checkout": { post: { summary: "Start Stripe Checkout for a plan or a credit pack → {url} (session only)", body: CheckoutChoice, ok: 200 } },
+  "/api/billing/portal": { post: { summary: "Open the Stripe customer portal → {url} (session only)", ok: 200 } },
   "/api/webhooks/stripe": { post: { summary: "Stripe webhook (signed with the endpoint secret; no other auth)", ok: 200, auth: false } },
   "/api/keys": {
     get: { summary: "API keys (session only)", ok: 200 },
-    post: { summary: "Create an API key; the key is shown once (session only)", body: CreateKeyBody, ok: 201 },
+    post: { summary: "Create an API key with scopes (speech, voices:read, voices:write, history; all four if omitted); the key is shown once (session only)", body: CreateKeyBody, ok: 201 },
   },
   "/api/keys/{id}": { delete: { summary: "Revoke an API key (session only)", ok: 204 } },
 };

@@ -17,7 +17,7 @@ export interface AuthDeps {
  * One better-auth instance per request: env and bindings differ per request
  * in Workers, so the instance is never cached at module scope.
  */
-export function createAuth({ db, config, log, mailer = createMailer(config, log) }: AuthDeps) {
+export function createAuth({ db, config, log, mailer = createMailer({ config, log, db }) }: AuthDeps) {
   const social: Record<string, { clientId: string; clientSecret: string }> = {};
   if (config.GITHUB_CLIENT_ID && config.GITHUB_CLIENT_SECRET) {
     social.github = { clientId: config.GITHUB_CLIENT_ID, clientSecret: config.GITHUB_CLIENT_SECRET };

@@ -1,18 +1,27 @@
 import type { RequestContext } from "../context";
 import type { CurrentUser } from "../services/account";
-import { API_KEY_PREFIX, userForApiKey } from "../services/api-keys";
-import { errors } from "../lib/errors";
+import { API_KEY_PREFIX, keyForBearer } from "../services/api-keys";
+import { AppError, errors } from "../lib/errors";
+import type { Access, ApiKeyScope } from "./scopes";
 
-/** The signed-in user for the API: an API key (`Authorization: Bearer utr_…`) or the session cookie; null if neither. */
-export async function findUser(ctx: RequestContext, headers: Headers): Promise<CurrentUser | null> {
+/** Who is calling: a browser session, or an API key with its scopes. */
+export type Caller = CurrentUser & ({ via: "session" } | { via: "api_key"; scopes: ApiKeyScope[] });
+
+function bearerOf(headers: Headers): string | null {
   const authz = headers.get("authorization");
-  const bearer = authz && /^Bearer\s+(\S+)$/i.exec(authz)?.[1];
+  return (authz && /^Bearer\s+(\S+)$/i.exec(authz)?.[1]) || null;
+}
+
+/** The caller for the API: an API key (`Authorization: Bearer utr_…`) or the session cookie; null if neither. */
+export async function findUser(ctx: RequestContext, headers: Headers): Promise<Caller | null> {
+  const bearer = bearerOf(headers);
   if (bearer?.startsWith(API_KEY_PREFIX)) {
-    const user = await userForApiKey(ctx.db, bearer);
-    if (!user) throw errors.unauthorized("That API key is not valid.");
-    return user;
+    const found = await keyForBearer(ctx.db, bearer);
+    if (!found) throw errors.unauthorized("That API key is not valid.");
+    return { ...found.user, via: "api_key", scopes: found.scopes };
   }
-  return findSessionUser(ctx, headers);
+  const user = await findSessionUser(ctx, headers);
+  return user ? { ...user, via: "session" } : null;
 }
 
 /**
@@ -27,8 +36,38 @@ export async function findSessionUser(ctx: RequestContext, headers: Headers): Pr
   return { id: u.id, email: u.email, name: u.name, plan: u.plan ?? "free" };
 }
 
-export async function requireUser(ctx: RequestContext, headers: Headers): Promise<CurrentUser> {
-  const user = await findUser(ctx, headers);
-  if (!user) throw errors.unauthorized();
-  return user;
+/**
+ * The caller, allowed to do what the route needs (`access`, stated by every
+ * route): 401 when nobody is signed in, 403 `session_required` when an API
+ * key calls a session-only route, 403 `insufficient_scope` when the key lacks the scope.
+ */
+export async function requireUser(ctx: RequestContext, headers: Headers, access: Access): Promise<CurrentUser> {
+  const caller = await findUser(ctx, headers);
+  if (!caller) throw errors.unauthorized();
+  assertAccess(caller, access);
+  return caller;
+}
+
+/** Throws unless `caller` may do what `access` names (see requireUser); for callers found another way (MCP, /v1). */
+export function assertAccess(caller: Caller, access: Access): void {
+  if (caller.via === "session" || access === "any") return;
+  if (access === "session") {
+    throw new AppError("session_required", 403, "Billing, API keys and account changes need a signed-in browser session; an API key cannot do this.");
+  }
+  const wanted: readonly ApiKeyScope[] = typeof access === "string" ? [access] : access;
+  if (!wanted.some((s) => caller.scopes.includes(s))) {
+    const names = wanted.map((s) => `"${s}"`).join(" or ");
+    throw new AppError("insufficient_scope", 403, `This API key lacks the ${names} scope. Make a key with it on your API keys page.`, {
+      required: wanted,
+      granted: caller.scopes,
+    });
+  }
+}
+
+/** The caller of an API-key-only surface (MCP, /v1): a key as the bearer, never a cookie; null without one. */
+export async function findApiKeyCaller(ctx: RequestContext, headers: Headers): Promise<Extract<Caller, { via: "api_key" }> | null> {
+  const bearer = bearerOf(headers);
+  if (!bearer?.startsWith(API_KEY_PREFIX)) return null;
+  const found = await keyForBearer(ctx.db, bearer);
+  return found ? { ...found.user, via: "api_key", scopes: found.scopes } : null;
 }

@@ -61,12 +61,23 @@ export interface WebhookDeps {
 export type WebhookResult = { result: "applied" | "duplicate" | "ignored"; detail?: string };
 
 /**
- * Checks the signature over the exact bytes Stripe sent (300 s tolerance)
- * and parses the event. Anything that fails is a 400 and touches nothing.
+ * Checks the signature over the exact bytes Stripe sent (300 s tolerance
+ * either way) and parses the event. Anything that fails is a 400 and touches nothing.
  */
-export async function verifyStripeEvent(config: Pick<AppConfig, "STRIPE_WEBHOOK_SECRET">, rawBody: string, signature: string | null): Promise<Stripe.Event> {
+export async function verifyStripeEvent(
+  config: Pick<AppConfig, "STRIPE_WEBHOOK_SECRET">,
+  rawBody: string,
+  signature: string | null,
+  nowMs: number = Date.now(),
+): Promise<Stripe.Event> {
   if (!config.STRIPE_WEBHOOK_SECRET) throw billingUnavailable("Stripe webhooks are not set up on this server (no STRIPE_WEBHOOK_SECRET).");
   if (!signature) throw new AppError("invalid_signature", 400, "Missing Stripe-Signature header.");
+  // Stripe's SDK only refuses timestamps in the past; a signed event dated in
+  // the future would stay replayable until that date, so refuse it too.
+  const signedAt = Number(/(?:^|,)t=(\d{1,12})(?:,|$)/.exec(signature)?.[1] ?? NaN);
+  if (!Number.isFinite(signedAt) || Math.abs(nowMs / 1000 - signedAt) > WEBHOOK_TOLERANCE_SECONDS) {
+    throw new AppError("invalid_signature", 400, "The Stripe signature does not match this payload, or its timestamp is outside the tolerance window.");
+  }
   try {
     return await webhooks.constructEventAsync(rawBody, signature, config.STRIPE_WEBHOOK_SECRET, WEBHOOK_TOLERANCE_SECONDS, createSubtleCryptoProvider());
   } catch {

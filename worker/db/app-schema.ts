@@ -199,6 +199,8 @@ export const apiKeys = sqliteTable(
     /** SHA-256 of the key; the key itself is shown once. */
     hash: text("hash").notNull().unique(),
     prefix: text("prefix").notNull(),
+    /** Space-separated API_KEY_SCOPES (worker/auth/scopes.ts); existing keys got all four (ADR 0015). */
+    scopes: text("scopes").notNull().default("speech voices:read voices:write history"),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull().default(now),
     lastUsedAt: integer("last_used_at", { mode: "timestamp_ms" }),
   },

@@ -1,2 +1,3 @@
 export * from "./auth-schema";
 export * from "./app-schema";
+export * from "./security-schema";

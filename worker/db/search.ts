@@ -1,11 +1,12 @@
 import { sql, type AnyColumn, type SQL } from "drizzle-orm";
 
 /**
- * `column` contains `term` literally (case-insensitive for ASCII, as SQLite's
- * LIKE is): `%`, `_` and `\` in the term are escaped, and the ESCAPE clause
- * makes SQLite honour the escapes.
+ * `column` contains `term` literally, case-insensitive for ASCII (SQLite's
+ * `lower()` folds only ASCII, as LIKE does). `instr` rather than LIKE: D1
+ * caps LIKE patterns at 50 bytes ("LIKE or GLOB pattern too complex"), so any
+ * search the schemas allow (200 characters) must not become a pattern; and a
+ * literal match needs no escaping of `%`, `_` or `\`.
  */
 export function containsText(column: AnyColumn, term: string): SQL {
-  const pattern = `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-  return sql`${column} LIKE ${pattern} ESCAPE '\\'`;
+  return sql`instr(lower(${column}), lower(${term})) > 0`;
 }

@@ -35,6 +35,9 @@ export const AppConfig = z
     STRIPE_PRICE_STUDIO: optionalSecret,
     STRIPE_PRICE_PACK_SMALL: optionalSecret,
     STRIPE_PRICE_PACK_LARGE: optionalSecret,
+    /** Mail (worker/auth/mailer.ts, docs/operations.md): Resend's API key, and the sender it is verified for. */
+    RESEND_API_KEY: optionalSecret,
+    MAIL_FROM: z.string().min(3).default("Utter <no-reply@localhost>"),
     VERSION: z.string().default("dev"),
     /** First redelivery delay of a failed dispatch, doubled per attempt (tests set 0). */
     QUEUE_RETRY_BASE_DELAY_S: z.coerce.number().int().min(0).max(60).default(2),

@@ -19,6 +19,21 @@ export interface MultipartHandlers {
   file(part: FilePart): Promise<void>;
 }
 
+/**
+ * Bounds checked while reading, before anything is buffered: a body without
+ * Content-Length (chunked) could otherwise send any number of 64 KB text
+ * fields, all held in memory until the handler saw the last one.
+ */
+export interface MultipartLimits {
+  /** Parts of any kind. */
+  maxParts: number;
+  /** All text fields together, in bytes. */
+  maxFieldBytes: number;
+  /** The whole body, in bytes (files included). */
+  maxBodyBytes: number;
+}
+const DEFAULT_LIMITS: MultipartLimits = { maxParts: 16, maxFieldBytes: 256 * 1024, maxBodyBytes: Number.POSITIVE_INFINITY };
+
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const MAX_HEADER_BYTES = 8 * 1024;
@@ -53,10 +68,19 @@ function malformed(): AppError {
 }
 
 /** Reads the parts in order, streaming file parts to `handlers.file`. */
-export async function readMultipart(body: ReadableStream<Uint8Array>, boundary: string, handlers: MultipartHandlers): Promise<void> {
+export async function readMultipart(
+  body: ReadableStream<Uint8Array>,
+  boundary: string,
+  handlers: MultipartHandlers,
+  limits: Partial<MultipartLimits> = {},
+): Promise<void> {
+  const { maxParts, maxFieldBytes, maxBodyBytes } = { ...DEFAULT_LIMITS, ...limits };
   const reader = body.getReader();
   let buf: Uint8Array = new Uint8Array(0);
   let done = false;
+  let bodyBytes = 0;
+  let parts = 0;
+  let fieldBytes = 0;
   const pull = async (): Promise<boolean> => {
     if (done) return false;
     const r = await reader.read();
@@ -64,6 +88,8 @@ export async function readMultipart(body: ReadableStream<Uint8Array>, boundary: 
       done = true;
       return false;
     }
+    bodyBytes += r.value.length;
+    if (bodyBytes > maxBodyBytes) throw new AppError("payload_too_large", 413, "The form is larger than this endpoint accepts.");
     buf = concat(buf, r.value);
     return true;
   };
@@ -99,6 +125,8 @@ export async function readMultipart(body: ReadableStream<Uint8Array>, boundary: 
       const name = /\bname="([^"]*)"/i.exec(disposition)?.[1];
       const filename = /\bfilename="([^"]*)"/i.exec(disposition)?.[1];
       if (name === undefined) throw malformed();
+      parts += 1;
+      if (parts > maxParts) throw new AppError("too_many_parts", 413, `The form has more than ${maxParts} parts.`);
 
       // The part's body: everything up to the next delimiter.
       let finished = false;
@@ -129,12 +157,18 @@ export async function readMultipart(body: ReadableStream<Uint8Array>, boundary: 
         const parts: Uint8Array[] = [];
         for await (const c of chunks()) {
           size += c.length;
+          fieldBytes += c.length;
           if (size > MAX_FIELD_BYTES) throw new AppError("invalid_request", 400, `The form field "${name}" is too long.`);
+          if (fieldBytes > maxFieldBytes) throw new AppError("payload_too_large", 413, "The form's text fields are larger than this endpoint accepts.");
           parts.push(c);
         }
         await handlers.field(name, dec.decode(parts.reduce(concat, new Uint8Array(0))));
       }
     }
+  } catch (err) {
+    // Stop the sender: nothing more of this body will be read.
+    await reader.cancel().catch(() => undefined);
+    throw err;
   } finally {
     reader.releaseLock();
   }

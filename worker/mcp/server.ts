@@ -3,8 +3,7 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
 import type { RequestContext } from "../context";
 import { AppError } from "../lib/errors";
-import type { CurrentUser } from "../services/account";
-import { API_KEY_PREFIX, userForApiKey } from "../services/api-keys";
+import { findApiKeyCaller } from "../auth/session";
 import { registerUtterTools } from "./tools";
 
 /**
@@ -14,7 +13,7 @@ import { registerUtterTools } from "./tools";
  * browser cookie never reaches the tools, so no other site can drive them.
  */
 export async function handleMcp(request: Request, ctx: RequestContext): Promise<Response> {
-  const user = await apiKeyUser(ctx, request.headers);
+  const user = await findApiKeyCaller(ctx, request.headers);
   if (!user) {
     return Response.json(new AppError("unauthorized", 401, "Use an Utter API key as the bearer (Authorization: Bearer utr_…).").toBody(), {
       status: 401,
@@ -35,10 +34,4 @@ export async function handleMcp(request: Request, ctx: RequestContext): Promise<
   const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
   await server.connect(transport);
   return transport.handleRequest(request);
-}
-
-async function apiKeyUser(ctx: RequestContext, headers: Headers): Promise<CurrentUser | null> {
-  const bearer = /^Bearer\s+(\S+)$/i.exec(headers.get("authorization") ?? "")?.[1];
-  if (!bearer?.startsWith(API_KEY_PREFIX)) return null;
-  return userForApiKey(ctx.db, bearer);
 }

@@ -4,7 +4,8 @@ import * as z from "zod";
 import type { RequestContext } from "../context";
 import { LanguageCode } from "../engine/protocol";
 import { AppError } from "../lib/errors";
-import type { CurrentUser } from "../services/account";
+import { assertAccess, type Caller } from "../auth/session";
+import type { Access } from "../auth/scopes";
 import { createGeneration, generationView, getOwnedGeneration } from "../services/generations";
 import { LIMITS } from "../services/limits";
 import { findVoiceByIdOrName } from "../services/voice-lookup";
@@ -14,7 +15,7 @@ import { INLINE_AUDIO_MAX_BYTES } from "./audio-content";
 
 interface ToolDeps {
   ctx: RequestContext;
-  user: CurrentUser;
+  user: Caller;
 }
 
 const json = (value: unknown): CallToolResult => ({ content: [{ type: "text", text: JSON.stringify(value, null, 2) }] });
@@ -32,6 +33,11 @@ function absolute(ctx: RequestContext, path: string): string {
 }
 
 export function registerUtterTools(server: McpServer, { ctx, user }: ToolDeps): void {
+  // Each tool needs the key's scope for what it does (ADR 0015); a refusal is a tool error the agent reads.
+  const allowed = (access: Access) => {
+    assertAccess(user, access);
+  };
+
   server.registerTool(
     "list_voices",
     {
@@ -41,6 +47,11 @@ export function registerUtterTools(server: McpServer, { ctx, user }: ToolDeps): 
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async ({ search }) => {
+      try {
+        allowed("voices:read");
+      } catch (err) {
+        return refusal(err);
+      }
       const { voices } = await listVoices(ctx, user.id, { search, limit: 100, sort: "name" });
       return json({ voices: voices.map((v) => ({ id: v.id, name: v.name, language: v.language, source: v.source, description: v.description })) });
     },
@@ -62,6 +73,7 @@ export function registerUtterTools(server: McpServer, { ctx, user }: ToolDeps): 
     },
     async ({ text, voice, language }) => {
       try {
+        allowed("speech");
         const found = await findVoiceByIdOrName(ctx, user.id, voice);
         const created = await createGeneration(ctx, user, { voice_id: found.id, text, language });
         return json({
@@ -93,6 +105,7 @@ export function registerUtterTools(server: McpServer, { ctx, user }: ToolDeps): 
     },
     async ({ generation_id, include_audio }) => {
       try {
+        allowed(["history", "speech"]);
         const g = await getOwnedGeneration(ctx, user.id, generation_id);
         const view = generationView(g);
         const summary = {

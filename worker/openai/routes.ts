@@ -2,7 +2,8 @@ import { Hono } from "hono";
 import type { ApiEnv } from "../api/app";
 import type { RequestContext } from "../context";
 import { AppError } from "../lib/errors";
-import { API_KEY_PREFIX, userForApiKey } from "../services/api-keys";
+import { assertAccess, findApiKeyCaller } from "../auth/session";
+import type { Access } from "../auth/scopes";
 import { listVoices } from "../services/voices";
 import { OpenAiError, fromAppError } from "./errors";
 import { speak } from "./speech";
@@ -16,7 +17,7 @@ import { SPEECH_MODELS, SpeechRequest } from "./speech-request";
 export const openAiRoutes = new Hono<ApiEnv>()
   .post("/audio/speech", async (c) => {
     const ctx = c.get("ctx");
-    const user = await keyUser(ctx, c.req.raw.headers);
+    const user = await keyUser(ctx, c.req.raw.headers, "speech");
     const raw = await c.req.json().catch(() => {
       throw new OpenAiError(400, "invalid_request_error", "The body must be JSON.");
     });
@@ -29,13 +30,13 @@ export const openAiRoutes = new Hono<ApiEnv>()
     return speak(ctx, user, parsed.data, c.req.raw.signal);
   })
   .get("/models", async (c) => {
-    await keyUser(c.get("ctx"), c.req.raw.headers);
+    await keyUser(c.get("ctx"), c.req.raw.headers, "any");
     const created = 1_764_547_200; // 2025-12-01: when these names were first offered
     return c.json({ object: "list", data: Object.entries(SPEECH_MODELS).map(([id, description]) => ({ id, object: "model", created, owned_by: "utter", description })) });
   })
   .get("/audio/voices", async (c) => {
     const ctx = c.get("ctx");
-    const user = await keyUser(ctx, c.req.raw.headers);
+    const user = await keyUser(ctx, c.req.raw.headers, "voices:read");
     const { voices } = await listVoices(ctx, user.id, { limit: 100, sort: "name" });
     return c.json({ voices: voices.map((v) => ({ id: v.id, name: v.name, language: v.language, source: v.source })) });
   })
@@ -50,10 +51,12 @@ export const openAiRoutes = new Hono<ApiEnv>()
     return c.json(e.toBody(), e.status);
   });
 
-async function keyUser(ctx: RequestContext, headers: Headers) {
-  const bearer = /^Bearer\s+(\S+)$/i.exec(headers.get("authorization") ?? "")?.[1];
-  if (!bearer) throw new OpenAiError(401, "invalid_request_error", "You didn't provide an API key. Use an Utter API key as the bearer (Authorization: Bearer utr_…).", null, "missing_api_key");
-  const user = bearer.startsWith(API_KEY_PREFIX) ? await userForApiKey(ctx.db, bearer) : null;
+async function keyUser(ctx: RequestContext, headers: Headers, access: Access) {
+  if (!/^Bearer\s+\S+$/i.test(headers.get("authorization") ?? "")) {
+    throw new OpenAiError(401, "invalid_request_error", "You didn't provide an API key. Use an Utter API key as the bearer (Authorization: Bearer utr_…).", null, "missing_api_key");
+  }
+  const user = await findApiKeyCaller(ctx, headers);
   if (!user) throw new OpenAiError(401, "invalid_request_error", "Incorrect API key provided. Create one under Account → API keys.", null, "invalid_api_key");
+  assertAccess(user, access); // an AppError 403 insufficient_scope, answered in OpenAI's shape by onError
   return user;
 }

@@ -10,6 +10,7 @@ import { deletePrefix } from "../storage/serve";
 import type { CurrentUser } from "./account";
 import { LIMITS } from "./limits";
 import { generationCost } from "./pricing";
+import { hasSpeakableText, NOT_SPEAKABLE } from "./speakable";
 import { createTask, type CreatedTask } from "./tasks";
 import { getOwnedVoice } from "./voices";
 
@@ -18,7 +19,8 @@ export const CreateGenerationBody = z.strictObject({
   text: z
     .string()
     .refine((t) => t.trim().length >= LIMITS.textChars.min, "must not be empty")
-    .refine((t) => [...t].length <= LIMITS.textChars.max, `must be at most ${LIMITS.textChars.max} characters`),
+    .refine((t) => [...t].length <= LIMITS.textChars.max, `must be at most ${LIMITS.textChars.max} characters`)
+    .refine(hasSpeakableText, NOT_SPEAKABLE),
   language: LanguageCode.default("auto"),
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
 });

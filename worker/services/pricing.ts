@@ -34,14 +34,43 @@ export const PACKS: Record<PackId, CreditPack> = {
   large: { id: "large", name: "3,000 credits", credits: 3_000, priceUsd: 25 },
 };
 
+/** Speech units per credit: 100 Latin (or Cyrillic, Greek, …) characters. */
 export const CHARACTERS_PER_CREDIT = 100;
+/** A CJK ideograph, kana, hangul syllable or full-width form is a whole syllable: it counts as this many units. */
+export const WIDE_CHARACTER_UNITS = 3;
 export const DESIGN_PREVIEW_COST = 5;
 export const CLONE_COST = 0;
 
-/** 1 credit = 100 characters of generated speech, rounded up. */
+/**
+ * The engine's own measure of how long a text takes to speak, and so of its
+ * GPU time (modal/utter_engine/segmentation.py `speech_units`, which budgets
+ * tokens with it): one unit per character, WIDE_CHARACTER_UNITS for the
+ * dense scripts. Pinned to the Python copy by test/fixtures/engine-protocol/speech-units.json.
+ */
+export function isWideCharacter(codePoint: number): boolean {
+  return (
+    (codePoint >= 0x1100 && codePoint <= 0x11ff) ||
+    (codePoint >= 0x2e80 && codePoint <= 0x9fff) ||
+    (codePoint >= 0xac00 && codePoint <= 0xd7af) ||
+    (codePoint >= 0xf900 && codePoint <= 0xfaff) ||
+    (codePoint >= 0xff00 && codePoint <= 0xffef) ||
+    (codePoint >= 0x20000 && codePoint <= 0x3ffff)
+  );
+}
+
+export function speechUnits(text: string): number {
+  let units = 0;
+  for (const ch of text) units += isWideCharacter(ch.codePointAt(0) ?? 0) ? WIDE_CHARACTER_UNITS : 1;
+  return units;
+}
+
+/**
+ * 1 credit = 100 speech units, rounded up: 100 characters of English, about
+ * 33 of Chinese, Japanese or Korean, whose characters each take the GPU about
+ * as long as three Latin letters (DESIGN §6, ADR 0016).
+ */
 export function generationCost(text: string): number {
-  const chars = [...text].length;
-  return Math.max(1, Math.ceil(chars / CHARACTERS_PER_CREDIT));
+  return Math.max(1, Math.ceil(speechUnits(text) / CHARACTERS_PER_CREDIT));
 }
 
 export function planOf(id: string | null | undefined): Plan {

@@ -6,7 +6,7 @@ import { voices } from "../db/schema";
 import { LanguageCode } from "../engine/protocol";
 import { AppError, errors, parseOrThrow } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { enforceRateLimit } from "../lib/rate-limit";
+import { clientIp, enforceRateLimit } from "../lib/rate-limit";
 import { createAudioInspector, AudioInspectionError, type AudioInfo } from "../lib/audio";
 import { readMultipart, boundaryOf } from "../lib/multipart";
 import { audioKeys } from "../storage/keys";
@@ -16,6 +16,8 @@ import { LIMITS } from "./limits";
 import { DESIGN_PREVIEW_COST, planOf } from "./pricing";
 import { assertCanCreateVoice, voiceLimitMessage } from "../billing/limits";
 import { createTask, getOwnedTask, type CreatedTask } from "./tasks";
+import { hasSpeakableText, NOT_SPEAKABLE } from "./speakable";
+import { assertConsent, createSha256, getVoiceConsent, insertConsentStatement, type ConsentRecord } from "./voice-consent";
 
 type VoiceRow = typeof voices.$inferSelect;
 
@@ -38,6 +40,12 @@ export function voiceView(v: VoiceRow) {
   };
 }
 export type VoiceView = ReturnType<typeof voiceView>;
+
+/** One voice with the consent recorded for it (null for designed voices, ADR 0016). */
+export async function voiceDetail(ctx: Pick<RequestContext, "db">, userId: string, v: VoiceRow) {
+  return { ...voiceView(v), consent: v.source === "design" ? null : await getVoiceConsent(ctx.db, userId, v.id) };
+}
+export type VoiceDetail = Awaited<ReturnType<typeof voiceDetail>>;
 
 /** The caller's voice, or 404 (another user's id must not reveal that it exists). */
 export async function getOwnedVoice(ctx: Pick<RequestContext, "db">, userId: string, voiceId: string) {
@@ -68,19 +76,20 @@ interface NewVoiceRow {
  * in one statement: `assertCanCreateVoice` answers early, this makes the limit
  * hold when uploads race.
  */
-async function insertVoiceWithinPlan(ctx: Pick<RequestContext, "env">, user: CurrentUser, v: NewVoiceRow): Promise<void> {
+async function insertVoiceWithinPlan(ctx: Pick<RequestContext, "env">, user: CurrentUser, v: NewVoiceRow, consent?: ConsentRecord): Promise<void> {
   const owner = await ctx.env.DB.prepare(`SELECT plan FROM user WHERE id = ?1`).bind(user.id).first<{ plan: string }>();
   const plan = planOf(owner?.plan ?? user.plan);
   const at = v.createdAt.getTime();
-  const res = await ctx.env.DB.prepare(
+  const insert = ctx.env.DB.prepare(
     `INSERT INTO voices (id, user_id, name, language, source, transcript, description, reference_key, reference_format, reference_mime,
                          duration_ms, size_bytes, design_task_id, created_at, updated_at)
      SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14
      WHERE ?15 < 0 OR (SELECT count(*) FROM voices WHERE user_id = ?2) < ?15`,
   )
-    .bind(v.id, v.userId, v.name, v.language, v.source, v.transcript, v.description, v.referenceKey, v.referenceFormat, v.referenceMime, v.durationMs, v.sizeBytes, v.designTaskId, at, plan.voiceLimit ?? -1)
-    .run();
-  if (!res.meta.changes) {
+    .bind(v.id, v.userId, v.name, v.language, v.source, v.transcript, v.description, v.referenceKey, v.referenceFormat, v.referenceMime, v.durationMs, v.sizeBytes, v.designTaskId, at, plan.voiceLimit ?? -1);
+  // One batch (one transaction): the consent record lands exactly when the voice does.
+  const [res] = consent ? await ctx.env.DB.batch([insert, insertConsentStatement(ctx.env.DB, consent, newId("consent"))]) : [await insert.run()];
+  if (!res?.meta.changes) {
     throw new AppError("voice_limit_reached", 403, voiceLimitMessage(plan), { plan: plan.id, limit: plan.voiceLimit });
   }
 }
@@ -111,6 +120,7 @@ export async function createVoiceFromUpload(ctx: RequestContext, user: CurrentUs
   await enforceRateLimit(ctx.env.UPLOAD_LIMITER, `upload:${user.id}`);
   await assertCanCreateVoice(ctx, user);
   const boundary = boundaryOf(request.headers.get("content-type"));
+  const ip = clientIp(request);
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (Number.isFinite(declared) && declared > LIMITS.referenceBytes + 64 * 1024) throw tooLarge();
   if (!request.body) throw new AppError("invalid_request", 400, "The form is empty.");
@@ -120,6 +130,7 @@ export async function createVoiceFromUpload(ctx: RequestContext, user: CurrentUs
   const fields: Record<string, string> = {};
   let info: AudioInfo | null = null;
   let writer: R2Writer | null = null;
+  let audioSha256 = "";
   try {
     await readMultipart(request.body, boundary, {
       field(name, value) {
@@ -133,20 +144,26 @@ export async function createVoiceFromUpload(ctx: RequestContext, user: CurrentUs
           return;
         }
         if (info || writer) throw new AppError("invalid_request", 400, "Send one audio file at a time.");
+        // A consent field sent before the audio (as the clone page does) is checked before any byte is stored.
+        if ("consent" in fields) assertConsent(fields.consent);
         const inspector = createAudioInspector();
+        const sha = createSha256();
         let size = 0;
         for await (const chunk of part.chunks) {
           size += chunk.length;
           if (size > LIMITS.referenceBytes) throw tooLarge();
           inspector.push(chunk);
+          await sha.push(chunk);
           writer ??= createR2Writer(ctx.env.AUDIO, key, { customMetadata: { owner: user.id } });
           await writer.write(chunk);
         }
         info = inspector.finish();
+        audioSha256 = await sha.hex();
       },
-    });
+    }, { maxParts: 8, maxFieldBytes: LIMITS.transcriptChars * 4 + 16 * 1024, maxBodyBytes: LIMITS.referenceBytes + 1024 * 1024 });
     const audio = info as AudioInfo | null;
     if (!audio || !writer) throw new AppError("audio_missing", 400, "Attach an audio file (field \"audio\").", { fields: [{ field: "audio", message: "required" }] });
+    assertConsent(fields.consent);
     const meta = parseOrThrow(VoiceFields, fields, "form");
     if (audio.durationMs < LIMITS.referenceDurationMs.min) {
       throw new AppError("audio_too_short", 422, `This recording is ${formatMinSec(audio.durationMs)} long; a voice needs at least 10 seconds of speech.`, {
@@ -178,13 +195,13 @@ export async function createVoiceFromUpload(ctx: RequestContext, user: CurrentUs
         sizeBytes: stored.size,
         designTaskId: null,
         createdAt: now,
-      });
+      }, { userId: user.id, voiceId: id, clientIp: ip, audioSha256, source: meta.source, at: now });
     } catch (err) {
       await ctx.env.AUDIO.delete(key);
       throw err;
     }
     ctx.log.info("voice.created", { voice_id: id, format: audio.format, duration_ms: audio.durationMs, size_bytes: stored.size });
-    return voiceView(await getOwnedVoice(ctx, user.id, id));
+    return voiceDetail(ctx, user.id, await getOwnedVoice(ctx, user.id, id));
   } catch (err) {
     const w = writer as R2Writer | null;
     if (w) await w.abort();
@@ -281,7 +298,12 @@ export const PREVIEW_TTL_MS = 24 * 60 * 60_000;
 
 export const DesignPreviewBody = z.strictObject({
   description: z.string().trim().min(LIMITS.designDescription.min, "must not be empty").max(LIMITS.designDescription.max, `must be at most ${LIMITS.designDescription.max} characters`),
-  text: z.string().trim().min(LIMITS.designText.min, "must not be empty").max(LIMITS.designText.max, `must be at most ${LIMITS.designText.max} characters`),
+  text: z
+    .string()
+    .trim()
+    .min(LIMITS.designText.min, "must not be empty")
+    .max(LIMITS.designText.max, `must be at most ${LIMITS.designText.max} characters`)
+    .refine(hasSpeakableText, NOT_SPEAKABLE),
   language: LanguageCode.default("auto"),
 });
 

@@ -8,7 +8,7 @@ import { chromium } from "playwright-core";
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 /**
- * @param {{ fakeMicWav?: string, viewport?: {width:number,height:number} }} [opts]
+ * @param {{ fakeMicWav?: string, viewport?: {width:number,height:number}, javaScriptEnabled?: boolean }} [opts]
  */
 export async function launchBrowser(opts = {}) {
   const dir = mkdtempSync(join(tmpdir(), "utter-e2e-profile-"));
@@ -34,6 +34,7 @@ export async function launchBrowser(opts = {}) {
     args,
     viewport: opts.viewport ?? { width: 1280, height: 800 },
     acceptDownloads: true,
+    javaScriptEnabled: opts.javaScriptEnabled ?? true,
     permissions: ["microphone"],
   });
   return {

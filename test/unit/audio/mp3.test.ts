@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createAudioInspector } from "../../../worker/lib/audio";
 import cbrMp3 from "../../fixtures/audio/speech-12s-cbr.mp3?bytes";
 import cbrNoXingMp3 from "../../fixtures/audio/speech-12s-cbr-noxing.mp3?bytes";
+import vbrMp3 from "../../fixtures/audio/speech-12s-vbr.mp3?bytes";
 import flac from "../../fixtures/audio/speech-12s.flac?bytes";
 import { ascii, chunks, concat, inspect, inspectionError, randomChunks } from "./audio-builders";
 
@@ -78,5 +79,23 @@ describe("MP3 duration", () => {
 
   it("rejects an ID3v2 tag followed by something that is not MPEG audio", () => {
     expect(inspectionError(concat(id3v2(new Uint8Array(10)), ascii("<html>".repeat(2000))))).toMatchObject({ code: "unsupported_format" });
+  });
+});
+
+describe("MP3 with a lying Xing/Info header", () => {
+  it("a file cut to a quarter keeps its header's frame count, and is refused as truncated", () => {
+    for (const [name, bytes] of [
+      ["cbr (Info)", cbrMp3],
+      ["vbr (Xing)", vbrMp3],
+    ] as const) {
+      const cut = bytes.subarray(0, Math.floor(bytes.length / 4));
+      const err = inspectionError(cut, 4096);
+      expect(err.code, name).toBe("truncated");
+      expect(err.message, name).toMatch(/header announces/);
+    }
+  });
+
+  it("whole files with a tag still measure what their frames hold", () => {
+    expect(Math.abs(inspect(cbrMp3).durationMs - NO_XING_MS)).toBeLessThanOrEqual(Math.ceil(FRAME_MS));
   });
 });

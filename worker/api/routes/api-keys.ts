@@ -2,13 +2,11 @@ import { Hono, type Context } from "hono";
 import type { ApiEnv } from "../app";
 import { requireUser } from "../../auth/session";
 import { createApiKey, CreateKeyBody, deleteApiKey, listApiKeys } from "../../services/api-keys";
-import { errors } from "../../lib/errors";
 import { jsonBody } from "../validate";
 
 /** Keys are managed with a browser session only: a leaked key must not mint more keys. */
-async function requireSessionUser(c: Context<ApiEnv>) {
-  if (c.req.header("authorization")) throw errors.forbidden("Manage API keys from your account page, signed in.");
-  return requireUser(c.get("ctx"), c.req.raw.headers);
+function requireSessionUser(c: Context<ApiEnv>) {
+  return requireUser(c.get("ctx"), c.req.raw.headers, "session");
 }
 
 export const apiKeyRoutes = new Hono<ApiEnv>()
@@ -19,7 +17,7 @@ export const apiKeyRoutes = new Hono<ApiEnv>()
   .post("/keys", async (c) => {
     const user = await requireSessionUser(c);
     const body = await jsonBody(c, CreateKeyBody);
-    return c.json({ key: await createApiKey(c.get("ctx").db, user.id, body.name) }, 201);
+    return c.json({ key: await createApiKey(c.get("ctx").db, user.id, body.name, body.scopes) }, 201);
   })
   .delete("/keys/:id", async (c) => {
     const user = await requireSessionUser(c);

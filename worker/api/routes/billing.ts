@@ -14,12 +14,12 @@ export const billingRoutes = new Hono<ApiEnv>()
   .get("/billing/plans", (c) => c.json(billingCatalog(c.get("ctx"))))
   .post("/billing/checkout", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, "session");
     const choice = await jsonBody(c, CheckoutChoice);
     return c.json(await startCheckout(ctx, user, choice, { requestKey: requestKey(c.req.header("idempotency-key")) }));
   })
   .post("/billing/portal", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, "session");
     return c.json(await openBillingPortal(ctx, user, { requestKey: requestKey(c.req.header("idempotency-key")) }));
   });

@@ -12,7 +12,7 @@ const LedgerQuery = z.object({
 
 export const creditRoutes = new Hono<ApiEnv>().get("/credits/ledger", async (c) => {
   const ctx = c.get("ctx");
-  const user = await requireUser(ctx, c.req.raw.headers);
+  const user = await requireUser(ctx, c.req.raw.headers, "history");
   await ensureMonthlyGrant(ctx.db, user.id, user.plan);
   const q = queryParams(c, LedgerQuery);
   return c.json({ balance: await getBalance(ctx.db, user.id), ...(await listLedger(ctx.db, user.id, { cursor: q.cursor, limit: q.limit })) });

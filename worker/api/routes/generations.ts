@@ -14,19 +14,19 @@ const AudioQuery = z.object({ format: z.enum(["wav", "mp3"]).default("wav"), dow
 export const generationRoutes = new Hono<ApiEnv>()
   .post("/generations", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, "speech");
     const body = await jsonBody(c, CreateGenerationBody);
     return c.json(await createGeneration(ctx, user, body), 202);
   })
   .get("/generations", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, "history");
     return c.json(await listGenerations(ctx, user.id, queryParams(c, GenerationQuery)));
   })
   // Before /generations/:id, which would otherwise take "archive" for an id.
   .get("/generations/archive", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, "history");
     // `ids=a,b` from programs, `ids=a&ids=b` from the history page's checkboxes.
     const q = parseOrThrow(ArchiveQuery, { ...c.req.query(), ids: (c.req.queries("ids") ?? []).join(",") }, "query");
     const { stream, fileName } = await generationArchive(ctx, user.id, q);
@@ -36,18 +36,18 @@ export const generationRoutes = new Hono<ApiEnv>()
   })
   .get("/generations/:id", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, "history");
     return c.json({ generation: generationView(await getOwnedGeneration(ctx, user.id, c.req.param("id"))) });
   })
   .delete("/generations/:id", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, "history");
     await deleteGeneration(ctx, user.id, c.req.param("id"));
     return c.body(null, 204);
   })
   .on(["GET", "HEAD"], "/generations/:id/audio", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, "history");
     const q = queryParams(c, AudioQuery);
     const g = await getOwnedGeneration(ctx, user.id, c.req.param("id"));
     if (g.status !== "succeeded" || !g.audioKey) throw errors.conflict("audio_not_ready", "This generation has no audio yet.");

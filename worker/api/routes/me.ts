@@ -12,12 +12,12 @@ export const UpdateMeBody = z.strictObject({
 export const meRoutes = new Hono<ApiEnv>()
   .get("/me", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, "any");
     return c.json(await getMe(ctx.db, user));
   })
   .patch("/me", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, "session");
     const body = await jsonBody(c, UpdateMeBody);
     await updateProfile(ctx.db, user.id, body);
     return c.json(await getMe(ctx.db, { ...user, name: body.name }));

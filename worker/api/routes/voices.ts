@@ -14,51 +14,51 @@ import {
   updateVoice,
   UpdateVoiceBody,
   VoiceQuery,
-  voiceView,
+  voiceDetail,
 } from "../../services/voices";
 import { jsonBody, queryParams } from "../validate";
 
 export const voiceRoutes = new Hono<ApiEnv>()
   .post("/voices", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, "voices:write");
     return c.json({ voice: await createVoiceFromUpload(ctx, user, c.req.raw) }, 201);
   })
   .get("/voices", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, "voices:read");
     return c.json(await listVoices(ctx, user.id, queryParams(c, VoiceQuery)));
   })
   .post("/voices/design/preview", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, "voices:write");
     return c.json(await createDesignPreview(ctx, user, await jsonBody(c, DesignPreviewBody)), 202);
   })
   .post("/voices/design", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, "voices:write");
     const { voice, created } = await saveDesignedVoice(ctx, user, await jsonBody(c, SaveDesignBody));
     return c.json({ voice }, created ? 201 : 200);
   })
   .get("/voices/:id", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
-    return c.json({ voice: voiceView(await getOwnedVoice(ctx, user.id, c.req.param("id"))) });
+    const user = await requireUser(ctx, c.req.raw.headers, "voices:read");
+    return c.json({ voice: await voiceDetail(ctx, user.id, await getOwnedVoice(ctx, user.id, c.req.param("id"))) });
   })
   .patch("/voices/:id", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, "voices:write");
     return c.json({ voice: await updateVoice(ctx, user.id, c.req.param("id"), await jsonBody(c, UpdateVoiceBody)) });
   })
   .delete("/voices/:id", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, "voices:write");
     await deleteVoice(ctx, user.id, c.req.param("id"));
     return c.body(null, 204);
   })
   .on(["GET", "HEAD"], "/voices/:id/audio", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, "voices:read");
     const v = await getOwnedVoice(ctx, user.id, c.req.param("id"));
     return serveObject(c.env.AUDIO, v.referenceKey, c.req.raw, { contentType: v.referenceMime });
   });

@@ -57,7 +57,7 @@ export function createAudioInspector(): AudioInspector {
       if (failure) throw failure;
       if (finished) throw new Error("push() after finish()");
       sizeBytes += chunk.length;
-      // Once the duration is known (FLAC, MP3 with a Xing tag), the rest is only counted.
+      // Once the duration is known (FLAC), the rest is only counted.
       if (result || chunk.length === 0) return;
       feed.push(chunk);
       try {

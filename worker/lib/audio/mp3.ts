@@ -8,11 +8,14 @@ const LOOKAHEAD = 2881 + 4;
 const SCAN_WINDOW = 4 * LOOKAHEAD;
 /** How far past the start (or the ID3v2 tag) the first frame may be. */
 const FIRST_FRAME_WITHIN = 64 * 1024;
+/** How far the frames present may fall short of a Xing/VBRI frame count (encoders differ by a frame or two). */
+const CLAIM_TOLERANCE = 0.02;
 
 /**
  * MP3 (MPEG audio Layers I–III; the inspector has already skipped any ID3v2 tag). The duration
- * comes from a Xing/Info or VBRI header's frame count when the first frame carries one, else from
- * counting frames to the end, which is right for CBR and VBR alike. Trailing tags (ID3v1, APE) and
+ * comes from counting frames to the end, which is right for CBR and VBR alike; a Xing/Info or VBRI
+ * header's frame count is checked against that count, and a file holding less than its header
+ * announces is refused as truncated. Trailing tags (ID3v1, APE) and
  * damaged stretches are skipped by resynchronising on two consecutive matching frame headers.
  */
 export function* parseMp3(feed: ByteFeed): Parser<ParsedAudio> {
@@ -22,8 +25,9 @@ export function* parseMp3(feed: ByteFeed): Parser<ParsedAudio> {
 
   const firstFrame = yield* feed.peekUpTo(first.frameLength);
   const tag = readVbrTag(firstFrame, first);
-  if (tag?.frames) return { durationSeconds: (tag.frames * first.samplesPerFrame) / first.sampleRate, ...info };
-  // A tag frame without a frame count is silence, not audio: step over it and count the rest.
+  // A tag frame is silence, not audio: step over it and count the rest. Its frame count is only a
+  // claim: a file cut short keeps the header of the whole, so trusting it would let a 3 s upload
+  // pass as 12 s. The frames actually present are counted, and must add up to the claim.
   if (tag) yield* feed.skip(first.frameLength);
 
   let frames = 0;
@@ -41,7 +45,11 @@ export function* parseMp3(feed: ByteFeed): Parser<ParsedAudio> {
     frames++;
   }
   if (frames === 0) throw inspectionErrors.truncated("mp3", "its first complete audio frame");
-  return { durationSeconds: (frames * first.samplesPerFrame) / first.sampleRate, ...info };
+  const seconds = (n: number) => (n * first.samplesPerFrame) / first.sampleRate;
+  if (tag?.frames && frames < tag.frames * (1 - CLAIM_TOLERANCE) - 2) {
+    throw inspectionErrors.truncated("mp3", `the ${seconds(tag.frames).toFixed(1)} s its header announces (only ${seconds(frames).toFixed(1)} s are there)`);
+  }
+  return { durationSeconds: seconds(frames), ...info };
 }
 
 /**
