@@ -22,6 +22,8 @@ export default defineConfig(async () => {
             ENGINE_TOKEN: "test-engine-token",
             ENGINE_URL: "http://engine.test",
             QUEUE_RETRY_BASE_DELAY_S: "0",
+            // `node scripts/run-suites.mjs --clock-ahead=N worker-unit`: Date runs N days ahead (ADR 0014).
+            TEST_CLOCK_AHEAD_DAYS: process.env.UTTER_TEST_CLOCK_AHEAD_DAYS ?? "0",
             // Billing: a fake test-mode key (Stripe's API is stubbed over fetch) and the webhook secret tests sign with.
             STRIPE_SECRET_KEY: "sk_test_utter_fake_0123456789",
             STRIPE_WEBHOOK_SECRET: "whsec_utter_test_secret_0123456789abcdef",

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import EngineFailure, JobStopped
-from .events import EventChannel, Heartbeat
+from .events import EventChannel, Heartbeat, Waiter
 from .generation import BatchGenerator, SpeakFn
 from .length_guard import LengthBudget
 from .loudness import normalize_loudness
@@ -73,6 +73,7 @@ class JobRunner:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
+        waiter: Waiter | None = None,
         mp3_encoder: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.model = model
@@ -85,6 +86,7 @@ class JobRunner:
         self._clock = clock
         self._now = now
         self._sleep = sleep
+        self._waiter = waiter
 
     def run(
         self, job: SubmitRequest | dict[str, Any], *, is_cancelled: Callable[[], bool] = lambda: False
@@ -94,7 +96,9 @@ class JobRunner:
             request.callbacks.token, retry=self.settings.retry, transport=self._transport, sleep=self._sleep
         )
         channel = EventChannel(client, request.job_id, request.callbacks.events_url, clock=self._clock)
-        heartbeat = Heartbeat(channel, self.settings.heartbeat_seconds, clock=self._clock, is_cancelled=is_cancelled)
+        heartbeat = Heartbeat(
+            channel, self.settings.heartbeat_seconds, clock=self._clock, is_cancelled=is_cancelled, waiter=self._waiter
+        )
         deadline = parse_deadline(request.deadline)
 
         def checkpoint() -> None:

@@ -12,6 +12,7 @@ from utter_engine.worker_client import RetryPolicy
 
 from .fake_model import FakeSpeechModel
 from .fake_worker import FakeWorker
+from .manual_clock import ManualClock
 from .synthetic_audio import speech_like
 
 FAST_RETRY = RetryPolicy(delays_s=(0.01, 0.02, 0.03), connect_timeout_s=2.0, read_timeout_s=10.0)
@@ -84,7 +85,9 @@ def make_runner(
     max_batch_size: int = 4,
     now: datetime = FIXED_NOW,
     mp3_encoder: Any = None,
+    clock: ManualClock | None = None,
 ) -> JobRunner:
+    """A runner on FIXED_NOW; with `clock`, its monotonic time and heartbeat waits follow that manual clock."""
     return JobRunner(
         model or FakeSpeechModel(),
         transcriber=transcriber,
@@ -92,4 +95,5 @@ def make_runner(
         settings=RunnerSettings(max_batch_size=max_batch_size, heartbeat_seconds=heartbeat_seconds, retry=FAST_RETRY),
         now=lambda: now,
         mp3_encoder=mp3_encoder,
+        **({"clock": clock, "waiter": clock} if clock is not None else {}),
     )
