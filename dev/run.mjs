@@ -39,6 +39,10 @@ function step(label, cmd, args) {
 }
 
 ensureDevVars();
+// The engine decodes MP3/M4A/OGG/WEBM/FLAC references with ffmpeg; without it only WAV can be cloned.
+if (spawnSync("bash", [join(root, "dev/ensure-ffmpeg.sh")], { cwd: root, stdio: "inherit", env }).status !== 0) {
+  console.warn("⚠ without ffmpeg the development engine can clone only from WAV references");
+}
 step("build the Remix app", bin("remix"), ["vite:build"]);
 step("apply D1 migrations locally", bin("wrangler"), ["d1", "migrations", "apply", "DB", "--local"]);
 
