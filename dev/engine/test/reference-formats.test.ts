@@ -14,8 +14,10 @@ import { encodeWav } from "../wav-codec.ts";
 // the voice the engine speaks with has the reference's F0 within 10 % and its pace within 15 %.
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`../../../test/fixtures/audio/${name}`, import.meta.url)));
 const synth = createEspeakSynthesizer();
+/** What the fixtures say (make-fixtures.sh): speaking the same words makes the output's pace comparable. */
 const SENTENCE =
-  "The quick brown fox jumps over the lazy dog, and then it runs far away into the quiet woods before the night comes.";
+  "Hello, this is a reference clip for voice cloning. The quick brown fox jumps over the lazy dog. " +
+  "Utter measures how long this recording is while it streams into storage, without keeping the whole file in memory.";
 
 async function speakWith(voice: ReferenceVoice): Promise<SpeechFeatures> {
   const out = await synth({ text: SENTENCE, language: "en-us", traits: voice.traits });
