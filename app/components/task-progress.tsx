@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from "react";
+import { engineTroubleText, useEngineLiveness } from "../hooks/use-engine-liveness";
 import type { TaskSocketState } from "../hooks/use-task-socket";
 import { apiFetch, describeError } from "../lib/api";
 import { stageLabel, statusLabel } from "../lib/format";
@@ -33,7 +34,8 @@ function announcement(live: TaskSocketState): string {
   const task = live.task;
   if (!task) return "";
   if (task.status !== "running") return describeTask(live);
-  const quarter = Math.floor(task.progress * 4) * 25;
+  // The quarter the bar shows: from its rounded percent, so 24.6 % reads "25 %" in both.
+  const quarter = Math.floor(Math.round(task.progress * 100) / 25) * 25;
   return `${stageLabel(task.stage) || "Working"}, ${quarter}% done.`;
 }
 
@@ -65,6 +67,7 @@ export function TaskProgress({ live, label, onCancelled }: { live: TaskSocketSta
   const [cancelError, setCancelError] = useState<string | null>(null);
   const [spoken, setSpoken] = useState("");
   const lastSpoken = useRef("");
+  const engineTrouble = engineTroubleText(useEngineLiveness(live));
 
   useEffect(() => {
     const text = announcement(live);
@@ -110,6 +113,11 @@ export function TaskProgress({ live, label, onCancelled }: { live: TaskSocketSta
         <p className="form-error" role="alert">
           {task.error.message}
           {task.error.retryable ? " You can try again." : ""}
+        </p>
+      ) : null}
+      {engineTrouble && !done ? (
+        <p className="form-error" role="alert" data-testid="engine-trouble">
+          {engineTrouble}
         </p>
       ) : null}
       {live.error ? (

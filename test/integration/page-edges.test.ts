@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { call } from "../support/http";
+import { ledgerCheckedUsers } from "../support/ledger-users";
+
+// Issue 13, items 6 and 7: the 404 page and a spent password-reset link.
+const newUser = ledgerCheckedUsers();
+
+describe("the not-found page", () => {
+  it("is a 404 with a title, no router message, and the signed-in header for a signed-in person", async () => {
+    const user = await newUser("not-found");
+    const res = await call("/nope-404", { cookie: user.cookie, headers: { accept: "text/html" } });
+    expect(res.status).toBe(404);
+    const html = await res.text();
+    expect(html).toContain("<title>Page not found — Utter</title>");
+    expect(html).toContain("Page not found");
+    expect(html).not.toContain("No route matches");
+    expect(html).toContain('data-testid="credit-balance"');
+    expect(html).toContain('rel="icon" href="/favicon.svg"');
+  });
+
+  it("offers sign-in to a signed-out visitor", async () => {
+    const res = await call("/a/deeper/missing/page", { headers: { accept: "text/html" } });
+    expect(res.status).toBe(404);
+    const html = await res.text();
+    expect(html).toContain("Page not found");
+    expect(html).not.toContain('data-testid="credit-balance"');
+    expect(html).toContain('href="/sign-in"');
+  });
+});
+
+describe("a reset link that was used or expired", () => {
+  it("says so and offers a new one, with no password form", async () => {
+    for (const path of ["/reset-password?token=spent-or-made-up-token", "/reset-password?error=INVALID_TOKEN", "/reset-password"]) {
+      const res = await call(path, { headers: { accept: "text/html" } });
+      expect(res.status).toBe(200);
+      const html = await res.text();
+      expect(html).toContain("This link has been used");
+      expect(html).toContain('href="/forgot-password"');
+      expect(html).not.toContain('name="password"');
+    }
+  });
+});
