@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { installFakeEngine } from "../support/fake-engine";
+import { createVoice } from "../support/factories";
 import { call } from "../support/http";
 import { ledgerCheckedUsers } from "../support/ledger-users";
 
-// Issue 13, items 6 and 7: the 404 page and a spent password-reset link.
+// Issue 13, items 6 and 7: the 404 page, a spent password-reset link, refunded jobs in history.
 const newUser = ledgerCheckedUsers();
 
 describe("the not-found page", () => {
@@ -38,5 +40,20 @@ describe("a reset link that was used or expired", () => {
       expect(html).toContain('href="/forgot-password"');
       expect(html).not.toContain('name="password"');
     }
+  });
+});
+
+describe("history", () => {
+  it("says a cancelled job's credits were refunded", async () => {
+    const engine = installFakeEngine();
+    const user = await newUser("history-refund");
+    const voice = await createVoice(user.id);
+    const res = await call("/api/generations", { method: "POST", cookie: user.cookie, json: { voice_id: voice.id, text: "Hello there. This is a test.", language: "en" } });
+    expect(res.status).toBe(202);
+    const { task_id } = (await res.json()) as { task_id: string };
+    await engine.waitForJob(task_id);
+    expect((await call(`/api/tasks/${task_id}`, { method: "DELETE", cookie: user.cookie })).status).toBe(200);
+    const html = await (await call("/history", { cookie: user.cookie, headers: { accept: "text/html" } })).text();
+    expect(html).toContain("1 credit refunded");
   });
 });
