@@ -87,7 +87,7 @@ for (const name of names) {
 }
 
 console.log("\n━━━ summary");
-for (const r of results) console.log(`${r.ok ? "✓" : "✗"} ${r.name.padEnd(28)} ${r.status.padEnd(30)} ${r.seconds}s`);
+for (const r of results) console.log(`${r.ok ? "✓" : "✗"} ${r.name.padEnd(32)} ${r.status.padEnd(30)} ${r.seconds}s`);
 const failed = results.filter((r) => !r.ok);
 console.log(failed.length === 0 ? "all suites passed" : `${failed.length} of ${results.length} failed`);
 process.exit(failed.length === 0 ? 0 : 1);
