@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { installFakeEngine } from "../support/fake-engine";
 import { createVoice } from "../support/factories";
-import { call } from "../support/http";
+import { call, signUp } from "../support/http";
 import { ledgerCheckedUsers } from "../support/ledger-users";
 
 // Issue 13, items 6 and 7: the 404 page, a spent password-reset link, refunded jobs in history.
@@ -30,7 +30,38 @@ describe("the not-found page", () => {
   });
 });
 
+/** Asks for a reset link and reads its token from the development mailer's log line. */
+async function resetToken(email: string): Promise<string> {
+  const logs: string[] = [];
+  const original = console.log;
+  console.log = (...args: unknown[]) => {
+    logs.push(args.map(String).join(" "));
+  };
+  try {
+    const res = await call("/api/auth/request-password-reset", { method: "POST", json: { email, redirectTo: "/reset-password" } });
+    expect(res.status).toBe(200);
+  } finally {
+    console.log = original;
+  }
+  const line = logs.find((l) => l.includes("mail.outbox") && l.includes(email));
+  const token = /\/api\/auth\/reset-password\/([A-Za-z0-9_-]+)/.exec(line ?? "")?.[1];
+  expect(token).toBeDefined();
+  return token!;
+}
+
 describe("a reset link that was used or expired", () => {
+  it("shows the form while the link is fresh, and no form once it has been used", async () => {
+    const user = await signUp("reset-spent");
+    const token = await resetToken(user.email);
+    const fresh = await (await call(`/reset-password?token=${token}`, { headers: { accept: "text/html" } })).text();
+    expect(fresh).toContain('name="password"');
+    const reset = await call("/api/auth/reset-password", { method: "POST", json: { token, newPassword: "a brand new password" } });
+    expect(reset.status).toBe(200);
+    const again = await (await call(`/reset-password?token=${token}`, { headers: { accept: "text/html" } })).text();
+    expect(again).toContain("This link has been used");
+    expect(again).not.toContain('name="password"');
+  });
+
   it("says so and offers a new one, with no password form", async () => {
     for (const path of ["/reset-password?token=spent-or-made-up-token", "/reset-password?error=INVALID_TOKEN", "/reset-password"]) {
       const res = await call(path, { headers: { accept: "text/html" } });
