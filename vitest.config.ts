@@ -25,6 +25,8 @@ export default defineConfig(async () => {
             ENGINE_TOKEN: "test-engine-token",
             ENGINE_URL: "http://engine.test",
             QUEUE_RETRY_BASE_DELAY_S: "0",
+            // `node scripts/run-suites.mjs --clock-ahead=N worker-unit`: Date runs N days ahead (ADR 0014).
+            TEST_CLOCK_AHEAD_DAYS: process.env.UTTER_TEST_CLOCK_AHEAD_DAYS ?? "0",
             // Billing: a test-mode-looking key (stripe-mock checks its shape; the stub answers over fetch) and the webhook secret tests sign with.
             STRIPE_SECRET_KEY: "sk_test_51UtterFake0123456789abcdefABCDEF",
             STRIPE_WEBHOOK_SECRET: "whsec_utter_test_secret_0123456789abcdef",

@@ -19,7 +19,10 @@ import { useCspNonce } from "./lib/csp-nonce";
 import { formatNumber } from "./lib/format";
 import styles from "./styles/app.css?url";
 
-export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
+export const links: LinksFunction = () => [
+  { rel: "stylesheet", href: styles },
+  { rel: "icon", href: "/favicon.svg", type: "image/svg+xml" },
+];
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const user = await findSessionUser(context.app, request.headers);
@@ -41,7 +44,7 @@ const APP_LINKS = [
   { to: "/history", label: "History" },
 ];
 
-function Shell({ children, data }: { children: React.ReactNode; data: RootData | undefined }) {
+function Shell({ children, data, title }: { children: React.ReactNode; data: RootData | undefined; title?: string }) {
   const user = data?.user ?? null;
   const nonce = useCspNonce();
   return (
@@ -50,6 +53,7 @@ function Shell({ children, data }: { children: React.ReactNode; data: RootData |
         <meta charSet="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="color-scheme" content="dark" />
+        {title ? <title>{title}</title> : null}
         <Meta />
         <Links />
       </head>
@@ -147,15 +151,17 @@ export function ErrorBoundary() {
       ? "Page not found"
       : `${error.status} ${error.statusText}`
     : "Something went wrong";
+  // The router's own messages ("Error: No route matches URL …") are not for people.
+  const spoken = isRouteErrorResponse(error) && typeof error.data === "string" && !/^Error: /.test(error.data) ? error.data : "";
   const detail = isRouteErrorResponse(error)
-    ? typeof error.data === "string" && error.data
-      ? error.data
+    ? spoken
+      ? spoken
       : error.status === 404
         ? "There is nothing at this address."
         : ""
     : "Please try again in a moment.";
   return (
-    <Shell data={data}>
+    <Shell data={data} title={`${title} — Utter`}>
       <section className="card narrow" data-testid="error-page" data-status={isRouteErrorResponse(error) ? error.status : 500}>
         <h1>{title}</h1>
         <p>{detail}</p>

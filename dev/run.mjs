@@ -39,34 +39,57 @@ function step(label, cmd, args) {
 }
 
 ensureDevVars();
+// The engine decodes MP3/M4A/OGG/WEBM/FLAC references with ffmpeg; without it only WAV can be cloned.
+if (spawnSync("bash", [join(root, "dev/ensure-ffmpeg.sh")], { cwd: root, stdio: "inherit", env }).status !== 0) {
+  console.warn("⚠ without ffmpeg the development engine can clone only from WAV references");
+}
 step("build the Remix app", bin("remix"), ["vite:build"]);
 step("apply D1 migrations locally", bin("wrangler"), ["d1", "migrations", "apply", "DB", "--local"]);
 
-const children = [];
-function start(label, cmd, args, extraEnv = {}) {
-  const child = spawn(cmd, args, { cwd: root, stdio: "inherit", env: { ...env, ...extraEnv } });
-  child.on("exit", (code, signal) => {
-    console.log(`${label} exited (${signal ?? code}); stopping the rest`);
-    shutdown(code ?? 0);
-  });
-  children.push(child);
-}
+const children = new Set();
 let stopping = false;
 function shutdown(code) {
   if (stopping) return;
   stopping = true;
+  clearTimeout(engineRestartTimer);
   for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
   setTimeout(() => process.exit(code), 500);
 }
 process.on("SIGINT", () => shutdown(0));
 process.on("SIGTERM", () => shutdown(0));
 
+function start(cmd, args, extraEnv, onExit) {
+  const child = spawn(cmd, args, { cwd: root, stdio: "inherit", env: { ...env, ...extraEnv } });
+  children.add(child);
+  child.on("exit", (code, signal) => {
+    children.delete(child);
+    if (!stopping) onExit(code, signal);
+  });
+  return child;
+}
+
+// The engine may crash (or be killed to try what the page says): it is restarted with backoff,
+// 1 s doubling to 30 s, back to 1 s once it has stayed up for a minute. wrangler dev stays up meanwhile;
+// jobs the dead engine was running fail at the Worker's heartbeat deadline (or are cancelled).
+const ENGINE_BACKOFF_MS = { first: 1000, max: 30_000, healthyAfter: 60_000 };
+let engineRestartTimer;
+let engineDelay = ENGINE_BACKOFF_MS.first;
+function startEngine(engineEnv) {
+  const startedAt = Date.now();
+  start(process.execPath, [join(root, "dev/engine/server.ts")], engineEnv, (code, signal) => {
+    if (Date.now() - startedAt >= ENGINE_BACKOFF_MS.healthyAfter) engineDelay = ENGINE_BACKOFF_MS.first;
+    console.log(`dev engine exited (${signal ?? code}); restarting it in ${engineDelay / 1000} s (wrangler dev keeps running)`);
+    engineRestartTimer = setTimeout(() => startEngine(engineEnv), engineDelay);
+    engineDelay = Math.min(ENGINE_BACKOFF_MS.max, engineDelay * 2);
+  });
+}
+
 const enginePort = process.env.DEV_ENGINE_PORT ?? "8788";
-start("dev engine", process.execPath, [join(root, "dev/engine/server.ts")], {
+startEngine({
   ENGINE_TOKEN: readDevVar("ENGINE_TOKEN") ?? "dev-engine-token",
   DEV_ENGINE_PORT: enginePort,
 });
-start("wrangler dev", bin("wrangler"), [
+const wranglerArgs = [
   "dev",
   "--port",
   port,
@@ -79,5 +102,10 @@ start("wrangler dev", bin("wrangler"), [
   `TRUSTED_ORIGINS:http://localhost:${port},http://127.0.0.1:${port}`,
   "--var",
   `ENGINE_URL:http://127.0.0.1:${enginePort}`,
-]);
-console.log(`\nUtter is starting at http://localhost:${port} (engine on :${enginePort}). Ctrl-C stops both.\n`);
+];
+// wrangler dev is the stack: when it goes, everything goes.
+start(bin("wrangler"), wranglerArgs, {}, (code, signal) => {
+  console.log(`wrangler dev exited (${signal ?? code}); stopping the engine`);
+  shutdown(code ?? 1);
+});
+console.log(`\nUtter is starting at http://localhost:${port} (engine on :${enginePort}). Ctrl-C stops both; a crashed engine is restarted.\n`);

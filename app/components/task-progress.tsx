@@ -1,41 +1,11 @@
 import { useEffect, useRef, useState } from "react";
+import { engineTroubleText, useEngineLiveness } from "../hooks/use-engine-liveness";
 import type { TaskSocketState } from "../hooks/use-task-socket";
 import { apiFetch, describeError } from "../lib/api";
-import { stageLabel, statusLabel } from "../lib/format";
+import { announcement, describeTask } from "../lib/task-words";
 import { isTerminal } from "../lib/task-state";
 
-/** One sentence describing where a task is, for the live region and the label. */
-export function describeTask(live: TaskSocketState): string {
-  const task = live.task;
-  if (!task) return live.error ?? "Connecting…";
-  switch (task.status) {
-    case "queued":
-      return "Waiting for a free engine…";
-    case "dispatched":
-      return "Starting the engine…";
-    case "running": {
-      const stage = stageLabel(task.stage);
-      return `${stage || "Working"}… ${Math.round(task.progress * 100)}%`;
-    }
-    case "succeeded":
-      return "Done.";
-    case "failed":
-      return task.error?.message ?? "This job failed.";
-    case "cancelled":
-      return "Cancelled. Your credits were returned.";
-    default:
-      return statusLabel(task.status);
-  }
-}
-
-/** What the aria-live region says: status changes and every quarter, not every percent. */
-function announcement(live: TaskSocketState): string {
-  const task = live.task;
-  if (!task) return "";
-  if (task.status !== "running") return describeTask(live);
-  const quarter = Math.floor(task.progress * 4) * 25;
-  return `${stageLabel(task.stage) || "Working"}, ${quarter}% done.`;
-}
+export { describeTask } from "../lib/task-words";
 
 export function ProgressBar({ value, label, testId }: { value: number; label: string; testId?: string }) {
   const pct = Math.round(Math.max(0, Math.min(1, value)) * 100);
@@ -65,6 +35,7 @@ export function TaskProgress({ live, label, onCancelled }: { live: TaskSocketSta
   const [cancelError, setCancelError] = useState<string | null>(null);
   const [spoken, setSpoken] = useState("");
   const lastSpoken = useRef("");
+  const engineTrouble = engineTroubleText(useEngineLiveness(live));
 
   useEffect(() => {
     const text = announcement(live);
@@ -110,6 +81,11 @@ export function TaskProgress({ live, label, onCancelled }: { live: TaskSocketSta
         <p className="form-error" role="alert">
           {task.error.message}
           {task.error.retryable ? " You can try again." : ""}
+        </p>
+      ) : null}
+      {engineTrouble && !done ? (
+        <p className="form-error" role="alert" data-testid="engine-trouble">
+          {engineTrouble}
         </p>
       ) : null}
       {live.error ? (

@@ -1,4 +1,6 @@
+import { useRevalidator } from "@remix-run/react";
 import { useEffect, useRef, useState, type ReactNode } from "react";
+import { useLateMp3 } from "../hooks/use-late-mp3";
 import { useTaskSocket } from "../hooks/use-task-socket";
 import { formatClock } from "../lib/format";
 import { SegmentPlayer, type SegmentPlayerSnapshot } from "../lib/segment-player";
@@ -36,6 +38,8 @@ interface Props {
   autoPlayFinal?: boolean;
   /** Shown under the finished player (e.g. "save this voice"). */
   children?: (result: TaskResult) => ReactNode;
+  /** Move focus to the run when it appears (the Generate button is disabled meanwhile, which drops focus). */
+  focusOnStart?: boolean;
 }
 
 /**
@@ -56,6 +60,7 @@ export function TaskRun({
   autoPlayFinal,
   onSettled,
   children,
+  focusOnStart,
 }: Props) {
   useShowTask(taskId);
   const live = useTaskSocket(taskId, { initial });
@@ -68,6 +73,11 @@ export function TaskRun({
   const [firstSegmentAt, setFirstSegmentAt] = useState<number | null>(null);
   const [handedOver, setHandedOver] = useState(false);
   const finalRef = useRef<WaveformPlayerHandle>(null);
+  const sectionRef = useRef<HTMLElement>(null);
+  useEffect(() => {
+    if (focusOnStart) sectionRef.current?.focus();
+    // Once, when the run appears.
+  }, []);
 
   // The live player belongs to this run: made here (or adopted from the click) and closed on the way out.
   useEffect(() => {
@@ -101,12 +111,18 @@ export function TaskRun({
   const terminal = isTerminal(task);
   const settledRef = useRef(onSettled);
   settledRef.current = onSettled;
+  const revalidator = useRevalidator();
+  const revalidateRef = useRef(revalidator.revalidate);
+  revalidateRef.current = revalidator.revalidate;
   useEffect(() => {
     if (terminal && task) settledRef.current?.(task.status);
+    // The loaders run again, so the header's credit badge shows what a cancel or failure gave back.
+    if (terminal && task && !startedDone.current) revalidateRef.current();
     // Once, when the task settles.
   }, [terminal]);
 
   const result = task?.status === "succeeded" ? task.result : null;
+  const hasMp3 = useLateMp3(download ? result?.generation_id : null, result?.formats?.includes("mp3") ?? false);
   const downloadName = result ? `utter-${result.generation_id ?? taskId}.wav` : undefined;
 
   /** The finished file is ready: carry on from where the live stream is, in the normal player. */
@@ -142,6 +158,8 @@ export function TaskRun({
 
   return (
     <section
+      ref={sectionRef}
+      tabIndex={-1}
       className="task-run card"
       aria-label={label}
       data-testid="task-run"
@@ -189,7 +207,7 @@ export function TaskRun({
             label={finalLabel}
             durationMs={result.duration_ms}
             downloadUrl={download ? `${result.audio_url}?download=1` : undefined}
-            mp3DownloadUrl={download && result.formats?.includes("mp3") ? `${result.audio_url}?format=mp3&download=1` : undefined}
+            mp3DownloadUrl={download && hasMp3 ? `${result.audio_url}?format=mp3&download=1` : undefined}
             downloadName={downloadName}
             autoPlay={autoPlayFinal && !startedDone.current}
             onReady={progressive ? handOver : undefined}

@@ -81,6 +81,7 @@ export function useTaskSocket(taskId: string | null | undefined, options: TaskSo
     let pingTimer: ReturnType<typeof setInterval> | undefined;
     let pollTimer: ReturnType<typeof setTimeout> | undefined;
     let pollController: AbortController | null = null;
+    let pollMisses = 0;
 
     const publish = (patch: Partial<TaskSocketState>) => {
       current = { ...current, ...patch };
@@ -156,6 +157,7 @@ export function useTaskSocket(taskId: string | null | undefined, options: TaskSo
             headers: { accept: "application/json" },
           });
           if (res.ok) {
+            pollMisses = 0;
             const snapshot = (await res.json()) as TaskSnapshot;
             const { state: next } = applyMessage(current, { type: "snapshot", ...snapshot });
             if (next !== current) publish({ seq: next.seq, task: next.task, segments: next.segments, error: null });
@@ -167,7 +169,9 @@ export function useTaskSocket(taskId: string | null | undefined, options: TaskSo
           }
         } catch (err) {
           if ((err as Error)?.name === "AbortError") return;
-          // offline for a moment: keep polling
+          // Unreachable: keep polling, and say so from the second miss on (a success clears it).
+          pollMisses += 1;
+          if (pollMisses >= 2) publish({ error: "Utter is not answering right now. Still trying…" });
         }
         if (!stopped) pollTimer = setTimeout(poll, pollIntervalMs);
       };

@@ -5,7 +5,7 @@ import { useEffect, useId, useRef, useState } from "react";
 import { CreateGenerationBody, createGeneration, getOwnedGeneration } from "../../worker/services/generations";
 import { LANGUAGES } from "../../worker/services/languages";
 import { LIMITS } from "../../worker/services/limits";
-import { CHARACTERS_PER_CREDIT, generationCost } from "../../worker/services/pricing";
+import { CHARACTERS_PER_CREDIT, generationCost, PLANS, type PlanId } from "../../worker/services/pricing";
 import { getOwnedTask, getTaskSnapshot } from "../../worker/services/tasks";
 import { listVoices } from "../../worker/services/voices";
 import { LanguageSelect } from "../components/language-select";
@@ -117,6 +117,9 @@ export default function Generate() {
   const short = cost > balance;
   const voice = voices.find((v) => v.id === voiceId);
   const busy = fetcher.state !== "idle";
+  // A plan that runs one job at a time cannot start another while this one runs: no "Generate another".
+  const plan = PLANS[(root?.user?.plan ?? "free") as PlanId] ?? PLANS.free;
+  const blockedByPlan = running && plan.concurrentJobs <= 1;
   const serverError = fetcher.data && !fetcher.data.ok ? fetcher.data.error.message : null;
   const error = clientError ?? serverError;
 
@@ -277,10 +280,15 @@ export default function Generate() {
           </p>
         ) : null}
         <div className="actions">
-          <button type="submit" className="button primary" disabled={busy || tooLong || short} data-testid="generate-submit">
-            {busy ? "Starting…" : running ? "Generate another" : "Generate"}
+          <button type="submit" className="button primary" disabled={busy || tooLong || short || blockedByPlan} data-testid="generate-submit">
+            {busy ? "Starting…" : running && !blockedByPlan ? "Generate another" : "Generate"}
           </button>
         </div>
+        {blockedByPlan ? (
+          <p className="hint" data-testid="one-job-hint">
+            Your {plan.name} plan runs one job at a time: wait for this one to finish, or cancel it. <Link to="/pricing">More at once</Link>
+          </p>
+        ) : null}
       </fetcher.Form>
       {run ? (
         <TaskRun
@@ -292,6 +300,7 @@ export default function Generate() {
           label="Speech progress"
           finalLabel="Your speech"
           download
+          focusOnStart={resume?.snapshot.task.id !== run.taskId}
           onSettled={() => setRunning(false)}
         />
       ) : null}

@@ -101,7 +101,7 @@ function GenerationItem({ g, languages }: { g: Generation; languages: Record<str
         {g.voice_deleted ? <span className="badge">voice deleted</span> : null}
         <span className={`badge status-${g.status}`}>{statusLabel(g.status)}</span>
         <span className="muted small">
-          {languages[g.language] ?? g.language} · {g.duration_ms ? formatClock(g.duration_ms) : "—"} · {plural(g.cost, "credit")} ·{" "}
+          {languages[g.language] ?? g.language} · {g.duration_ms ? formatClock(g.duration_ms) : "—"} · {g.status === "failed" || g.status === "cancelled" ? `${plural(g.cost, "credit")} refunded` : plural(g.cost, "credit")} ·{" "}
           {formatDate(g.created_at)}
         </span>
       </div>

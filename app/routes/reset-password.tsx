@@ -5,9 +5,16 @@ import { authFailure, fieldErrors, ResetForm, type AuthFormResult } from "../lib
 
 export const meta: MetaFunction = () => [{ title: "Choose a new password — Utter" }];
 
-export async function loader({ request }: LoaderFunctionArgs) {
+export async function loader({ request, context }: LoaderFunctionArgs) {
   const url = new URL(request.url);
-  return { token: url.searchParams.get("token") ?? "", error: url.searchParams.get("error") };
+  const token = url.searchParams.get("token") ?? "";
+  const error = url.searchParams.get("error");
+  if (!token || error) return { token: "", spent: true };
+  // A link used once (or expired) is spent: say so instead of showing a form that can only fail.
+  // The same lookup better-auth makes when the link is opened from the mail.
+  const auth = await context.app.auth().$context;
+  const found = await auth.internalAdapter.findVerificationValue(`reset-password:${token}`);
+  return { token, spent: !found || found.expiresAt < new Date() };
 }
 
 export async function action({ request, context }: ActionFunctionArgs): Promise<AuthFormResult> {
@@ -24,7 +31,7 @@ export async function action({ request, context }: ActionFunctionArgs): Promise<
 }
 
 export default function ResetPassword() {
-  const { token, error } = useLoaderData<typeof loader>();
+  const { token, spent } = useLoaderData<typeof loader>();
   const data = useActionData<typeof action>();
   const busy = useNavigation().state === "submitting";
   if (data?.notice) {
@@ -38,10 +45,25 @@ export default function ResetPassword() {
       </section>
     );
   }
+  if (spent) {
+    return (
+      <section className="card narrow" data-testid="reset-link-spent">
+        <h1>This link has been used</h1>
+        <p role="status">This reset link has been used or has expired; each link works once, for an hour.</p>
+        <p className="actions">
+          <Link className="button primary" to="/forgot-password">
+            Ask for a new link
+          </Link>
+          <Link className="button" to="/sign-in">
+            Sign in
+          </Link>
+        </p>
+      </section>
+    );
+  }
   return (
     <section className="card narrow">
       <h1>Choose a new password</h1>
-      {error || !token ? <FormError message="This reset link is not valid any more. Ask for a new one from the sign-in page." /> : null}
       <Form method="post" noValidate>
         <input type="hidden" name="token" value={token} />
         <FormError message={data?.errors.form} />

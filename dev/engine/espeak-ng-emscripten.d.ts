@@ -12,6 +12,8 @@ declare module "@echogarden/espeak-ng-emscripten" {
   }
   export interface ESpeakModule {
     eSpeakNGWorker: new () => ESpeakNGWorker;
+    /** The WASM linear memory, as bytes (a new view when the memory grows). */
+    HEAPU8: Uint8Array;
   }
   const createModule: (overrides?: Record<string, unknown>) => Promise<ESpeakModule>;
   export default createModule;

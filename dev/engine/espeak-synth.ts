@@ -7,7 +7,7 @@
  * Nothing under worker/, app/ or durable-objects/ may import this file or the
  * package, so the Worker bundle never contains GPL code.
  */
-import type { ESpeakNGWorker } from "@echogarden/espeak-ng-emscripten";
+import type { ESpeakModule, ESpeakNGWorker } from "@echogarden/espeak-ng-emscripten";
 import { int16ToFloat32 } from "./audio-dsp.ts";
 import { JobError } from "./job-errors.ts";
 import type { VoiceTraits } from "./voice-settings.ts";
@@ -17,13 +17,22 @@ export type SynthResult = { samples: Float32Array; sampleRate: number };
 /** The job runner's view of a TTS engine, so tests can swap in a tone generator. */
 export type Synthesizer = (request: SynthRequest) => Promise<SynthResult>;
 
-let instance: Promise<ESpeakNGWorker> | undefined;
+type Espeak = { worker: ESpeakNGWorker; module: ESpeakModule; pristine: Uint8Array };
+let instance: Promise<Espeak> | undefined;
 
-/** One eSpeak instance per process: loading its 24 MB of voice data takes ~0.1–0.2 s. */
-function loadEspeak(): Promise<ESpeakNGWorker> {
+/**
+ * One eSpeak instance per process: loading its 24 MB of voice data takes ~0.1–0.2 s.
+ *
+ * eSpeak keeps state between calls in its WASM memory (the C library's `rand()`, which its voice
+ * source draws on, and its synthesis buffers): the same text came out a few samples longer or
+ * shorter each time. So the memory is copied once, right after loading, and put back before every
+ * call (17 MB, a few ms): each call starts from the same state, and the same input gives the same bytes.
+ */
+function loadEspeak(): Promise<Espeak> {
   instance ??= import("@echogarden/espeak-ng-emscripten").then(async ({ default: createModule }) => {
     const module = await createModule();
-    return new module.eSpeakNGWorker();
+    const worker = new module.eSpeakNGWorker();
+    return { worker, module, pristine: module.HEAPU8.slice() };
   });
   return instance;
 }
@@ -42,9 +51,10 @@ function escapeSsml(text: string): string {
 
 export function createEspeakSynthesizer(): Synthesizer {
   return async ({ text, language, traits }) => {
-    const espeak = await loadEspeak();
-    // Settings persist on the shared instance, so every call sets all of them. Synthesis is
-    // synchronous, so calls from concurrent jobs cannot interleave between these lines.
+    const { worker: espeak, module, pristine } = await loadEspeak();
+    // Back to the state right after loading (see loadEspeak), then every setting is set. Synthesis
+    // is synchronous, so calls from concurrent jobs cannot interleave between these lines.
+    module.HEAPU8.set(pristine);
     if (espeak.set_voice(`${language}+${traits.variant}`) !== 0 && espeak.set_voice(language) !== 0) {
       throw new JobError("generation_failed", `eSpeak has no voice for language "${language}"`, false);
     }

@@ -1,3 +1,4 @@
+import { AudioDecodeError, decodeWithFfmpeg } from "./audio-decode.ts";
 import { JobError } from "./job-errors.ts";
 import { analyseSpeech, type SpeechFeatures } from "./speech-features.ts";
 import { hashUnits, normaliseTraits, traitsFromHash, variantFor, type Gender, type VoiceTraits } from "./voice-settings.ts";
@@ -6,13 +7,13 @@ import { decodeWav, isWav, WavFormatError } from "./wav-codec.ts";
 /**
  * "Cloning" for the dev engine: the reference recording is turned into eSpeak
  * settings that resemble it, so two cloned voices sound different and a low
- * voice stays low. WAV is analysed (pitch, intonation, pace); compressed
- * containers, which cannot be decoded cheaply here, get settings from a hash
- * of their bytes (stable per file, different between files).
+ * voice stays low. Every accepted format is decoded to PCM (WAV here, the
+ * rest with ffmpeg: audio-decode.ts) and analysed for pitch, intonation and
+ * pace; only the timbre (eSpeak variant) comes from a hash of the bytes.
  */
 export type ReferenceVoice = {
   traits: VoiceTraits;
-  /** How the traits were found: measured from PCM, or hashed from the bytes. */
+  /** How the traits were found: measured from PCM, or (silence, no voiced frame) hashed from the bytes. */
   method: "analysed" | "hashed";
   container: string;
   features?: SpeechFeatures;
@@ -43,10 +44,11 @@ const PITCH_POINTS = [0, 25, 50, 75, 99] as const;
 /** eSpeak range → measured F0 spread (semitones) at range 0, 50, 99; same method as above. */
 const RANGE_SPREAD = { range: [0, 50, 99], spread: [0.17, 1.79, 3.01] } as const;
 /**
- * eSpeak rate → syllable peaks per active second (speech-features.ts) is close
- * to linear: 3.83/s at 110 wpm, 5.49/s at 260 wpm.
+ * eSpeak rate (wpm) → syllable peaks per second of speech span (speech-features.ts), measured on
+ * three English sentences with the npm eSpeak NG (variant m1, pitch 50, range 50). Inverted to turn a
+ * reference's peak rate into the eSpeak rate that reproduces it.
  */
-const SYLLABLES_AT = { rate: [110, 260], perSecond: [3.83, 5.49] } as const;
+const SYLLABLES_AT = { rate: [110, 150, 200, 260], perSecond: [3.25, 4.17, 5.02, 5.62] } as const;
 /** eSpeak's words per minute over the speech span come out ~1.27x its nominal rate. */
 const SPAN_WPM_PER_RATE = 1.27;
 
@@ -94,11 +96,7 @@ export function traitsFromFeatures(features: SpeechFeatures, seed: Uint8Array, r
 function rateFromFeatures(f: SpeechFeatures, referenceText?: string): number | undefined {
   const words = referenceText?.trim() ? referenceText.trim().split(/\s+/u).length : 0;
   if (words >= 5 && f.speechSpanSec >= 2) return words / (f.speechSpanSec / 60) / SPAN_WPM_PER_RATE;
-  if (f.syllableRate > 0) {
-    const { rate, perSecond } = SYLLABLES_AT;
-    const slope = (rate[1] - rate[0]) / (perSecond[1] - perSecond[0]);
-    return rate[0] + (f.syllableRate - perSecond[0]) * slope; // normaliseTraits clamps it
-  }
+  if (f.syllableRate > 0) return interpolate(f.syllableRate, SYLLABLES_AT.perSecond, SYLLABLES_AT.rate);
   return undefined;
 }
 
@@ -117,16 +115,34 @@ export function sniffContainer(bytes: Uint8Array, contentType = ""): string {
 export function voiceFromReference(bytes: Uint8Array, options: { contentType?: string; referenceText?: string } = {}): ReferenceVoice {
   if (bytes.length === 0) throw new JobError("reference_unusable", "the reference audio is empty", false);
   const container = sniffContainer(bytes, options.contentType);
-  if (container !== "wav") return { traits: traitsFromHash(bytes), method: "hashed", container };
-  let decoded;
-  try {
-    decoded = decodeWav(bytes);
-  } catch (err) {
-    if (err instanceof WavFormatError)
-      throw new JobError("reference_unusable", `the reference WAV cannot be read: ${err.message}`, false, { cause: err });
-    throw err;
-  }
-  if (decoded.samples.length === 0) throw new JobError("reference_unusable", "the reference WAV holds no audio", false);
+  const decoded = decodeReference(bytes, container);
+  if (decoded.samples.length === 0) throw new JobError("reference_unusable", `the reference ${container} holds no audio`, false);
   const features = analyseSpeech(decoded.samples, decoded.sampleRate);
-  return { traits: traitsFromFeatures(features, bytes, options.referenceText), method: "analysed", container, features };
+  return {
+    traits: traitsFromFeatures(features, bytes, options.referenceText),
+    method: features.f0Hz === null ? "hashed" : "analysed",
+    container,
+    features,
+  };
+}
+
+/** WAV with our own reader (fast, no process); anything else, or a WAV codec it does not know, with ffmpeg. */
+function decodeReference(bytes: Uint8Array, container: string): { samples: Float32Array; sampleRate: number } {
+  let wavError: WavFormatError | undefined;
+  if (container === "wav") {
+    try {
+      return decodeWav(bytes);
+    } catch (err) {
+      if (!(err instanceof WavFormatError)) throw err;
+      wavError = err;
+    }
+  }
+  try {
+    return decodeWithFfmpeg(bytes);
+  } catch (err) {
+    if (!(err instanceof AudioDecodeError)) throw err;
+    // A missing ffmpeg is the machine's fault and fixable: retryable, and the message says what to install.
+    const what = wavError ? `the reference WAV cannot be read (${wavError.message}); ${err.message}` : `the reference ${container} cannot be read: ${err.message}`;
+    throw new JobError("reference_unusable", what, err.missingDecoder, { cause: err });
+  }
 }

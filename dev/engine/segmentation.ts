@@ -2,10 +2,18 @@
  * Long text is spoken in segments (DESIGN §4 "Long text"): each is generated,
  * uploaded and announced on its own so the browser can start playing the first
  * while the rest are made. Segments end at sentence boundaries and group short
- * sentences, so each is roughly 150–400 characters.
+ * sentences, so each is roughly 150–400 characters. The first is at most
+ * `firstMaxChars` (120, as the Modal engine's first segment), so the first
+ * audio arrives sooner.
  */
-export type SegmentOptions = { minChars: number; maxChars: number };
-export const DEFAULT_SEGMENT_OPTIONS: SegmentOptions = { minChars: 150, maxChars: 400 };
+export type SegmentOptions = {
+  minChars: number;
+  maxChars: number;
+  /** Limit for the first segment; defaults to the smaller of 120 and `maxChars`. */
+  firstMaxChars?: number;
+};
+export const FIRST_SEGMENT_MAX_CHARS = 120;
+export const DEFAULT_SEGMENT_OPTIONS: SegmentOptions = { minChars: 150, maxChars: 400, firstMaxChars: FIRST_SEGMENT_MAX_CHARS };
 
 /**
  * A sentence ends at ., !, ?, … (followed by whitespace or the end, so "3.14"
@@ -75,12 +83,18 @@ function splitLongSentence(sentence: string, maxChars: number): string[] {
  */
 export function segmentText(text: string, options: SegmentOptions = DEFAULT_SEGMENT_OPTIONS): string[] {
   const { maxChars } = options;
-  const sentences = splitSentences(text).flatMap((s) => splitLongSentence(s, maxChars));
+  const firstMax = Math.min(options.firstMaxChars ?? FIRST_SEGMENT_MAX_CHARS, maxChars);
+  const [firstSentence, ...others] = splitSentences(text);
+  // The first sentence, if longer than the first segment may be, is cut at clauses/spaces; its rest follows.
+  const [head = "", ...restOfFirst] = firstSentence === undefined ? [] : splitLongSentence(firstSentence, firstMax);
+  const rest = restOfFirst.join("");
+  const sentences = [head, ...(rest ? [rest] : []), ...others].filter((s) => s.length > 0).flatMap((s) => splitLongSentence(s, maxChars));
   const groups: string[][] = [];
   let current: string[] = [];
   let length = 0;
   for (const sentence of sentences) {
-    if (current.length > 0 && length + sentence.length > maxChars) {
+    const limit = groups.length === 0 ? firstMax : maxChars;
+    if (current.length > 0 && length + sentence.length > limit) {
       groups.push(current);
       current = [];
       length = 0;

@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 from engine_fakes.fake_model import FakeSpeechModel, FakeTranscriber
 from engine_fakes.fake_worker import FakeWorker
+from engine_fakes.manual_clock import ManualClock
 from engine_fakes.jobs import FAST_RETRY, FIXED_NOW, make_job, make_runner, reference_wav, serve_reference
 from engine_fakes.synthetic_audio import silence
 
@@ -142,12 +143,18 @@ def test_blank_text_is_refused_by_the_protocol(worker: FakeWorker) -> None:
 
 def test_heartbeats_fill_silences_and_keep_seq_ordered(worker: FakeWorker) -> None:
     serve_reference(worker)
-    model = FakeSpeechModel(delay_s=0.35)
-    outcome = make_runner(model, heartbeat_seconds=0.1).run(make_job(worker, text=ELEVEN_SENTENCES))
+    clock = ManualClock()
+    model = FakeSpeechModel()
+    # Each GPU call "takes" 0.875 s of the manual clock, moved 0.125 s at a time (exact binary fractions):
+    # three heartbeats fit in each, at 0.25, 0.5 and 0.75 s of silence; none between calls, when the runner speaks.
+    model.on_call = lambda n: clock.advance(0.875, step=0.125)
+    outcome = make_runner(model, heartbeat_seconds=0.25, clock=clock).run(make_job(worker, text=ELEVEN_SENTENCES))
     assert outcome.status == "completed"
     assert_protocol_order(worker)
     types = worker.event_types()
-    assert types.count("heartbeat") >= 3
+    assert types.count("heartbeat") == 3 * len(model.calls)
+    runs = "".join("h" if t == "heartbeat" else " " for t in types).split()
+    assert runs == ["hhh"] * len(model.calls), "three in a row during each call, none elsewhere"
     assert types[-1] == "completed", "no heartbeat after the final event"
 
 

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import JobStopped
 from .protocol import TERMINAL_STATES, EngineEvent, EventAck
@@ -140,6 +140,26 @@ class StreamChannel:
                 raise
 
 
+class Waiter(Protocol):
+    """How the heartbeat thread waits: real time in production, a manual clock in tests."""
+
+    def wait(self, stop: threading.Event, timeout_s: float) -> bool:
+        """Block until `stop` is set (return True) or `timeout_s` has passed (return False)."""
+        ...
+
+    def wake(self) -> None:
+        """The heartbeat is over (stopped, or its thread ended): a waiter that does not poll `stop` returns."""
+        ...
+
+
+class RealTimeWaiter:
+    def wait(self, stop: threading.Event, timeout_s: float) -> bool:
+        return stop.wait(timeout_s)
+
+    def wake(self) -> None:
+        pass
+
+
 class Heartbeat:
     """Background thread: a heartbeat whenever the channel has been quiet for `interval_s`.
 
@@ -155,8 +175,10 @@ class Heartbeat:
         *,
         clock: Callable[[], float] = time.monotonic,
         is_cancelled: Callable[[], bool] = lambda: False,
+        waiter: Waiter | None = None,
     ) -> None:
         self._channel = channel
+        self._waiter: Waiter = waiter or RealTimeWaiter()
         self._interval = interval_s
         self._clock = clock
         self._is_cancelled = is_cancelled
@@ -169,13 +191,20 @@ class Heartbeat:
 
     def stop(self) -> None:
         self._stop.set()
+        self._waiter.wake()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=5.0)
 
     def _run(self) -> None:
+        try:
+            self._beat()
+        finally:
+            self._waiter.wake()
+
+    def _beat(self) -> None:
         while True:
             due_in = self._channel.last_sent_at + self._interval - self._clock()
-            if self._stop.wait(max(0.01, due_in)):
+            if self._waiter.wait(self._stop, max(0.01, due_in)):
                 return
             try:
                 if self._is_cancelled():

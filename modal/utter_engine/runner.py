@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from .cancel_flags import FlagStore
 from .delivery import LiveAudio, Uploads
 from .errors import DeviceFailure, EngineFailure, JobStopped, ModelOutOfMemory
-from .events import EventChannel, Heartbeat, StreamChannel
+from .events import EventChannel, Heartbeat, StreamChannel, Waiter
 from .generation import BatchGenerator, SpeakFn
 from .length_guard import LengthBudget
 from .loudness import live_gain, normalize_loudness
@@ -109,6 +109,7 @@ class JobRunner:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
+        waiter: Waiter | None = None,
         mp3_encoder: Callable[[bytes], bytes] | None = None,
         connect: Connect | None = None,
         attempts: FlagStore | None = None,
@@ -127,6 +128,7 @@ class JobRunner:
         self._clock = clock
         self._now = now
         self._sleep = sleep
+        self._waiter = waiter
 
     def run(
         self,
@@ -151,7 +153,7 @@ class JobRunner:
             else:
                 channel = EventChannel(client, request.job_id, request.callbacks.events_url, clock=self._clock)
             heartbeat = Heartbeat(
-                channel, self.settings.heartbeat_seconds, clock=self._clock, is_cancelled=is_cancelled
+                channel, self.settings.heartbeat_seconds, clock=self._clock, is_cancelled=is_cancelled, waiter=self._waiter
             )
             deadline = parse_deadline(request.deadline)
 

@@ -4,18 +4,19 @@
 // 1,500 characters and hear the first segment before the job finishes,
 // download the WAV, find it in history and delete it, design and save a
 // voice, and check that a second user sees none of it. Screenshots of every
-// page at 1280 and 390 px go to docs/screenshots/.
+// page at 1280 and 390 px go to $TMPDIR/utter-screenshots/, outside the tracked
+// tree; `npm run screenshots` sets UTTER_SCREENSHOT_DIR=docs/screenshots to refresh those.
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { launchBrowser } from "./support/browser.mjs";
 import { repoRoot, startStack } from "./support/stack.mjs";
 import { parseWav, writeSpeechLikeWav } from "./support/wav.mjs";
 
-const SHOTS = join(repoRoot, "docs", "screenshots");
+const SHOTS = process.env.UTTER_SCREENSHOT_DIR ? resolve(repoRoot, process.env.UTTER_SCREENSHOT_DIR) : join(tmpdir(), "utter-screenshots");
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 const PASSWORD = "correct horse battery";

@@ -4,6 +4,7 @@
 // URL plays as WAV, the final WAV's duration matches its segments, and the
 // credits are captured once.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { after, before, test } from "node:test";
 import { createClient, prose, voiceLikeWav, wavInfo } from "./http-client.mjs";
 import { startDevStack } from "./dev-stack.mjs";
@@ -118,4 +119,33 @@ test("a 5,000-character generation streams segments live and completes", { timeo
   assert.deepEqual(mine.map((e) => e.kind).sort(), ["capture", "reserve"]);
   assert.equal(ledger.balance, before - task.cost);
   assert.equal(task.cost, 50);
+});
+
+/** The development engine's process, a child of dev/run.mjs. */
+function enginePid(runPid) {
+  const out = execFileSync("ps", ["-o", "pid=,args=", "--ppid", String(runPid)], { encoding: "utf8" });
+  const line = out.split("\n").find((l) => l.includes("dev/engine/server.ts"));
+  return line ? Number(line.trim().split(/\s+/)[0]) : null;
+}
+
+test("the stack survives its engine: a killed engine is restarted and wrangler dev stays up", { timeout: 120_000 }, async () => {
+  const killed = enginePid(stack.pid);
+  assert.ok(killed, "the engine runs under dev/run.mjs");
+  process.kill(killed, "SIGKILL");
+  let restarted = null;
+  const started = Date.now();
+  while (Date.now() - started < 30_000) {
+    await new Promise((r) => setTimeout(r, 250));
+    const pid = enginePid(stack.pid);
+    if (pid === null || pid === killed) continue;
+    const health = await fetch(`http://127.0.0.1:${stack.enginePort}/health`).catch(() => null);
+    if (health?.ok) {
+      restarted = pid;
+      break;
+    }
+  }
+  assert.ok(restarted, `no engine answered after the kill:\n${stack.log().slice(-2000)}`);
+  assert.match(stack.log(), /dev engine exited \(SIGKILL\); restarting it in 1 s/);
+  const worker = await fetch(`${stack.origin}/api/health`);
+  assert.equal(worker.status, 200, "wrangler dev kept running");
 });

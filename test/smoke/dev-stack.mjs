@@ -51,5 +51,5 @@ export async function startDevStack({ timeoutMs = 180_000, env = {} } = {}) {
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  return { origin, port, enginePort, stop, log: () => log };
+  return { origin, port, enginePort, pid: child.pid, stop, log: () => log };
 }

@@ -14,10 +14,14 @@ type EventBody = { type: EngineEvent["type"] } & Record<string, unknown>;
  * drives jobs by calling the Worker's real callback routes with the job token.
  * Any other outbound fetch fails the test.
  */
+/** What `GET /health` does: answer with this many active jobs (the dev engine's field), or be unreachable. */
+export type FakeEngineHealth = { activeJobs: number } | "unreachable";
+
 export function installFakeEngine(opts: { submitStatus?: number } = {}) {
   const jobs: SubmitRequest[] = [];
   const cancels: string[] = [];
   let submitStatus = opts.submitStatus ?? 202;
+  let health: FakeEngineHealth = { activeJobs: 1 };
   const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
     const req = new Request(input, init);
     const url = new URL(req.url);
@@ -28,6 +32,11 @@ export function installFakeEngine(opts: { submitStatus?: number } = {}) {
       jobs.push(job);
       if (submitStatus !== 202) return new Response("engine down", { status: submitStatus });
       return Response.json({ call_id: `call_${job.job_id}` }, { status: 202 });
+    }
+    if (req.method === "GET" && url.pathname === "/health") {
+      // A dead engine: the connection is refused, so fetch rejects.
+      if (health === "unreachable") throw new TypeError("fetch failed: connection refused");
+      return Response.json({ ok: true, engine: "dev", protocol: 1, active_jobs: health.activeJobs });
     }
     const cancel = /^\/jobs\/([^/]+)\/cancel$/.exec(url.pathname);
     if (req.method === "POST" && cancel) {
@@ -42,6 +51,9 @@ export function installFakeEngine(opts: { submitStatus?: number } = {}) {
     spy,
     setSubmitStatus(status: number) {
       submitStatus = status;
+    },
+    setHealth(next: FakeEngineHealth) {
+      health = next;
     },
     submitsFor(taskId: string) {
       return jobs.filter((j) => j.job_id === taskId).length;

@@ -2,6 +2,10 @@ import { applyD1Migrations } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, vi } from "vitest";
 import { expectedErrors } from "./expected-errors";
+import { moveDateAhead } from "./shifted-date";
+
+// CI runs the unit tests a year ahead too (ADR 0014): a test that depends on today's date fails the day it is written.
+moveDateAhead(Number(env.TEST_CLOCK_AHEAD_DAYS ?? "0"));
 
 // Migrations are idempotent (applyD1Migrations records what ran), so every file can call this.
 await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);

@@ -73,6 +73,7 @@ const ops: Record<string, Partial<Record<Method, Op>>> = {
     get: { summary: "Task snapshot (the same as the socket's first message)", ok: 200, response: TaskSnapshot },
     delete: { summary: "Cancel a task; its credits are released", ok: 200, response: TaskSnapshot },
   },
+  "/api/tasks/{id}/engine": { get: { summary: "Whether the engine still answers for this running task (answering, reason)", ok: 200 } },
   "/api/tasks/{id}/ws": { get: { summary: "WebSocket of live task messages (snapshot, status, progress, segment, completed, failed, cancelled)", ok: 101 } },
   "/api/tasks/{id}/segments/{index}": { get: { summary: "A finished segment's WAV", ok: 200 } },
   "/api/tasks/{id}/audio": { get: { summary: "A design preview's WAV", ok: 200 } },

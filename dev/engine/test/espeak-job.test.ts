@@ -51,3 +51,32 @@ it("runs a 5,000-character generate job with eSpeak end to end, in a voice near 
       `${Math.round(5000 / seconds)} chars/s, ${(completed.duration_ms / 1000 / seconds).toFixed(1)}x real time`,
   );
 });
+
+/** Same input, same seed → the same bytes (eSpeak's state is reset before every call: espeak-synth.ts). */
+it("makes identical files for the same text, voice and seed, whatever ran in between", async () => {
+  const reference = { status: 200, body: encodeWav(syntheticSpeech(140, 4, 24000), 24000), contentType: "audio/wav" };
+  const deps = {
+    fetch: globalThis.fetch,
+    clock: systemClock,
+    synthesize: createEspeakSynthesizer(),
+    log: silentLogger,
+    retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 10, timeoutMs: 30_000 },
+    heartbeatMs: 5000,
+    segmentDelayMs: 0,
+  };
+  const finals: Uint8Array[] = [];
+  for (const text of [PARAGRAPH, "Something else entirely, in between.", PARAGRAPH, PARAGRAPH]) {
+    const worker = await startFakeWorker({ reference });
+    try {
+      const job = worker.job({ text, seed: 7, output: { format: "wav", sample_rate: 24000 } });
+      assert.equal(await runJob(job, deps, new AbortController()), "completed");
+      if (text === PARAGRAPH) finals.push(worker.uploads.get("final")!);
+    } finally {
+      await worker.close();
+    }
+  }
+  assert.equal(finals.length, 3);
+  assert.ok(finals[0]!.length > 44);
+  assert.deepEqual(finals[1], finals[0]);
+  assert.deepEqual(finals[2], finals[0]);
+});

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { segmentText, splitSentences } from "../segmentation.ts";
+import { FIRST_SEGMENT_MAX_CHARS, segmentText, splitSentences } from "../segmentation.ts";
 
 const squash = (s: string) => s.replace(/\s+/g, "");
 
@@ -50,11 +50,12 @@ describe("segmentText", () => {
     assert.deepEqual(segmentText("   \n\t "), []);
   });
 
-  it("splits 5,000 characters into at least 10 segments of 150–400 characters that keep every character", () => {
+  it("splits 5,000 characters into at least 10 segments that keep every character: a short first, then 150–400", () => {
     const text = prose(5000);
     const segments = segmentText(text);
     assert.ok(segments.length >= 10, `${segments.length} segments`);
-    for (const s of segments) assert.ok(s.length >= 150 && s.length <= 400, `segment of ${s.length}: ${s.slice(0, 40)}`);
+    assert.ok(segments[0]!.length > 0 && segments[0]!.length <= FIRST_SEGMENT_MAX_CHARS, `first segment of ${segments[0]!.length}`);
+    for (const s of segments.slice(1)) assert.ok(s.length >= 150 && s.length <= 400, `segment of ${s.length}: ${s.slice(0, 40)}`);
     assert.equal(squash(segments.join("")), squash(text));
   });
 
@@ -96,8 +97,20 @@ describe("segmentText", () => {
     const bySize = segmentText(solid);
     assert.deepEqual(
       bySize.map((s) => s.length),
-      [400, 400, 200],
+      [120, 400, 400, 80],
     );
+  });
+
+  it("keeps the first segment within 120 characters, as the Modal engine does, so short texts play early", () => {
+    const text = "Good morning and welcome. " + "This is a longer sentence that carries on for quite a while, so that it fills space. ".repeat(6);
+    const segments = segmentText(text);
+    // Two sentences (111 characters) fit the first part; a third would not.
+    assert.equal(segments[0], "Good morning and welcome. This is a longer sentence that carries on for quite a while, so that it fills space.");
+    assert.ok(segments[1]!.length > FIRST_SEGMENT_MAX_CHARS);
+    // A first sentence longer than 120 is cut at a clause, then the rest continues in full-size segments.
+    const long = segmentText("When the long first sentence goes on, and on, past every comma, and further still, well beyond the limit of the first part, it is cut. Next.");
+    assert.ok(long[0]!.length <= FIRST_SEGMENT_MAX_CHARS && long[0]!.endsWith(","), long[0]);
+    assert.equal(long.length, 2);
   });
 
   it("does not leave a tiny last segment when a sentence can move", () => {

@@ -13,6 +13,7 @@ from utter_engine.worker_client import RetryPolicy
 
 from .fake_model import FakeSpeechModel
 from .fake_worker import FakeWorker
+from .manual_clock import ManualClock
 from .synthetic_audio import speech_like
 
 FAST_RETRY = RetryPolicy(delays_s=(0.01, 0.02, 0.03), connect_timeout_s=2.0, read_timeout_s=10.0)
@@ -91,7 +92,9 @@ def make_runner(
     mp3_encoder: Any = None,
     attempts: Any = None,
     chunk_schedule: tuple[int, ...] | None = None,
+    clock: ManualClock | None = None,
 ) -> JobRunner:
+    """A runner on FIXED_NOW; with `clock`, its monotonic time and heartbeat waits follow that manual clock."""
     return JobRunner(
         model or FakeSpeechModel(),
         transcriber=transcriber,
@@ -107,4 +110,5 @@ def make_runner(
         mp3_encoder=mp3_encoder,
         attempts=attempts,
         sleep=lambda _s: None,
+        **({"clock": clock, "waiter": clock} if clock is not None else {}),
     )

@@ -41,7 +41,7 @@ async function waitForHealth(url, child, log, timeoutMs) {
 
 /**
  * @param {{ env?: Record<string,string>, timeoutMs?: number }} [opts]
- * @returns {Promise<{ url: string, stop: () => Promise<void>, log: string[], logPath?: string }>}
+ * @returns {Promise<{ url: string, stop: () => Promise<void>, log: string[], logPath?: string, pid?: number }>}
  */
 export async function startStack(opts = {}) {
   if (process.env.UTTER_E2E_URL) {
@@ -103,5 +103,5 @@ export async function startStack(opts = {}) {
     await stop();
     throw err;
   }
-  return { url, stop, log, logPath };
+  return { url, stop, log, logPath, pid: child.pid };
 }

@@ -4,6 +4,7 @@ import type { ApiEnv } from "../app";
 import { requireUser } from "../../auth/session";
 import { createEngineClient } from "../../engine/client";
 import { AppError, errors } from "../../lib/errors";
+import { engineLivenessForTask } from "../../services/engine-liveness";
 import { cancelTask, getOwnedTask, getTaskSnapshot, listTasks, trackerFor } from "../../services/tasks";
 import { audioKeys } from "../../storage/keys";
 import { serveObject } from "../../storage/serve";
@@ -28,6 +29,11 @@ export const taskRoutes = new Hono<ApiEnv>()
     const ctx = c.get("ctx");
     const user = await requireUser(ctx, c.req.raw.headers, TASK_ACCESS);
     return c.json(await getTaskSnapshot(ctx, user.id, c.req.param("id")));
+  })
+  .get("/tasks/:id/engine", async (c) => {
+    const ctx = c.get("ctx");
+    const user = await requireUser(ctx, c.req.raw.headers);
+    return c.json(await engineLivenessForTask(ctx, user.id, c.req.param("id")));
   })
   .delete("/tasks/:id", async (c) => {
     const ctx = c.get("ctx");

@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest";
+import { installFakeEngine } from "../support/fake-engine";
+import { createVoice } from "../support/factories";
+import { call, signUp } from "../support/http";
+import { ledgerCheckedUsers } from "../support/ledger-users";
+
+// Issue 13, items 6 and 7: the 404 page, a spent password-reset link, refunded jobs in history.
+const newUser = ledgerCheckedUsers();
+
+describe("the not-found page", () => {
+  it("is a 404 with a title, no router message, and the signed-in header for a signed-in person", async () => {
+    const user = await newUser("not-found");
+    const res = await call("/nope-404", { cookie: user.cookie, headers: { accept: "text/html" } });
+    expect(res.status).toBe(404);
+    const html = await res.text();
+    expect(html).toContain("<title>Page not found — Utter</title>");
+    expect(html).toContain("Page not found");
+    expect(html).not.toContain("No route matches");
+    expect(html).toContain('data-testid="credit-balance"');
+    expect(html).toContain('rel="icon" href="/favicon.svg"');
+  });
+
+  it("offers sign-in to a signed-out visitor", async () => {
+    const res = await call("/a/deeper/missing/page", { headers: { accept: "text/html" } });
+    expect(res.status).toBe(404);
+    const html = await res.text();
+    expect(html).toContain("Page not found");
+    expect(html).not.toContain('data-testid="credit-balance"');
+    expect(html).toContain('href="/sign-in"');
+  });
+});
+
+/** Asks for a reset link and reads its token from the development mailer's log line. */
+async function resetToken(email: string): Promise<string> {
+  const logs: string[] = [];
+  const original = console.log;
+  console.log = (...args: unknown[]) => {
+    logs.push(args.map(String).join(" "));
+  };
+  try {
+    const res = await call("/api/auth/request-password-reset", { method: "POST", json: { email, redirectTo: "/reset-password" } });
+    expect(res.status).toBe(200);
+  } finally {
+    console.log = original;
+  }
+  const line = logs.find((l) => l.includes("mail.outbox") && l.includes(email));
+  const token = /\/api\/auth\/reset-password\/([A-Za-z0-9_-]+)/.exec(line ?? "")?.[1];
+  expect(token).toBeDefined();
+  return token!;
+}
+
+describe("a reset link that was used or expired", () => {
+  it("shows the form while the link is fresh, and no form once it has been used", async () => {
+    const user = await signUp("reset-spent");
+    const token = await resetToken(user.email);
+    const fresh = await (await call(`/reset-password?token=${token}`, { headers: { accept: "text/html" } })).text();
+    expect(fresh).toContain('name="password"');
+    const reset = await call("/api/auth/reset-password", { method: "POST", json: { token, newPassword: "a brand new password" } });
+    expect(reset.status).toBe(200);
+    const again = await (await call(`/reset-password?token=${token}`, { headers: { accept: "text/html" } })).text();
+    expect(again).toContain("This link has been used");
+    expect(again).not.toContain('name="password"');
+  });
+
+  it("says so and offers a new one, with no password form", async () => {
+    for (const path of ["/reset-password?token=spent-or-made-up-token", "/reset-password?error=INVALID_TOKEN", "/reset-password"]) {
+      const res = await call(path, { headers: { accept: "text/html" } });
+      expect(res.status).toBe(200);
+      const html = await res.text();
+      expect(html).toContain("This link has been used");
+      expect(html).toContain('href="/forgot-password"');
+      expect(html).not.toContain('name="password"');
+    }
+  });
+});
+
+describe("history", () => {
+  it("says a cancelled job's credits were refunded", async () => {
+    const engine = installFakeEngine();
+    const user = await newUser("history-refund");
+    const voice = await createVoice(user.id);
+    const res = await call("/api/generations", { method: "POST", cookie: user.cookie, json: { voice_id: voice.id, text: "Hello there. This is a test.", language: "en" } });
+    expect(res.status).toBe(202);
+    const { task_id } = (await res.json()) as { task_id: string };
+    await engine.waitForJob(task_id);
+    expect((await call(`/api/tasks/${task_id}`, { method: "DELETE", cookie: user.cookie })).status).toBe(200);
+    const html = await (await call("/history", { cookie: user.cookie, headers: { accept: "text/html" } })).text();
+    expect(html).toContain("1 credit refunded");
+  });
+});
