@@ -32,7 +32,7 @@ export const taskRoutes = new Hono<ApiEnv>()
   })
   .get("/tasks/:id/engine", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers);
+    const user = await requireUser(ctx, c.req.raw.headers, TASK_ACCESS);
     return c.json(await engineLivenessForTask(ctx, user.id, c.req.param("id")));
   })
   .delete("/tasks/:id", async (c) => {
