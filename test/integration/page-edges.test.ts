@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { installFakeEngine } from "../support/fake-engine";
 import { createVoice } from "../support/factories";
+import { resetTokenFromOutbox } from "../support/dev-outbox";
 import { call, signUp } from "../support/http";
 import { ledgerCheckedUsers } from "../support/ledger-users";
 
@@ -30,29 +31,10 @@ describe("the not-found page", () => {
   });
 });
 
-/** Asks for a reset link and reads its token from the development mailer's log line. */
-async function resetToken(email: string): Promise<string> {
-  const logs: string[] = [];
-  const original = console.log;
-  console.log = (...args: unknown[]) => {
-    logs.push(args.map(String).join(" "));
-  };
-  try {
-    const res = await call("/api/auth/request-password-reset", { method: "POST", json: { email, redirectTo: "/reset-password" } });
-    expect(res.status).toBe(200);
-  } finally {
-    console.log = original;
-  }
-  const line = logs.find((l) => l.includes("mail.outbox") && l.includes(email));
-  const token = /\/api\/auth\/reset-password\/([A-Za-z0-9_-]+)/.exec(line ?? "")?.[1];
-  expect(token).toBeDefined();
-  return token!;
-}
-
 describe("a reset link that was used or expired", () => {
   it("shows the form while the link is fresh, and no form once it has been used", async () => {
     const user = await signUp("reset-spent");
-    const token = await resetToken(user.email);
+    const token = await resetTokenFromOutbox(user.email);
     const fresh = await (await call(`/reset-password?token=${token}`, { headers: { accept: "text/html" } })).text();
     expect(fresh).toContain('name="password"');
     const reset = await call("/api/auth/reset-password", { method: "POST", json: { token, newPassword: "a brand new password" } });
