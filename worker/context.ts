@@ -1,5 +1,6 @@
 import { createAuth, type Auth } from "./auth/auth";
 import { createDb, type Db } from "./db/client";
+import { createEngineRegistry, type EngineRegistry } from "./engine/registry";
 import { getConfig, type AppConfig } from "./lib/config";
 import { createLogger, type Logger } from "./lib/log";
 
@@ -13,6 +14,8 @@ export interface RequestContext {
   db: Db;
   log: Logger;
   requestId: string;
+  /** Engine clients by name (`tasks.engine` names the one holding a task's job). */
+  engines: EngineRegistry;
   /** Lazily built: most requests never touch better-auth. */
   auth(): Auth;
   /** Schedules work that may outlive the response. */
@@ -30,6 +33,7 @@ export function createRequestContext(env: Env, exec: Pick<ExecutionContext, "wai
     db,
     log,
     requestId,
+    engines: createEngineRegistry(config),
     auth: () => (auth ??= createAuth({ db, config, log })),
     waitUntil: (p) => exec.waitUntil(p),
   };

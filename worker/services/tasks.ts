@@ -142,15 +142,17 @@ export async function getTaskSnapshot(ctx: RequestContext, userId: string, taskI
   return trackerFor(ctx.env, taskId).snapshot();
 }
 
-export async function cancelTask(ctx: RequestContext, userId: string, taskId: string, engineCancel: (callId: string) => Promise<boolean>) {
-  await getOwnedTask(ctx, userId, taskId);
+export async function cancelTask(ctx: RequestContext, userId: string, taskId: string) {
+  const row = await getOwnedTask(ctx, userId, taskId);
   const outcome = await trackerFor(ctx.env, taskId).cancel();
   if (!outcome.cancelled) {
     throw errors.conflict("task_finished", `This task already ${outcome.status === "succeeded" ? "finished" : outcome.status}.`, { status: outcome.status });
   }
   if (outcome.callId) {
     const callId = outcome.callId;
-    ctx.waitUntil(engineCancel(callId).then((ok) => ctx.log.info("task.engine_cancel", { task_id: taskId, ok })));
+    // The engine that holds the job, as recorded at dispatch (the current one for older rows).
+    const engine = ctx.engines.client(row.engine);
+    ctx.waitUntil(engine.cancel(callId).then((ok) => ctx.log.info("task.engine_cancel", { task_id: taskId, ok })));
   }
   ctx.log.info("task.cancelled", { task_id: taskId });
   return trackerFor(ctx.env, taskId).snapshot();
