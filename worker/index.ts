@@ -62,6 +62,6 @@ export default {
     }
     const swept = await sweepStaleTasks(env, log);
     const purged = await purgeOldAudio(env, log);
-    log.info("cron.maintenance", { swept, purged });
+    log.info("cron.maintenance", { ...swept, purged });
   },
 } satisfies ExportedHandler<Env>;

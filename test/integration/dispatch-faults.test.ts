@@ -52,7 +52,7 @@ describe("dispatch: a batch's messages are independent", () => {
     await setPlan(user.id, "studio"); // 10 jobs at a time
     await grantCredits(user.id, 100);
     const voice = await createVoice(user.id);
-    const healthy = [];
+    const healthy: Awaited<ReturnType<typeof createHeldTask>>[] = [];
     for (let i = 0; i < 9; i++) healthy.push(await createHeldTask(user, voice.id, `Task number ${i}.`));
     // The poison: an orphaned row (its tracker never started) whose voice no longer exists,
     // so dispatching it fails past the submit guard.
@@ -87,7 +87,7 @@ describe("dispatch: a batch's messages are independent", () => {
     await setPlan(user.id, "studio");
     await grantCredits(user.id, 100);
     const voice = await createVoice(user.id);
-    const held = [];
+    const held: Awaited<ReturnType<typeof createHeldTask>>[] = [];
     for (let i = 0; i < 10; i++) held.push(await createHeldTask(user, voice.id, `Concurrent ${i}.`));
     let inFlight = 0;
     let peak = 0;
