@@ -57,7 +57,7 @@ export default function Pricing() {
   return (
     <div className="pricing">
       <h1>Pricing</h1>
-      <p className="lead">One credit reads 100 characters aloud. A voice-design preview costs 5 credits; cloning a voice is free. Unused credits roll over.</p>
+      <p className="lead">One credit reads 100 characters aloud. A voice-design preview costs 5 credits; cloning a voice is free. Unused credits roll over. Upgrading mid-month tops your credits up to the new plan's monthly amount straight away.</p>
       {!catalog.available ? (
         <p className="notice billing-unavailable" role="status">
           {catalog.unavailable_reason}
