@@ -1,4 +1,4 @@
-import { createAuth, type Auth } from "./auth/auth";
+import { authFor, type Auth } from "./auth/auth";
 import { createDb, type Db } from "./db/client";
 import { createEngineRegistry, type EngineRegistry } from "./engine/registry";
 import { getConfig, type AppConfig } from "./lib/config";
@@ -16,17 +16,28 @@ export interface RequestContext {
   requestId: string;
   /** Engine clients by name (`tasks.engine` names the one holding a task's job). */
   engines: EngineRegistry;
-  /** Lazily built: most requests never touch better-auth. */
+  /** Built on first use, once per isolate (ADR 0017): most requests never touch better-auth. */
   auth(): Auth;
   /** Schedules work that may outlive the response. */
   waitUntil(promise: Promise<unknown>): void;
+  /**
+   * Whether the session must be checked against its row (writes) rather than
+   * the signed cookie cache (reads): a signed-out session can never write, and
+   * reads it for at most SESSION_COOKIE_CACHE_S (ADR 0017).
+   */
+  freshSession: boolean;
+  /** Set-Cookie values for the response (a refreshed session cache cookie); the entry points add them. */
+  responseCookies: string[];
 }
 
-export function createRequestContext(env: Env, exec: Pick<ExecutionContext, "waitUntil">, requestId: string): RequestContext {
+export interface RequestInfo {
+  method?: string;
+}
+
+export function createRequestContext(env: Env, exec: Pick<ExecutionContext, "waitUntil">, requestId: string, request: RequestInfo = {}): RequestContext {
   const config = getConfig(env);
   const db = createDb(env.DB);
   const log = createLogger({ request_id: requestId });
-  let auth: Auth | undefined;
   return {
     env,
     config,
@@ -34,8 +45,11 @@ export function createRequestContext(env: Env, exec: Pick<ExecutionContext, "wai
     log,
     requestId,
     engines: createEngineRegistry(config),
-    auth: () => (auth ??= createAuth({ db, config, log })),
+    // One instance per isolate: its database client and logger carry no request state.
+    auth: () => authFor(env, { db: createDb(env.DB), config, log: createLogger({ component: "auth" }) }),
     waitUntil: (p) => exec.waitUntil(p),
+    freshSession: !["GET", "HEAD", "OPTIONS"].includes((request.method ?? "GET").toUpperCase()),
+    responseCookies: [],
   };
 }
 

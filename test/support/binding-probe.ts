@@ -27,6 +27,8 @@ export interface ProbeOptions {
   delayMs?: number;
   /** Bindings whose calls are local to the edge (not a round trip to a region). */
   local?: string[];
+  /** Keep queue messages (in `held`) instead of sending them, so the caller delivers them itself. */
+  holdQueue?: boolean;
 }
 
 export interface Probe {
@@ -38,6 +40,8 @@ export interface Probe {
   primaryWaves(): number;
   reset(): void;
   statements(): { sql: string; params: unknown[] }[];
+  /** Messages kept by `holdQueue`. */
+  held: unknown[];
 }
 
 const WRITE = /^\s*(insert|update|delete|replace|create|drop|alter)\b/i;
@@ -139,11 +143,19 @@ export function probeEnv(env: Env, opts: ProbeOptions = {}): Probe {
     });
   }
 
+  const held: unknown[] = [];
+  const queue = opts.holdQueue
+    ? ({
+        send: (body: unknown) => track("TASKS", "send", async () => void held.push(body)),
+        sendBatch: (msgs: { body: unknown }[]) => track("TASKS", "sendBatch", async () => void held.push(...msgs.map((m) => m.body))),
+      } as unknown as Queue)
+    : wrapObject("TASKS", env.TASKS);
   const wrappedEnv = {
     ...env,
-    DB: wrapD1("DB", env.DB, () => false),
+    // Without a session every D1 query goes to the primary; a session may read from a replica.
+    DB: wrapD1("DB", env.DB, () => true),
     AUDIO: wrapObject("AUDIO", env.AUDIO),
-    TASKS: wrapObject("TASKS", env.TASKS),
+    TASKS: queue,
     TASK_TRACKER: wrapNamespace("TASK_TRACKER", env.TASK_TRACKER as unknown as DurableObjectNamespace),
     AUTH_LIMITER: wrapObject("AUTH_LIMITER", env.AUTH_LIMITER),
     TASK_LIMITER: wrapObject("TASK_LIMITER", env.TASK_LIMITER),
@@ -160,5 +172,6 @@ export function probeEnv(env: Env, opts: ProbeOptions = {}): Probe {
       wave = 0;
     },
     statements: () => calls.flatMap((c) => c.statements ?? []),
+    held,
   };
 }

@@ -29,9 +29,11 @@ export function createApi() {
     const requestId = requestIdFrom(c.req.raw);
     c.set("requestId", requestId);
     c.header("x-request-id", requestId);
-    c.set("ctx", createRequestContext(c.env, c.executionCtx, requestId));
+    const ctx = createRequestContext(c.env, c.executionCtx, requestId, { method: c.req.method });
+    c.set("ctx", ctx);
     await next();
     c.header("x-request-id", requestId);
+    for (const cookie of ctx.responseCookies) c.header("set-cookie", cookie, { append: true });
   });
 
   api.use("*", async (c, next) => {
