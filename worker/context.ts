@@ -1,5 +1,6 @@
 import { authFor, type Auth } from "./auth/auth";
 import { createDb, type Db } from "./db/client";
+import { openD1Session } from "./db/d1-session";
 import { createEngineRegistry, type EngineRegistry } from "./engine/registry";
 import { getConfig, type AppConfig } from "./lib/config";
 import { createLogger, type Logger } from "./lib/log";
@@ -28,18 +29,26 @@ export interface RequestContext {
   freshSession: boolean;
   /** Set-Cookie values for the response (a refreshed session cache cookie); the entry points add them. */
   responseCookies: string[];
+  /** Everything to set on the response: `responseCookies` and the D1 bookmark, once the request is done. */
+  finish(): string[];
 }
 
 export interface RequestInfo {
   method?: string;
+  /** The request's Cookie header: its D1 bookmark lets a person read their own writes. */
+  cookie?: string | null;
 }
 
 export function createRequestContext(env: Env, exec: Pick<ExecutionContext, "waitUntil">, requestId: string, request: RequestInfo = {}): RequestContext {
   const config = getConfig(env);
-  const db = createDb(env.DB);
+  // One D1 session per request (reads from a replica, writes to the primary); services see it as env.DB.
+  const d1 = openD1Session(env.DB, { method: request.method, cookie: request.cookie ?? null, secure: config.APP_URL.startsWith("https://") });
+  const sessionEnv: Env = d1.db === env.DB ? env : { ...env, DB: d1.db };
+  const db = createDb(d1.db);
   const log = createLogger({ request_id: requestId });
+  const responseCookies: string[] = [];
   return {
-    env,
+    env: sessionEnv,
     config,
     db,
     log,
@@ -49,7 +58,11 @@ export function createRequestContext(env: Env, exec: Pick<ExecutionContext, "wai
     auth: () => authFor(env, { db: createDb(env.DB), config, log: createLogger({ component: "auth" }) }),
     waitUntil: (p) => exec.waitUntil(p),
     freshSession: !["GET", "HEAD", "OPTIONS"].includes((request.method ?? "GET").toUpperCase()),
-    responseCookies: [],
+    responseCookies,
+    finish: () => {
+      const bookmark = d1.bookmarkCookie();
+      return bookmark ? [...responseCookies, bookmark] : [...responseCookies];
+    },
   };
 }
 

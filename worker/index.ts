@@ -26,7 +26,7 @@ export default {
     }
     const requestId = requestIdFrom(request);
     try {
-      const ctx = createRequestContext(env, exec, requestId, { method: request.method });
+      const ctx = createRequestContext(env, exec, requestId, { method: request.method, cookie: request.headers.get("cookie") });
       // Every page action, not only those that remember to check: the same CSRF rule as the API (ADR 0003).
       if (isCrossSiteRequest(request, ctx.config)) {
         return new Response("This request came from a site we do not trust.", {
@@ -37,7 +37,7 @@ export default {
       const response = await handleRemix(request, { cloudflare: { env, ctx: exec }, app: ctx });
       const headers = new Headers(response.headers);
       headers.set("x-request-id", requestId);
-      for (const cookie of ctx.responseCookies) headers.append("set-cookie", cookie);
+      for (const cookie of ctx.finish()) headers.append("set-cookie", cookie);
       return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
     } catch (err) {
       createLogger({ request_id: requestId }).error("page.unhandled", errorFields(err));

@@ -42,6 +42,8 @@ export interface Probe {
   statements(): { sql: string; params: unknown[] }[];
   /** Messages kept by `holdQueue`. */
   held: unknown[];
+  /** The constraint or bookmark each D1 session was opened with. */
+  sessions: string[];
 }
 
 const WRITE = /^\s*(insert|update|delete|replace|create|drop|alter)\b/i;
@@ -70,6 +72,7 @@ export function probeEnv(env: Env, opts: ProbeOptions = {}): Probe {
     }
   }
 
+  const sessions: string[] = [];
   const real = new WeakMap<object, D1PreparedStatement>();
   const info = new WeakMap<object, { sql: string; params: unknown[] }>();
 
@@ -100,6 +103,7 @@ export function probeEnv(env: Env, opts: ProbeOptions = {}): Probe {
         }),
       exec: (sql: string) => track(binding, "exec", () => (db as D1Database).exec(sql), { statements: [{ sql, params: [] }], primary: true }),
       withSession: (constraint?: string) => {
+        sessions.push(constraint ?? "first-unconstrained");
         const session = (db as D1Database).withSession(constraint as D1SessionConstraint);
         const onPrimary = constraint === "first-primary";
         const w = wrapD1(binding, session, () => onPrimary) as unknown as D1DatabaseSession;
@@ -169,9 +173,11 @@ export function probeEnv(env: Env, opts: ProbeOptions = {}): Probe {
     primaryWaves: () => new Set(calls.filter((c) => c.wave > 0 && c.binding === "DB" && c.primary).map((c) => c.wave)).size,
     reset() {
       calls.length = 0;
+      sessions.length = 0;
       wave = 0;
     },
     statements: () => calls.flatMap((c) => c.statements ?? []),
     held,
+    sessions,
   };
 }
