@@ -10,6 +10,7 @@ import type { TaskSnapshot } from "../tasks/messages";
 import { TASK_TIMEOUTS } from "../tasks/timeouts";
 import { settleFromRow } from "../tasks/settle";
 import {
+  balanceWithMonthlyGrant,
   CONCURRENT_JOBS_SQL,
   insufficientCredits,
   isInsufficientCreditsError,
@@ -112,7 +113,11 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
     if (grant && (results[0]?.meta.changes ?? 0) === 1) monthlyGrantWritten(user.id, at);
     inserted = (results[grant ? 1 : 0]?.meta.changes ?? 0) === 1;
   } catch (err) {
-    if (isInsufficientCreditsError(err)) throw await insufficientCredits(ctx.db, user.id, spec.cost);
+    if (isInsufficientCreditsError(err)) {
+      // The batch rolled back whole, a due grant with it: make it on its own so the balance shown is true.
+      if (grant) await balanceWithMonthlyGrant(ctx.db, user.id, at);
+      throw await insufficientCredits(ctx.db, user.id, spec.cost);
+    }
     throw err;
   }
   if (!inserted) {
