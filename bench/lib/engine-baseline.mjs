@@ -50,7 +50,9 @@ export async function startCallbackReceiver() {
       if (event.type === "segment" && job.firstSegment === null) job.firstSegment = at;
       const terminal = event.type === "completed" || event.type === "failed";
       if (terminal) job.resolve({ at, event });
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ accepted: true, state: terminal ? (event.type === "completed" ? "succeeded" : "failed") : "running" }));
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ accepted: true, state: terminal ? (event.type === "completed" ? "succeeded" : "failed") : "running" }));
       return;
     }
     job.uploads.push({ at, path: m[2], bytes: body.length });
@@ -97,6 +99,7 @@ export async function runEngineOnly({ engineUrl, engineToken, receiver, chars })
   if (res.status !== 202) throw new Error(`engine refused the job: ${res.status} ${await res.text()}`);
   const accepted = performance.now() - t0;
   const end = await job.done;
-  if (end.event.type !== "completed") throw new Error(`engine job ended ${end.event.type}: ${JSON.stringify(end.event.error ?? end.event)}`);
+  if (end.event.type !== "completed")
+    throw new Error(`engine job ended ${end.event.type}: ${JSON.stringify(end.event.error ?? end.event)}`);
   return { chars: submit.text.length, accepted, firstSegment: job.firstSegment - t0, completed: end.at - t0 };
 }

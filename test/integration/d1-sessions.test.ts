@@ -18,7 +18,11 @@ async function send(e: Env, path: string, init: RequestInit & { cookie: string; 
   if (init.json !== undefined) headers.set("content-type", "application/json");
   const ctx = createExecutionContext();
   const res = await worker.fetch(
-    new Request(new URL(path, ORIGIN), { ...init, headers, body: init.json !== undefined ? JSON.stringify(init.json) : init.body }) as Request<unknown, IncomingRequestCfProperties>,
+    new Request(new URL(path, ORIGIN), {
+      ...init,
+      headers,
+      body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
+    }) as Request<unknown, IncomingRequestCfProperties>,
     e,
     ctx,
   );
@@ -33,7 +37,11 @@ describe("D1 read replication (Sessions API)", () => {
     const user = await newUser("bookmark");
     const voice = await createVoice(user.id);
     const probe = probeEnv(env, { holdQueue: true });
-    const write = await send(probe.env, "/api/generations", { method: "POST", cookie: user.cookie, json: { voice_id: voice.id, text: "Read your writes.", language: "en" } });
+    const write = await send(probe.env, "/api/generations", {
+      method: "POST",
+      cookie: user.cookie,
+      json: { voice_id: voice.id, text: "Read your writes.", language: "en" },
+    });
     expect(write.status).toBe(202);
     expect(probe.sessions).toEqual(["first-primary"]);
     const set = write.headers.getSetCookie().find((c) => c.startsWith(`${D1_BOOKMARK_COOKIE}=`));
@@ -42,7 +50,9 @@ describe("D1 read replication (Sessions API)", () => {
     expect(bookmark.length).toBeGreaterThan(0);
 
     probe.reset();
-    const read = await send(probe.env, "/api/generations", { cookie: `${user.cookie}; ${D1_BOOKMARK_COOKIE}=${encodeURIComponent(bookmark)}` });
+    const read = await send(probe.env, "/api/generations", {
+      cookie: `${user.cookie}; ${D1_BOOKMARK_COOKIE}=${encodeURIComponent(bookmark)}`,
+    });
     expect(read.status).toBe(200);
     expect(probe.sessions).toEqual([bookmark]);
 
@@ -53,7 +63,11 @@ describe("D1 read replication (Sessions API)", () => {
   });
 
   it("requests without a session cookie (engines, Stripe) get no bookmark cookie", async () => {
-    const res = await worker.fetch(new Request(`${ORIGIN}/api/health`) as Request<unknown, IncomingRequestCfProperties>, env, createExecutionContext());
+    const res = await worker.fetch(
+      new Request(`${ORIGIN}/api/health`) as Request<unknown, IncomingRequestCfProperties>,
+      env,
+      createExecutionContext(),
+    );
     expect(res.headers.getSetCookie().some((c) => c.startsWith(`${D1_BOOKMARK_COOKIE}=`))).toBe(false);
   });
 });

@@ -61,12 +61,9 @@ describe("dispatch: a batch's messages are independent", () => {
       env.DB.prepare(
         `INSERT INTO tasks (id, user_id, kind, status, voice_id, input, cost, created_at, updated_at) VALUES (?1, ?2, 'generate', 'queued', 'voice_gone', '{"text":"x","language":"en"}', 1, ?3, ?3)`,
       ).bind(poison, user.id, Date.now()),
-      env.DB.prepare(`INSERT INTO credit_ledger (user_id, delta, kind, idempotency_key, task_id, created_at) VALUES (?1, -1, 'reserve', ?2, ?3, ?4)`).bind(
-        user.id,
-        `reserve:${poison}`,
-        poison,
-        Date.now(),
-      ),
+      env.DB.prepare(
+        `INSERT INTO credit_ledger (user_id, delta, kind, idempotency_key, task_id, created_at) VALUES (?1, -1, 'reserve', ?2, ?3, ?4)`,
+      ).bind(user.id, `reserve:${poison}`, poison, Date.now()),
     ]);
     const result = await deliver([{ task_id: poison }, ...healthy.map((t) => t.message)]);
     for (const t of healthy) {
@@ -138,7 +135,12 @@ describe("dispatch: claims hold a lease", () => {
     const late = await deliver([task.message], { now: t0 + TASK_TIMEOUTS.claimLeaseMs + 1, attempts: 3 });
     expect(late.explicitAcks).toHaveLength(1);
     expect(engine.jobsFor(task.task_id)).toBe(1);
-    expect(await taskRow(task.task_id)).toMatchObject({ status: "dispatched", call_id: `call_${task.task_id}`, engine: "local", lease_until: null });
+    expect(await taskRow(task.task_id)).toMatchObject({
+      status: "dispatched",
+      call_id: `call_${task.task_id}`,
+      engine: "local",
+      lease_until: null,
+    });
     expect((await tracker(task.task_id).stats()).status).toBe("dispatched");
 
     // And a later duplicate delivery changes nothing.
@@ -191,7 +193,9 @@ describe("dispatch: submits are idempotent end to end", () => {
 
 describe("dead-letter queue", () => {
   async function deadLetter(taskId: string) {
-    const batch = createMessageBatch("utter-tasks-dlq", [{ id: `dlq-${taskId}`, timestamp: new Date(), attempts: 1, body: { task_id: taskId } }]);
+    const batch = createMessageBatch("utter-tasks-dlq", [
+      { id: `dlq-${taskId}`, timestamp: new Date(), attempts: 1, body: { task_id: taskId } },
+    ]);
     const ctx = createExecutionContext();
     await worker.queue(batch, env, ctx);
     return getQueueResult(batch, ctx);

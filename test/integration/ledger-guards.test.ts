@@ -6,7 +6,9 @@ import { ledgerCheckedUsers } from "../support/ledger-users";
 const newUser = ledgerCheckedUsers();
 
 async function balanceRow(userId: string) {
-  return env.DB.prepare(`SELECT balance, ledger_id FROM credit_balances WHERE user_id = ?1`).bind(userId).first<{ balance: number; ledger_id: number }>();
+  return env.DB.prepare(`SELECT balance, ledger_id FROM credit_balances WHERE user_id = ?1`)
+    .bind(userId)
+    .first<{ balance: number; ledger_id: number }>();
 }
 
 describe("the cached balance is protected like the ledger", () => {
@@ -25,16 +27,22 @@ describe("the cached balance is protected like the ledger", () => {
     for (const sql of attempts) {
       await expect(env.DB.prepare(sql).bind(user.id).run(), sql).rejects.toThrow(/credit_balances is derived from credit_ledger/);
     }
-    await expect(env.DB.prepare(`DELETE FROM credit_balances WHERE user_id = ?1`).bind(user.id).run()).rejects.toThrow(/derived from credit_ledger/);
+    await expect(env.DB.prepare(`DELETE FROM credit_balances WHERE user_id = ?1`).bind(user.id).run()).rejects.toThrow(
+      /derived from credit_ledger/,
+    );
     expect(await balanceRow(user.id)).toEqual(before);
   });
 
   it("refuses a balance row inserted without its ledger entry", async () => {
     const user = await newUser("guard-insert");
-    await expect(env.DB.prepare(`INSERT INTO credit_balances (user_id, balance) VALUES (?1, 500)`).bind(user.id).run()).rejects.toThrow(/derived from credit_ledger/);
+    await expect(env.DB.prepare(`INSERT INTO credit_balances (user_id, balance) VALUES (?1, 500)`).bind(user.id).run()).rejects.toThrow(
+      /derived from credit_ledger/,
+    );
     // A sign-up's first entry (its grant) has not happened yet: there is no row to fake either.
     await expect(
-      env.DB.prepare(`INSERT INTO credit_balances (user_id, balance, ledger_id) VALUES (?1, 500, (SELECT max(id) FROM credit_ledger))`).bind(user.id).run(),
+      env.DB.prepare(`INSERT INTO credit_balances (user_id, balance, ledger_id) VALUES (?1, 500, (SELECT max(id) FROM credit_ledger))`)
+        .bind(user.id)
+        .run(),
     ).rejects.toThrow(/derived from credit_ledger/);
     expect(await balanceRow(user.id)).toBeNull();
   });
@@ -44,11 +52,16 @@ describe("the cached balance is protected like the ledger", () => {
     await grantCredits(user.id, 30);
     await grantCredits(user.id, -10);
     expect((await balanceRow(user.id))?.balance).toBe(20);
-    await expect(env.DB.prepare(`UPDATE credit_ledger SET delta = 1000 WHERE user_id = ?1`).bind(user.id).run()).rejects.toThrow(/append-only/);
+    await expect(env.DB.prepare(`UPDATE credit_ledger SET delta = 1000 WHERE user_id = ?1`).bind(user.id).run()).rejects.toThrow(
+      /append-only/,
+    );
     // Many entries at once (one batch, one transaction) each apply exactly once.
     await env.DB.batch(
       Array.from({ length: 20 }, (_, i) =>
-        env.DB.prepare(`INSERT INTO credit_ledger (user_id, delta, kind, idempotency_key) VALUES (?1, 1, 'adjustment', ?2)`).bind(user.id, `guard-${user.id}-${i}`),
+        env.DB.prepare(`INSERT INTO credit_ledger (user_id, delta, kind, idempotency_key) VALUES (?1, 1, 'adjustment', ?2)`).bind(
+          user.id,
+          `guard-${user.id}-${i}`,
+        ),
       ),
     );
     expect((await balanceRow(user.id))?.balance).toBe(40);

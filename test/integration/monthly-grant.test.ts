@@ -11,7 +11,11 @@ const WRITE = /^\s*(insert|update|delete)\b/i;
 
 async function get(e: Env, path: string, cookie: string) {
   const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(`${ORIGIN}${path}`, { headers: { cookie } }) as Request<unknown, IncomingRequestCfProperties>, e, ctx);
+  const res = await worker.fetch(
+    new Request(`${ORIGIN}${path}`, { headers: { cookie } }) as Request<unknown, IncomingRequestCfProperties>,
+    e,
+    ctx,
+  );
   const body = await res.json();
   await waitOnExecutionContext(ctx);
   return { status: res.status, body };
@@ -28,7 +32,10 @@ describe("the monthly grant, decided without a write per request", () => {
       probe.reset();
       const r = await get(probe.env, path, user.cookie);
       expect(r.status).toBe(200);
-      expect(probe.statements().filter((s) => WRITE.test(s.sql)), path).toEqual([]);
+      expect(
+        probe.statements().filter((s) => WRITE.test(s.sql)),
+        path,
+      ).toEqual([]);
     }
     const ledger = (await get(env, "/api/credits/ledger", user.cookie)).body as { balance: number; entries: { kind: string }[] };
     expect(ledger.balance).toBe(100);

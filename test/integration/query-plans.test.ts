@@ -22,7 +22,10 @@ async function planOf(sql: string, params: unknown[]): Promise<string[]> {
 function trackerStatements(taskId: string) {
   return [
     { sql: `UPDATE generations SET status = ?2 WHERE task_id = ?1 AND status IN ('queued', 'dispatched')`, params: [taskId, "running"] },
-    { sql: `UPDATE tasks SET status = ?2, updated_at = ?3 WHERE id = ?1 AND status IN ('queued', 'dispatched')`, params: [taskId, "running", 1] },
+    {
+      sql: `UPDATE tasks SET status = ?2, updated_at = ?3 WHERE id = ?1 AND status IN ('queued', 'dispatched')`,
+      params: [taskId, "running", 1],
+    },
     { sql: `UPDATE generations SET mp3_size_bytes = ?3 WHERE id = ?1 AND user_id = ?2`, params: ["g", "u", 1] },
     { sql: `UPDATE voices SET usage_count = usage_count + 1 WHERE id = ?1 AND user_id = ?2`, params: ["v", "u"] },
   ];

@@ -76,10 +76,20 @@ export function probeEnv(env: Env, opts: ProbeOptions = {}): Probe {
   const real = new WeakMap<object, D1PreparedStatement>();
   const info = new WeakMap<object, { sql: string; params: unknown[] }>();
 
-  function wrapStatement(binding: string, stmt: D1PreparedStatement, sql: string, params: unknown[], primary: () => boolean): D1PreparedStatement {
+  function wrapStatement(
+    binding: string,
+    stmt: D1PreparedStatement,
+    sql: string,
+    params: unknown[],
+    primary: () => boolean,
+  ): D1PreparedStatement {
     const wrapped = {
       bind: (...values: unknown[]) => wrapStatement(binding, stmt.bind(...values), sql, values, primary),
-      first: (col?: string) => track(binding, "first", () => (col === undefined ? stmt.first() : stmt.first(col)), { statements: [{ sql, params }], primary: primary() || WRITE.test(sql) }),
+      first: (col?: string) =>
+        track(binding, "first", () => (col === undefined ? stmt.first() : stmt.first(col)), {
+          statements: [{ sql, params }],
+          primary: primary() || WRITE.test(sql),
+        }),
       all: () => track(binding, "all", () => stmt.all(), { statements: [{ sql, params }], primary: primary() || WRITE.test(sql) }),
       run: () => track(binding, "run", () => stmt.run(), { statements: [{ sql, params }], primary: primary() || WRITE.test(sql) }),
       raw: (o?: { columnNames?: boolean }) =>
@@ -101,7 +111,8 @@ export function probeEnv(env: Env, opts: ProbeOptions = {}): Probe {
           statements: stmts.map((s) => info.get(s) ?? { sql: "?", params: [] }),
           primary: true,
         }),
-      exec: (sql: string) => track(binding, "exec", () => (db as D1Database).exec(sql), { statements: [{ sql, params: [] }], primary: true }),
+      exec: (sql: string) =>
+        track(binding, "exec", () => (db as D1Database).exec(sql), { statements: [{ sql, params: [] }], primary: true }),
       withSession: (constraint?: string) => {
         sessions.push(constraint ?? "first-unconstrained");
         const session = (db as D1Database).withSession(constraint as D1SessionConstraint);
@@ -120,7 +131,8 @@ export function probeEnv(env: Env, opts: ProbeOptions = {}): Probe {
       get(t, prop) {
         const value = Reflect.get(t, prop) as unknown;
         if (typeof value !== "function") return value;
-        return (...args: unknown[]) => track(binding, String(prop), async () => (t as Record<string | symbol, (...a: unknown[]) => unknown>)[prop]!(...args));
+        return (...args: unknown[]) =>
+          track(binding, String(prop), async () => (t as Record<string | symbol, (...a: unknown[]) => unknown>)[prop]!(...args));
       },
     });
   }
@@ -137,7 +149,8 @@ export function probeEnv(env: Env, opts: ProbeOptions = {}): Probe {
                 const m = Reflect.get(s, p) as unknown;
                 if (typeof m !== "function") return m;
                 // RPC method stubs are proxies themselves (`.apply` would be an RPC call): call it as a method.
-                return (...a: unknown[]) => track(binding, String(p), async () => (s as Record<string | symbol, (...x: unknown[]) => unknown>)[p]!(...a));
+                return (...a: unknown[]) =>
+                  track(binding, String(p), async () => (s as Record<string | symbol, (...x: unknown[]) => unknown>)[p]!(...a));
               },
             });
           };

@@ -19,7 +19,11 @@ export async function createHeldTask(user: TestUser, voiceId: string, text = "He
   } as unknown as Queue;
   const ctx = createRequestContext({ ...env, TASKS: queue }, createExecutionContext(), `held-${Math.random().toString(36).slice(2)}`);
   const row = await env.DB.prepare(`SELECT plan FROM user WHERE id = ?1`).bind(user.id).first<{ plan: string }>();
-  const created = await createGeneration(ctx, { id: user.id, email: user.email, name: "held", plan: row?.plan ?? "free" }, { voice_id: voiceId, text, language: "en" });
+  const created = await createGeneration(
+    ctx,
+    { id: user.id, email: user.email, name: "held", plan: row?.plan ?? "free" },
+    { voice_id: voiceId, text, language: "en" },
+  );
   if (held.length !== 1) throw new Error(`expected one queued message, got ${held.length}`);
   return { ...created, message: held[0]! };
 }
@@ -28,5 +32,12 @@ export async function createHeldTask(user: TestUser, voiceId: string, text = "He
 export async function taskRow(taskId: string) {
   return env.DB.prepare(`SELECT status, call_id, engine, claimed_by, lease_until, attempts FROM tasks WHERE id = ?1`)
     .bind(taskId)
-    .first<{ status: string; call_id: string | null; engine: string | null; claimed_by: string | null; lease_until: number | null; attempts: number }>();
+    .first<{
+      status: string;
+      call_id: string | null;
+      engine: string | null;
+      claimed_by: string | null;
+      lease_until: number | null;
+      attempts: number;
+    }>();
 }

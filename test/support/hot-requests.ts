@@ -35,14 +35,23 @@ async function send(probe: Probe, path: string, init: RequestInit & { cookie?: s
   headers.set("origin", ORIGIN);
   const body = init.json !== undefined ? JSON.stringify(init.json) : init.body;
   const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(new URL(path, ORIGIN), { ...init, headers, body, redirect: "manual" }) as Request<unknown, IncomingRequestCfProperties>, probe.env, ctx);
+  const res = await worker.fetch(
+    new Request(new URL(path, ORIGIN), { ...init, headers, body, redirect: "manual" }) as Request<unknown, IncomingRequestCfProperties>,
+    probe.env,
+    ctx,
+  );
   const text = await res.text().catch(() => "");
   return { res, text, done: () => waitOnExecutionContext(ctx) };
 }
 
 /** Merges Set-Cookie headers into an existing Cookie header (newer values win). */
 function mergeCookies(cookie: string, res: Response): string {
-  const jar = new Map(cookie.split("; ").filter(Boolean).map((c) => [c.split("=")[0]!, c] as const));
+  const jar = new Map(
+    cookie
+      .split("; ")
+      .filter(Boolean)
+      .map((c) => [c.split("=")[0]!, c] as const),
+  );
   for (const c of res.headers.getSetCookie()) {
     const pair = c.split(";")[0]!;
     jar.set(pair.split("=")[0]!, pair);
@@ -59,14 +68,25 @@ function mergeCookies(cookie: string, res: Response): string {
 export async function runHotRequests(opts: ProbeOptions & { onSubmit?: () => SubmitRequest | undefined } = {}): Promise<HotRequest[]> {
   const probe = probeEnv(env, { holdQueue: true, ...opts });
   const out: HotRequest[] = [];
-  const measure = async <R extends { res: Response; done: () => Promise<void> } | { status: number }>(name: string, run: () => Promise<R>): Promise<R> => {
+  const measure = async <R extends { res: Response; done: () => Promise<void> } | { status: number }>(
+    name: string,
+    run: () => Promise<R>,
+  ): Promise<R> => {
     // Work a previous request left running (waitUntil) must not be counted here.
     probe.reset();
     const t0 = performance.now();
     const r = await run();
     const ms = performance.now() - t0;
     if ("done" in r) await r.done();
-    out.push({ name, status: "res" in r ? r.res.status : r.status, waves: probe.waves(), primaryWaves: probe.primaryWaves(), calls: probe.calls.filter((c) => c.wave > 0).length, ms, statements: probe.statements() });
+    out.push({
+      name,
+      status: "res" in r ? r.res.status : r.status,
+      waves: probe.waves(),
+      primaryWaves: probe.primaryWaves(),
+      calls: probe.calls.filter((c) => c.wave > 0).length,
+      ms,
+      statements: probe.statements(),
+    });
     return r;
   };
 
@@ -87,11 +107,22 @@ export async function runHotRequests(opts: ProbeOptions & { onSubmit?: () => Sub
     const r = await measure(`page ${path}`, () => send(probe, path, { cookie }));
     cookie = mergeCookies(cookie, r.res);
   }
-  for (const path of ["/api/me", "/api/voices", "/api/generations", "/api/generations?search=hello", "/api/tasks?status=active", "/api/credits/ledger"]) {
+  for (const path of [
+    "/api/me",
+    "/api/voices",
+    "/api/generations",
+    "/api/generations?search=hello",
+    "/api/tasks?status=active",
+    "/api/credits/ledger",
+  ]) {
     await measure(`GET ${path}`, () => send(probe, path, { cookie }));
   }
   const created = await measure("create task (POST /api/generations)", () =>
-    send(probe, "/api/generations", { method: "POST", cookie, json: { voice_id: voice.id, text: "Hello there, this is the hot path.", language: "en" } }),
+    send(probe, "/api/generations", {
+      method: "POST",
+      cookie,
+      json: { voice_id: voice.id, text: "Hello there, this is the hot path.", language: "en" },
+    }),
   );
   const task = (created.res.status === 202 ? JSON.parse(created.text) : {}) as { task_id?: string };
   if (!task.task_id) return out;
@@ -99,31 +130,57 @@ export async function runHotRequests(opts: ProbeOptions & { onSubmit?: () => Sub
 
   // Its dispatch, delivered the way the queue would.
   await measure("dispatch (queue consumer)", async () => {
-    const batch = createMessageBatch("utter-tasks", [{ id: `hot-${taskId}`, timestamp: new Date(), attempts: 1, body: { task_id: taskId } }]);
+    const batch = createMessageBatch("utter-tasks", [
+      { id: `hot-${taskId}`, timestamp: new Date(), attempts: 1, body: { task_id: taskId } },
+    ]);
     await handleTaskBatch(batch, { env: probe.env, log, pauseMs: 0 });
     return { status: 200 };
   });
   const job = opts.onSubmit?.();
   if (job) {
     const auth = { authorization: `Bearer ${job.callbacks.token}` };
-    const engineCall = (url: string, init: RequestInit) => send(probe, new URL(url).pathname, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } });
+    const engineCall = (url: string, init: RequestInit) =>
+      send(probe, new URL(url).pathname, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } });
     await measure("engine: reference download", () => engineCall(job.voice!.reference_url, { method: "GET" }));
     await measure("engine callback: started", () =>
-      engineCall(job.callbacks.events_url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ job_id: taskId, seq: 0, type: "started", segments_total: 1 }) }),
+      engineCall(job.callbacks.events_url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ job_id: taskId, seq: 0, type: "started", segments_total: 1 }),
+      }),
     );
     const wav = makeWav(300, { sampleRate: job.output.sample_rate });
     await measure("engine callback: segment upload", () =>
-      engineCall(`${job.callbacks.upload_url}/segments/0`, { method: "PUT", headers: { "content-type": "audio/wav", "content-length": String(wav.byteLength) }, body: wav }),
+      engineCall(`${job.callbacks.upload_url}/segments/0`, {
+        method: "PUT",
+        headers: { "content-type": "audio/wav", "content-length": String(wav.byteLength) },
+        body: wav,
+      }),
     );
     await measure("engine callback: segment event", () =>
-      engineCall(job.callbacks.events_url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ job_id: taskId, seq: 1, type: "segment", index: 0, duration_ms: 300 }) }),
+      engineCall(job.callbacks.events_url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ job_id: taskId, seq: 1, type: "segment", index: 0, duration_ms: 300 }),
+      }),
     );
-    await engineCall(`${job.callbacks.upload_url}/final`, { method: "PUT", headers: { "content-type": "audio/wav", "content-length": String(wav.byteLength) }, body: wav });
+    await engineCall(`${job.callbacks.upload_url}/final`, {
+      method: "PUT",
+      headers: { "content-type": "audio/wav", "content-length": String(wav.byteLength) },
+      body: wav,
+    });
     await measure("engine callback: completed", () =>
       engineCall(job.callbacks.events_url, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ job_id: taskId, seq: 2, type: "completed", duration_ms: 300, sample_rate: job.output.sample_rate, size_bytes: wav.byteLength }),
+        body: JSON.stringify({
+          job_id: taskId,
+          seq: 2,
+          type: "completed",
+          duration_ms: 300,
+          sample_rate: job.output.sample_rate,
+          size_bytes: wav.byteLength,
+        }),
       }),
     );
   }

@@ -241,7 +241,8 @@ async function invoiceEffects(deps: WebhookDeps, inv: Stripe.Invoice): Promise<E
     subscriptionId ??= idOf(line.parent?.subscription_item_details?.subscription);
   }
   if (!target) return { effects: [], note: `invoice ${inv.id} buys no plan credits` };
-  const prefix = stripeLedgerKeys.planPeriodPrefix(subscriptionId ?? `invoice-${inv.id}`, periodEnd);
+  // Without a subscription or a period (never so for Stripe's subscription invoices), the invoice is its own period.
+  const prefix = subscriptionId && periodEnd ? stripeLedgerKeys.planPeriodPrefix(subscriptionId, periodEnd) : stripeLedgerKeys.planPeriodPrefix(`invoice-${inv.id}`, 0);
   const key = `${prefix}${target.plan.id}`;
   // What this period has granted so far, read inside the batch (one transaction), so two
   // invoices for one period can never both grant it.
