@@ -16,7 +16,7 @@ function registry() {
     run: (j) =>
       new Promise<JobOutcome>((resolve) => {
         runs.push(j.job_id);
-        finish.set(j.job_id, () => resolve("succeeded"));
+        finish.set(j.job_id, () => resolve("completed"));
       }),
   });
   return { reg, runs, finish: (id: string) => finish.get(id)!() };
