@@ -12,7 +12,7 @@ import {
   useRouteLoaderData,
 } from "@remix-run/react";
 import { findSessionUser } from "../worker/auth/session";
-import { ensureMonthlyGrant, getBalance } from "../worker/services/credits";
+import { balanceWithMonthlyGrant } from "../worker/services/credits";
 import { listTasks } from "../worker/services/tasks";
 import { TaskDock, type DockTask } from "./components/task-dock";
 import { useCspNonce } from "./lib/csp-nonce";
@@ -28,9 +28,8 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const user = await findSessionUser(context.app, request.headers);
   if (!user) return { user: null, credits: null, activeTasks: [] as DockTask[] };
   const ctx = context.app;
-  // The monthly grant is lazy (DESIGN §6): make sure this month's is there before showing the balance.
-  await ensureMonthlyGrant(ctx.db, user.id, user.plan);
-  const [credits, active] = await Promise.all([getBalance(ctx.db, user.id), listTasks(ctx, user.id, { status: "active", limit: 10 })]);
+  // The monthly grant is lazy (DESIGN §6): the balance read also decides whether this month's is due.
+  const [{ balance: credits }, active] = await Promise.all([balanceWithMonthlyGrant(ctx.db, user.id), listTasks(ctx, user.id, { status: "active", limit: 10 })]);
   return { user: { email: user.email, name: user.name, plan: user.plan }, credits, activeTasks: active.tasks };
 }
 

@@ -8,7 +8,7 @@
 //
 //   --no-build     reuse build/ as it is
 //   --only=a|b     one phase
-//   --runs=N       phase B repeats per text size (default 3)
+//   --runs=N       phase B (and engine-only baseline) repeats per text size (default 30)
 //   --events=N     phase A progress events (default 200)
 //   --no-write     print only, leave docs/benchmarks.md alone
 //   --keep         keep the temp dir (logs, D1/R2 state)
@@ -19,6 +19,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runPhaseA } from "./lib/phase-a.mjs";
 import { runGeneration } from "./lib/phase-b.mjs";
+import { runEngineOnly, startCallbackReceiver, waitForEngineIdle } from "./lib/engine-baseline.mjs";
 import {
   installExitHandlers,
   isStopping,
@@ -33,7 +34,7 @@ import {
 import { createBenchUser, createBenchVoice } from "./lib/setup-account.mjs";
 import { startStubEngine } from "./lib/stub-engine.mjs";
 import { LocalWorker } from "./lib/wrangler.mjs";
-import { breakdownTable, phaseATables, phaseBTable } from "./lib/format-results.mjs";
+import { baselineTable, breakdownTable, phaseATables, phaseBTable } from "./lib/format-results.mjs";
 import { interpretation } from "./lib/interpret.mjs";
 import { writeSection } from "./lib/report-doc.mjs";
 import { seconds } from "./lib/stats.mjs";
@@ -43,7 +44,7 @@ const argv = process.argv.slice(2);
 const flag = (name) => argv.includes(`--${name}`);
 const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt;
 const only = opt("only", null);
-const runs = Number(opt("runs", 3));
+const runs = Number(opt("runs", 30));
 const events = Number(opt("events", 200));
 const SIZES = [1000, 5000];
 
@@ -146,17 +147,33 @@ if (only !== "a") {
     worker.start(`http://127.0.0.1:${port}`),
   );
   console.log(`  ready ${seconds(ready2)} after start`);
-  const gen = (chars) => runGeneration({ client, voiceId: voice.voiceId, chars, engineLog, workerLog: worker.proc.logFile });
+  const engineUrl = `http://127.0.0.1:${port}`;
+  const receiver = await startCallbackReceiver();
+  // Every run starts on an idle engine: the previous job (and its MP3 step) has finished.
+  const idle = async () => waitForEngineIdle(engineUrl);
+  const gen = async (chars) => {
+    await idle();
+    return runGeneration({ client, voiceId: voice.voiceId, chars, engineLog, workerLog: worker.proc.logFile });
+  };
+  const engineOnly = async (chars) => {
+    await idle();
+    return runEngineOnly({ engineUrl, engineToken: secrets.ENGINE_TOKEN, receiver, chars });
+  };
   // The first job after a start pays for cold code paths (Worker isolate, DO, eSpeak's wasm): shown, not counted.
   const warm = await retrying("warm-up", () => gen(SIZES[0]));
   b = { warm };
   console.log(
     `  warm-up (${warm.chars} chars, not counted): first segment ${seconds(warm.firstSegment)}, playable ${seconds(warm.playable)}, completed ${seconds(warm.completed)}`,
   );
+  await retrying("engine-only warm-up", () => engineOnly(SIZES[0]));
   b.runs = Object.fromEntries(SIZES.map((c) => [c, []]));
-  // Sizes alternate, so drift (warming up, other load on the machine) does not favour one.
+  b.baseline = Object.fromEntries(SIZES.map((c) => [c, []]));
+  // Sizes alternate, and each pipeline run is paired with an engine-only run, so drift (warming up,
+  // other load on the machine) favours neither a size nor the pipeline over the baseline.
   for (let i = 0; i < runs; i++) {
     for (const chars of SIZES) {
+      const base = await retrying(`engine-only ${chars} chars #${i + 1}`, () => engineOnly(chars));
+      b.baseline[chars].push(base);
       const r = await retrying(`${chars} chars #${i + 1}`, () => gen(chars));
       b.runs[chars].push(r);
       console.log(
@@ -165,7 +182,10 @@ if (only !== "a") {
       );
     }
   }
-  console.log(`\n${phaseBTable(b.runs)}\n\n¹ from the development engine's log (wall clock, ms precision).\n\n${breakdownTable(b.runs)}`);
+  await receiver.close();
+  console.log(
+    `\n${phaseBTable(b.runs)}\n\n¹ from the development engine's log (wall clock, ms precision).\n\n${breakdownTable(b.runs)}\n\n${baselineTable(b.runs, b.baseline)}`,
+  );
 }
 
 machine.loadEnd = loadavg()[0];

@@ -42,7 +42,7 @@ export default {
     const nonce = newCspNonce();
     let security: Record<string, string> = {};
     try {
-      const ctx = createRequestContext(env, exec, requestId);
+      const ctx = createRequestContext(env, exec, requestId, { method: request.method, cookie: request.headers.get("cookie") });
       security = pageSecurityHeaders(ctx.config, nonce);
       // Every page action, not only those that remember to check: the same CSRF rule as the API (ADR 0003),
       // and a foreign Origin is refused even without a cookie (sign-in, sign-up).
@@ -56,6 +56,7 @@ export default {
       const headers = new Headers(response.headers);
       for (const [k, v] of Object.entries(security)) if (!headers.has(k)) headers.set(k, v);
       headers.set("x-request-id", requestId);
+      for (const cookie of ctx.finish()) headers.append("set-cookie", cookie);
       return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
     } catch (err) {
       createLogger({ request_id: requestId }).error("page.unhandled", errorFields(err));
@@ -81,6 +82,6 @@ export default {
     }
     const swept = await sweepStaleTasks(env, log);
     const purged = await purgeOldAudio(env, log);
-    log.info("cron.maintenance", { swept, purged });
+    log.info("cron.maintenance", { ...swept, purged });
   },
 } satisfies ExportedHandler<Env>;

@@ -60,6 +60,7 @@ export default function Pricing() {
       <h1>Pricing</h1>
       <p className="lead">
         One credit reads {CHARACTERS_PER_CREDIT} characters aloud. A voice-design preview costs {DESIGN_PREVIEW_COST} credits; cloning a voice is free. Unused credits roll over.
+        Upgrading mid-month tops your credits up to the new plan's monthly amount straight away.
       </p>
       <p className="muted pricing-units">
         Credits follow the time the voice model spends speaking. A Chinese, Japanese or Korean character is a whole syllable and takes about as long as{" "}

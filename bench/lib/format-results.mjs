@@ -1,5 +1,5 @@
 // Turns phase results into the tables printed on the console and written to docs/benchmarks.md.
-import { mean, median, ms, seconds, table } from "./stats.mjs";
+import { mean, median, ms, seconds, summary, table } from "./stats.mjs";
 
 const row = (label, s) => [label, s.n, ms(s.p50), ms(s.p90), ms(s.p99), ms(s.max)];
 
@@ -103,4 +103,27 @@ export function breakdownTable(runsBySize) {
   const rows = labels.map((label) => [label, ...sizes.map((s) => meanCell(runsBySize[s].map((r) => breakdown(r)[label])))]);
   rows.push(["**= first segment playable**", ...sizes.map((s) => meanCell(runsBySize[s].map((r) => r.playable)))]);
   return table(["time to first audio, by stage: mean (min–max)", ...sizes.map((s) => `${s} chars`)], rows);
+}
+
+/**
+ * The pipeline against the engine alone, run for run in the same bench: n, p50, p90, p99 and max
+ * of time to the first segment and to completion, and what the platform adds at p50 and p99.
+ */
+export function baselineTable(runsBySize, baselineBySize) {
+  const rows = [];
+  for (const size of Object.keys(runsBySize)) {
+    const pipe = runsBySize[size];
+    const base = baselineBySize[size] ?? [];
+    for (const [label, key] of [
+      ["first segment", "firstSegment"],
+      ["completed", "completed"],
+    ]) {
+      const p = summary(pipe.map((r) => r[key]).filter(Number.isFinite));
+      const e = summary(base.map((r) => r[key]).filter(Number.isFinite));
+      rows.push([`${size} chars: ${label}, pipeline`, p.n, ms(p.p50), ms(p.p90), ms(p.p99), ms(p.max)]);
+      rows.push([`${size} chars: ${label}, engine only`, e.n, ms(e.p50), ms(e.p90), ms(e.p99), ms(e.max)]);
+      rows.push([`${size} chars: ${label}, added by the platform`, "", ms(p.p50 - e.p50), "", ms(p.p99 - e.p99), ""]);
+    }
+  }
+  return table(["time from the request", "n", "p50", "p90", "p99", "max"], rows);
 }

@@ -1,5 +1,5 @@
 // The "## Pipeline latency" section: machine facts, method, tables, and what they mean.
-import { breakdown, breakdownTable, phaseATables, phaseBTable } from "./format-results.mjs";
+import { baselineTable, breakdown, breakdownTable, phaseATables, phaseBTable } from "./format-results.mjs";
 import { mean, median, ms, seconds } from "./stats.mjs";
 
 export function interpretation({ machine, a, b, voice, runs }) {
@@ -29,10 +29,13 @@ export function interpretation({ machine, a, b, voice, runs }) {
       `The development engine (\`dev/engine\`, eSpeak NG) behind a second \`wrangler dev\` start. Each run POSTs \`/api/generations\` with natural English ` +
         `prose, opens the task socket as the browser does, downloads the first announced segment completely, and waits for \`completed\`. ` +
         `${runs} runs per size, sizes alternating, after one warm-up run that is not counted (it took ${seconds(b.warm.playable)} to first playable audio ` +
-        `and ${seconds(b.warm.completed)} to complete: the first job after a start pays for cold code paths).`,
+        `and ${seconds(b.warm.completed)} to complete: the first job after a start pays for cold code paths). Every run starts only once the engine reports ` +
+        `no running job (\`GET /health\` \`active_jobs: 0\`, its MP3 step included), and each is paired with an engine-only run of the same size: the bench ` +
+        `plays the Worker and submits straight to the engine, so the difference is what the Worker, queue, Durable Object and R2 add.`,
       phaseBTable(b.runs),
       "¹ from the development engine's JSON log (wall clock, ms precision).",
       breakdownTable(b.runs),
+      ...(b.baseline ? [baselineTable(b.runs, b.baseline)] : []),
     );
   }
   out.push(

@@ -8,7 +8,11 @@ import type { Logger } from "./log.ts";
  * the HTTP layer only submits and cancels.
  */
 export type JobRegistry = {
-  /** Starts the job and returns its call id. A job id already running returns that run's call id. */
+  /**
+   * Starts the job and returns its call id. A job id seen before (running or
+   * finished, among the last FINISHED_REMEMBERED) returns that run's call id
+   * and starts nothing: the Worker repeats a submit whose reply it lost.
+   */
   submit(job: SubmitRequest): string;
   /** True when a running job was told to stop; false for unknown or finished ones. */
   cancel(callId: string): boolean;
@@ -21,12 +25,26 @@ export type JobRegistry = {
 
 type Running = { jobId: string; controller: AbortController; done: Promise<JobOutcome> };
 
+/** How many finished job ids keep their call id, so a late repeated submit still starts nothing. */
+export const FINISHED_REMEMBERED = 10_000;
+
 export function createJobRegistry(deps: {
   run(job: SubmitRequest, control: AbortController): Promise<JobOutcome>;
   log: Logger;
 }): JobRegistry {
   const running = new Map<string, Running>();
+  /** Job id → call id, for running jobs and the most recently finished ones (insertion order = age). */
   const byJobId = new Map<string, string>();
+  const remember = (jobId: string, callId: string) => {
+    byJobId.delete(jobId);
+    byJobId.set(jobId, callId);
+    if (byJobId.size <= FINISHED_REMEMBERED + running.size) return;
+    for (const [id, call] of byJobId) {
+      if (running.has(call)) continue; // a running job always keeps its id
+      byJobId.delete(id);
+      if (byJobId.size <= FINISHED_REMEMBERED + running.size) break;
+    }
+  };
 
   return {
     submit(job) {
@@ -48,10 +66,9 @@ export function createJobRegistry(deps: {
         })
         .finally(() => {
           running.delete(callId);
-          byJobId.delete(job.job_id);
         });
       running.set(callId, { jobId: job.job_id, controller, done });
-      byJobId.set(job.job_id, callId);
+      remember(job.job_id, callId);
       return callId;
     },
     cancel(callId) {

@@ -38,7 +38,13 @@ describe("auth pages (Remix routes calling the same auth service)", () => {
     expect((await call("/api/me", { cookie })).status).toBe(200);
     const out = await call("/sign-out", { method: "POST", cookie, ...form({}) });
     expect(out.status).toBe(302);
-    expect((await call("/api/me", { cookie })).status).toBe(401);
+    // Sign-out clears both the session cookie and its signed cache in the browser.
+    const cleared = out.headers.getSetCookie().filter((c) => /max-age=0/i.test(c)).map((c) => c.split("=")[0]);
+    expect(cleared.some((n) => n?.endsWith("session_token"))).toBe(true);
+    expect(cleared.some((n) => n?.endsWith("session_data"))).toBe(true);
+    // A kept copy can no longer write, and without the cache cannot read either (ADR 0017).
+    expect((await call("/api/me", { method: "PATCH", cookie, json: { name: "Kept copy" } })).status).toBe(401);
+    expect((await call("/api/me", { cookie: cookie.split("; ").filter((c) => !c.includes("session_data")).join("; ") })).status).toBe(401);
   });
 
   it("the forgot-password form answers the same for unknown emails", async () => {

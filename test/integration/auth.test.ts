@@ -2,8 +2,29 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../worker/index";
+import { createVoice } from "../support/factories";
 import { call, cookieFrom, ORIGIN, signUp, uniqueEmail } from "../support/http";
 import { expectedErrors } from "../support/expected-errors";
+
+/** What a browser sends after `res`: its Set-Cookie headers applied to `cookie` (expired ones removed). */
+function browserCookies(cookie: string, res: Response): string {
+  const jar = new Map(cookie.split("; ").filter(Boolean).map((c) => [c.split("=")[0]!, c] as const));
+  for (const set of res.headers.getSetCookie()) {
+    const pair = set.split(";")[0]!;
+    const name = pair.split("=")[0]!;
+    if (/max-age=0/i.test(set) || pair.endsWith("=")) jar.delete(name);
+    else jar.set(name, pair);
+  }
+  return [...jar.values()].join("; ");
+}
+
+/** The session token cookie alone, without better-auth's signed session cache. */
+function withoutCache(cookie: string): string {
+  return cookie
+    .split("; ")
+    .filter((c) => !c.includes("session_data"))
+    .join("; ");
+}
 
 describe("accounts (better-auth at /api/auth)", () => {
   it("signs up, reads /api/me, signs out and signs back in", async () => {
@@ -17,8 +38,18 @@ describe("accounts (better-auth at /api/auth)", () => {
 
     const out = await call("/api/auth/sign-out", { method: "POST", cookie: user.cookie, json: {} });
     expect(out.status).toBe(200);
-    const after = await call("/api/me", { cookie: user.cookie });
-    expect(after.status).toBe(401);
+    // The browser's cookies after sign-out: both the session and its cached copy are cleared.
+    expect(await call("/api/me", { cookie: browserCookies(user.cookie, out) }).then((r) => r.status)).toBe(401);
+    // A copy of the old cookies (ADR 0017): the session row is gone, so no write is accepted …
+    expect((await call("/api/me", { method: "PATCH", cookie: user.cookie, json: { name: "Mallory" } })).status).toBe(401);
+    // … not even a task, whose batch checks the session row itself …
+    const voice = await createVoice(user.id);
+    const task = await call("/api/generations", { method: "POST", cookie: user.cookie, json: { voice_id: voice.id, text: "Hello.", language: "en" } });
+    expect(task.status).toBe(401);
+    const held = await env.DB.prepare(`SELECT count(*) AS n FROM tasks WHERE user_id = ?1`).bind(user.id).first<{ n: number }>();
+    expect(held?.n).toBe(0);
+    // … and without its signed cache (which reads trust for at most SESSION_COOKIE_CACHE_S) nothing is.
+    expect((await call("/api/me", { cookie: withoutCache(user.cookie) })).status).toBe(401);
 
     const back = await call("/api/auth/sign-in/email", { method: "POST", json: { email: user.email, password: user.password } });
     expect(back.status).toBe(200);

@@ -291,37 +291,75 @@ describe("Stripe webhook: subscriptions", () => {
 });
 
 describe("Stripe webhook: plan invoices", () => {
-  it("grants the plan's monthly credits once per paid invoice; a renewal grants again", async () => {
+  // The fixture's subscription period, and the one after it.
+  const P1 = { start: 1_794_311_990, end: 1_796_990_390 };
+  const P2 = { start: P1.end, end: P1.end + 2_592_000 };
+
+  it("grants the plan's monthly credits once per subscription period; a renewal grants again", async () => {
     stub = stubStripeApi({});
     const u = await customer("invoices");
     const sub = sid("sub");
-    const first = invoicePaidEvent(u, { sub });
+    const first = invoicePaidEvent(u, { sub, period: P1 });
     await Promise.all([deliver(first), deliver(first), deliver(first)]);
     expect(await balance(u.id)).toBe(1_000);
-    await deliverOk(invoicePaidEvent(u, { sub }));
+    await deliverOk(invoicePaidEvent(u, { sub, period: P2 }));
     expect(await balance(u.id)).toBe(2_000);
-    const entry = await ledgerByKey(`invoice:${first.data.object.id}`);
+    const entry = await ledgerByKey(`plan-period:${sub}:${P1.end}:pro`);
     expect(entry.results).toEqual([{ user_id: u.id, delta: 1_000, kind: "grant" }]);
   });
 
-  it("an upgrade's proration invoice adds the difference pro rata, never a negative grant", async () => {
+  it("two paid invoices for one period grant the period's credits once", async () => {
     stub = stubStripeApi({});
-    const u = await customer("proration");
+    const u = await customer("two-invoices");
     const sub = sid("sub");
-    // Half a month: $30 of Studio charged, $5 of unused Pro credited.
-    await deliverOk(
-      invoicePaidEvent(u, {
-        sub,
-        lines: [
-          { price: PRICES.studio, amount: 3_000, proration: true },
-          { price: PRICES.pro, amount: -500, proration: true },
-        ],
-      }),
-    );
-    expect(await balance(u.id)).toBe(5_000 - 500);
-    // A downgrade credit note-like invoice grants nothing (and takes nothing).
-    await deliverOk(invoicePaidEvent(u, { sub, amount: 0, lines: [{ price: PRICES.studio, amount: -3_000, proration: true }, { price: PRICES.pro, amount: 500, proration: true }] }));
-    expect(await balance(u.id)).toBe(4_500);
+    // A second invoice for the same period (a manual invoice, a retried charge under a new invoice).
+    await deliverOk(invoicePaidEvent(u, { sub, period: P1 }));
+    await deliverOk(invoicePaidEvent(u, { sub, period: P1 }));
+    expect(await balance(u.id)).toBe(1_000);
+    // Even delivered at the same moment.
+    const v = await customer("two-invoices-at-once");
+    const sub2 = sid("sub");
+    await Promise.all([deliver(invoicePaidEvent(v, { sub: sub2, period: P1 })), deliver(invoicePaidEvent(v, { sub: sub2, period: P1 }))]);
+    expect(await balance(v.id)).toBe(1_000);
+    const payments = await env.DB.prepare(`SELECT sum(credits) AS credits FROM stripe_payments WHERE user_id = ?1`).bind(v.id).first<{ credits: number }>();
+    expect(payments?.credits).toBe(1_000);
+  });
+
+  it("an upgrade mid-period tops up to the new plan's monthly credits once; a downgrade takes nothing and grants nothing", async () => {
+    stub = stubStripeApi({});
+    const u = await customer("upgrade");
+    const sub = sid("sub");
+    await deliverOk(invoicePaidEvent(u, { sub, period: P1 }));
+    expect(await balance(u.id)).toBe(1_000);
+    // Half way through: $30 of Studio charged, $5 of unused Pro credited, "prorate and invoice immediately".
+    const mid = { start: P1.start + 1_339_200, end: P1.end };
+    const upgrade = invoicePaidEvent(u, {
+      sub,
+      period: mid,
+      lines: [
+        { price: PRICES.studio, amount: 3_000, proration: true },
+        { price: PRICES.pro, amount: -500, proration: true },
+      ],
+    });
+    await deliverOk(upgrade);
+    expect(await balance(u.id)).toBe(10_000);
+    // The same upgrade again (redelivered under a new event id, or a second invoice for it): nothing more.
+    await deliverOk(invoicePaidEvent(u, { sub, period: mid, lines: [{ price: PRICES.studio, amount: 3_000, proration: true }, { price: PRICES.pro, amount: -500, proration: true }] }));
+    expect(await balance(u.id)).toBe(10_000);
+    // Down to Pro, then back up to Studio in the same period: still one period's worth of Studio.
+    await deliverOk(invoicePaidEvent(u, { sub, amount: 0, period: mid, lines: [{ price: PRICES.studio, amount: -3_000, proration: true }, { price: PRICES.pro, amount: 500, proration: true }] }));
+    expect(await balance(u.id)).toBe(10_000);
+    await deliverOk(invoicePaidEvent(u, { sub, period: mid, lines: [{ price: PRICES.studio, amount: 3_000, proration: true }, { price: PRICES.pro, amount: -500, proration: true }] }));
+    expect(await balance(u.id)).toBe(10_000);
+    // The next period on Studio grants Studio's month.
+    await deliverOk(invoicePaidEvent(u, { sub, period: P2, lines: [{ price: PRICES.studio, amount: 6_000 }] }));
+    expect(await balance(u.id)).toBe(20_000);
+    const grants = await env.DB.prepare(`SELECT idempotency_key AS k, delta FROM credit_ledger WHERE user_id = ?1 AND kind = 'grant' ORDER BY id`).bind(u.id).all();
+    expect(grants.results).toEqual([
+      { k: `plan-period:${sub}:${P1.end}:pro`, delta: 1_000 },
+      { k: `plan-period:${sub}:${P1.end}:studio`, delta: 9_000 },
+      { k: `plan-period:${sub}:${P2.end}:studio`, delta: 10_000 },
+    ]);
   });
 });
 

@@ -12,16 +12,28 @@ type EventBody = { type: EngineEvent["type"] } & Record<string, unknown>;
  * A faithful fake of the engine's side of protocol v1: it answers the
  * Worker's submit and cancel calls (validated with the same zod schemas), and
  * drives jobs by calling the Worker's real callback routes with the job token.
- * Any other outbound fetch fails the test.
+ * Like a real engine it dedupes submits by their `Idempotency-Key` header: a
+ * repeated key returns the call it already started (no second job). Any other
+ * outbound fetch fails the test.
+ *
+ * `loseReplies(n)`: the next n submits are accepted (the job starts) but the
+ * reply never reaches the Worker, as when a connection drops after the engine
+ * answered.
  */
 /** What `GET /health` does: answer with this many active jobs (the dev engine's field), or be unreachable. */
 export type FakeEngineHealth = { activeJobs: number } | "unreachable";
 
 export function installFakeEngine(opts: { submitStatus?: number } = {}) {
+  /** Every submit request, accepted or not. */
+  const requests: SubmitRequest[] = [];
+  /** The jobs the engine started, one per idempotency key. */
   const jobs: SubmitRequest[] = [];
+  const idempotencyKeys: (string | null)[] = [];
+  const calls = new Map<string, string>();
   const cancels: string[] = [];
   let submitStatus = opts.submitStatus ?? 202;
   let health: FakeEngineHealth = { activeJobs: 1 };
+  let repliesToLose = 0;
   const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
     const req = new Request(input, init);
     const url = new URL(req.url);
@@ -29,9 +41,21 @@ export function installFakeEngine(opts: { submitStatus?: number } = {}) {
     if (req.headers.get("authorization") !== `Bearer ${ENGINE_TOKEN}`) return Response.json({ error: "unauthorized" }, { status: 401 });
     if (req.method === "POST" && url.pathname === "/jobs") {
       const job = SubmitRequest.parse(await req.json());
-      jobs.push(job);
+      const key = req.headers.get("idempotency-key");
+      requests.push(job);
+      idempotencyKeys.push(key);
       if (submitStatus !== 202) return new Response("engine down", { status: submitStatus });
-      return Response.json({ call_id: `call_${job.job_id}` }, { status: 202 });
+      let callId = key ? calls.get(key) : undefined;
+      if (!callId) {
+        callId = `call_${job.job_id}${jobs.length && jobs.some((j) => j.job_id === job.job_id) ? `_${jobs.length}` : ""}`;
+        jobs.push(job);
+        if (key) calls.set(key, callId);
+      }
+      if (repliesToLose > 0) {
+        repliesToLose -= 1;
+        throw new TypeError("Network connection lost.");
+      }
+      return Response.json({ call_id: callId }, { status: 202 });
     }
     if (req.method === "GET" && url.pathname === "/health") {
       // A dead engine: the connection is refused, so fetch rejects.
@@ -46,7 +70,9 @@ export function installFakeEngine(opts: { submitStatus?: number } = {}) {
     throw new Error(`unexpected engine call: ${req.method} ${req.url}`);
   });
   return {
+    requests,
     jobs,
+    idempotencyKeys,
     cancels,
     spy,
     setSubmitStatus(status: number) {
@@ -55,14 +81,22 @@ export function installFakeEngine(opts: { submitStatus?: number } = {}) {
     setHealth(next: FakeEngineHealth) {
       health = next;
     },
+    loseReplies(n: number) {
+      repliesToLose = n;
+    },
+    /** Submit requests for the task (a repeat after a lost reply counts). */
     submitsFor(taskId: string) {
+      return requests.filter((j) => j.job_id === taskId).length;
+    },
+    /** Jobs the engine started for the task. */
+    jobsFor(taskId: string) {
       return jobs.filter((j) => j.job_id === taskId).length;
     },
     async waitForJob(taskId: string, timeoutMs = 10_000): Promise<JobDriver> {
       const started = Date.now();
       for (;;) {
         const job = jobs.find((j) => j.job_id === taskId);
-        if (job && submitStatus === 202) return new JobDriver(job);
+        if (job) return new JobDriver(job);
         if (Date.now() - started > timeoutMs) throw new Error(`engine never received ${taskId}`);
         await new Promise((r) => setTimeout(r, 20));
       }

@@ -286,7 +286,16 @@ export function subscriptionEvent<F extends SubscriptionFixture>(
 /** A paid invoice for subscription `sub`; `lines` replaces the single Pro line. */
 export function invoicePaidEvent(
   u: Customer,
-  o: { sub: string; invoice?: string; created?: number; amount?: number; lines?: { price: string; amount: number; proration?: boolean; quantity?: number }[]; intent?: string },
+  o: {
+    sub: string;
+    invoice?: string;
+    created?: number;
+    amount?: number;
+    lines?: { price: string; amount: number; proration?: boolean; quantity?: number }[];
+    intent?: string;
+    /** The subscription period the lines pay for (unix seconds); the fixture's by default. */
+    period?: { start: number; end: number };
+  },
 ) {
   return eventFrom(fixtures.invoicePaid, (e) => {
     if (o.created) e.created = o.created;
@@ -303,6 +312,7 @@ export function invoicePaidEvent(
       invoice: inv.id,
       amount: l.amount,
       quantity: l.quantity ?? 1,
+      period: o.period ?? template.period,
       subscription: o.sub,
       pricing: { ...template.pricing!, price_details: { price: l.price, product: "prod_test" } },
       parent: {

@@ -33,9 +33,11 @@ export function createApi() {
     const requestId = requestIdFrom(c.req.raw);
     c.set("requestId", requestId);
     c.header("x-request-id", requestId);
-    c.set("ctx", createRequestContext(c.env, c.executionCtx, requestId));
+    const ctx = createRequestContext(c.env, c.executionCtx, requestId, { method: c.req.method, cookie: c.req.header("cookie") ?? null });
+    c.set("ctx", ctx);
     await next();
     c.header("x-request-id", requestId);
+    for (const cookie of ctx.finish()) c.header("set-cookie", cookie, { append: true });
   });
 
   // Before the origin check, so a preflight (OPTIONS, never state-changing) is answered here.

@@ -13,9 +13,14 @@ export interface AuthDeps {
   mailer?: Mailer;
 }
 
+/** How long a signed session cookie stands in for the session row (seconds). */
+export const SESSION_COOKIE_CACHE_S = 5 * 60;
+
 /**
- * One better-auth instance per request: env and bindings differ per request
- * in Workers, so the instance is never cached at module scope.
+ * A better-auth instance. Built once per isolate and env object
+ * (`authFor`), not per request (ADR 0017, superseding ADR 0003): it holds
+ * no request state — the request comes in through `handler` and
+ * `api.getSession({headers})` — and env is one object per isolate.
  */
 export function createAuth({ db, config, log, mailer = createMailer({ config, log, db }) }: AuthDeps) {
   const social: Record<string, { clientId: string; clientSecret: string }> = {};
@@ -59,6 +64,9 @@ export function createAuth({ db, config, log, mailer = createMailer({ config, lo
     session: {
       expiresIn: 60 * 60 * 24 * 30,
       updateAge: 60 * 60 * 24,
+      // A signed copy of the session (and user) in a second cookie: most requests read no
+      // session row. A revoked session or a changed user is seen within maxAge (ADR 0017).
+      cookieCache: { enabled: true, maxAge: SESSION_COOKIE_CACHE_S, strategy: "compact" },
     },
     advanced: {
       useSecureCookies: config.APP_URL.startsWith("https://"),
@@ -71,3 +79,15 @@ export function createAuth({ db, config, log, mailer = createMailer({ config, lo
   });
 }
 export type Auth = ReturnType<typeof createAuth>;
+
+const instances = new WeakMap<object, Auth>();
+
+/** The isolate's better-auth instance for this env (one per env object, so tests with other bindings get their own). */
+export function authFor(env: object, deps: AuthDeps): Auth {
+  let auth = instances.get(env);
+  if (!auth) {
+    auth = createAuth(deps);
+    instances.set(env, auth);
+  }
+  return auth;
+}

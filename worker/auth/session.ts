@@ -4,6 +4,15 @@ import { API_KEY_PREFIX, keyForBearer } from "../services/api-keys";
 import { AppError, errors } from "../lib/errors";
 import type { Access, ApiKeyScope } from "./scopes";
 
+export interface SessionOptions {
+  /**
+   * For a write that checks the session row itself, in the same D1 batch as
+   * its effects (task creation): identity from the signed cache, and the
+   * user carries `unverifiedSession` for that check.
+   */
+  verifyInBatch?: boolean;
+}
+
 /** Who is calling: a browser session, or an API key with its scopes. */
 export type Caller = CurrentUser & ({ via: "session" } | { via: "api_key"; scopes: ApiKeyScope[] });
 
@@ -13,14 +22,14 @@ function bearerOf(headers: Headers): string | null {
 }
 
 /** The caller for the API: an API key (`Authorization: Bearer utr_…`) or the session cookie; null if neither. */
-export async function findUser(ctx: RequestContext, headers: Headers): Promise<Caller | null> {
+export async function findUser(ctx: RequestContext, headers: Headers, opts: SessionOptions = {}): Promise<Caller | null> {
   const bearer = bearerOf(headers);
   if (bearer?.startsWith(API_KEY_PREFIX)) {
     const found = await keyForBearer(ctx.db, bearer);
     if (!found) throw errors.unauthorized("That API key is not valid.");
     return { ...found.user, via: "api_key", scopes: found.scopes };
   }
-  const user = await findSessionUser(ctx, headers);
+  const user = await findSessionUser(ctx, headers, opts);
   return user ? { ...user, via: "session" } : null;
 }
 
@@ -29,11 +38,22 @@ export async function findUser(ctx: RequestContext, headers: Headers): Promise<C
  * is for programs calling the API, and must not reach page actions (which can
  * mint keys or open billing).
  */
-export async function findSessionUser(ctx: RequestContext, headers: Headers): Promise<CurrentUser | null> {
-  const session = await ctx.auth().api.getSession({ headers });
+export async function findSessionUser(ctx: RequestContext, headers: Headers, opts: SessionOptions = {}): Promise<CurrentUser | null> {
+  // Reads trust the signed session cookie (no D1 read while it is fresh); writes check the session row,
+  // here or (verifyInBatch) in their own batch.
+  const fresh = ctx.freshSession && !opts.verifyInBatch;
+  const { headers: set, response: session } = await ctx.auth().api.getSession({
+    headers,
+    query: fresh ? { disableCookieCache: true } : {},
+    returnHeaders: true,
+  });
+  // A cache cookie refreshed from the row goes back to the browser, so its next requests skip D1 again.
+  ctx.responseCookies.push(...set.getSetCookie());
   if (!session) return null;
   const u = session.user as typeof session.user & { plan?: string | null };
-  return { id: u.id, email: u.email, name: u.name, plan: u.plan ?? "free" };
+  const user: CurrentUser = { id: u.id, email: u.email, name: u.name, plan: u.plan ?? "free" };
+  if (ctx.freshSession && opts.verifyInBatch) user.unverifiedSession = { token: session.session.token };
+  return user;
 }
 
 /**
@@ -41,8 +61,8 @@ export async function findSessionUser(ctx: RequestContext, headers: Headers): Pr
  * route): 401 when nobody is signed in, 403 `session_required` when an API
  * key calls a session-only route, 403 `insufficient_scope` when the key lacks the scope.
  */
-export async function requireUser(ctx: RequestContext, headers: Headers, access: Access): Promise<CurrentUser> {
-  const caller = await findUser(ctx, headers);
+export async function requireUser(ctx: RequestContext, headers: Headers, access: Access, opts: SessionOptions = {}): Promise<CurrentUser> {
+  const caller = await findUser(ctx, headers, opts);
   if (!caller) throw errors.unauthorized();
   assertAccess(caller, access);
   return caller;

@@ -1,4 +1,4 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type Stripe from "stripe";
 import type { Db } from "../db/client";
@@ -12,9 +12,9 @@ import {
   PACKS,
   PAID_PLAN_IDS,
   creditsForAmount,
-  invoiceLineCredits,
   planForStripePrice,
   planRank,
+  type Plan,
   type PlanId,
 } from "../services/pricing";
 import { billingUnavailable, createSubtleCryptoProvider, stripeFailure, webhooks, type StripeClient } from "./stripe-client";
@@ -43,7 +43,15 @@ const HANDLED = new Set<string>(HANDLED_EVENT_TYPES);
 /** Idempotency keys of the ledger entries Stripe events write (ADR 0004: each happens at most once). */
 export const stripeLedgerKeys = {
   purchase: (checkoutSessionId: string) => `purchase:${checkoutSessionId}`,
+  /** Before ADR 0018: one grant per invoice (kept so old entries are still recognised). */
   invoice: (invoiceId: string) => `invoice:${invoiceId}`,
+  /**
+   * A subscription period's plan credits, one entry per plan reached in that
+   * period: the first grant is the plan's monthly credits, an upgrade tops up
+   * the difference, a second invoice for the same period adds nothing (ADR 0018).
+   */
+  planPeriod: (subscriptionId: string, periodEnd: number, planId: string) => `${stripeLedgerKeys.planPeriodPrefix(subscriptionId, periodEnd)}${planId}`,
+  planPeriodPrefix: (subscriptionId: string, periodEnd: number) => `plan-period:${subscriptionId}:${periodEnd}:`,
   refund: (refundId: string) => `refund:${refundId}`,
   refundReversed: (refundId: string) => `refund-reversed:${refundId}`,
   dispute: (disputeId: string) => `dispute:${disputeId}`,
@@ -226,21 +234,35 @@ async function invoiceEffects(deps: WebhookDeps, inv: Stripe.Invoice): Promise<E
       stripeFailure(err, deps.log, "invoices.listLineItems");
     }
   }
-  let credits = 0;
-  const plans = new Set<string>();
+  // The plan this invoice pays for, and the subscription period it pays for. A line for the
+  // period itself counts, and so does a proration that charges (an upgrade); a credited
+  // proration (the unused part of the old plan) does not.
+  let target: { plan: Plan; credits: number } | null = null;
+  let periodEnd = 0;
+  let subscriptionId = idOf(inv.parent?.subscription_details?.subscription);
   for (const line of lines) {
     const plan = planForStripePrice(config, idOf(line.pricing?.price_details?.price));
     if (!plan) continue;
-    plans.add(plan.name);
     const details = line.parent?.subscription_item_details ?? line.parent?.invoice_item_details;
-    credits += invoiceLineCredits(plan, { amount: line.amount, quantity: line.quantity ?? 1, proration: details?.proration ?? false });
+    const proration = details?.proration ?? false;
+    if (proration && line.amount <= 0) continue;
+    const credits = plan.monthlyCredits * Math.max(1, line.quantity ?? 1);
+    if (!target || credits > target.credits) target = { plan, credits };
+    periodEnd = Math.max(periodEnd, line.period?.end ?? 0);
+    subscriptionId ??= idOf(line.parent?.subscription_item_details?.subscription);
   }
-  if (credits <= 0) return { effects: [], note: `invoice ${inv.id} buys no plan credits` };
-  const names = [...plans].join(" + ");
+  if (!target) return { effects: [], note: `invoice ${inv.id} buys no plan credits` };
+  // Without a subscription or a period (never so for Stripe's subscription invoices), the invoice is its own period.
+  const prefix = subscriptionId && periodEnd ? stripeLedgerKeys.planPeriodPrefix(subscriptionId, periodEnd) : stripeLedgerKeys.planPeriodPrefix(`invoice-${inv.id}`, 0);
+  const key = `${prefix}${target.plan.id}`;
+  // What this period has granted so far, read inside the batch (one transaction), so two
+  // invoices for one period can never both grant it.
+  const topUp = sql`(SELECT max(0, ${target.credits} - coalesce(sum(${creditLedger.delta}), 0)) FROM ${creditLedger}
+    WHERE ${creditLedger.userId} = ${userId} AND ${creditLedger.idempotencyKey} >= ${prefix} AND ${creditLedger.idempotencyKey} < ${periodKeyEnd(prefix)})`;
+  const until = periodEnd ? ` until ${new Date(periodEnd * 1000).toISOString().slice(0, 10)}` : "";
   return {
-    note: `invoice ${inv.id} (+${credits}) for ${userId}`,
+    note: `invoice ${inv.id}: ${target.plan.name} for period ${prefix} for ${userId}`,
     effects: [
-      ledgerEntry(db, { userId, delta: credits, kind: "grant", key: stripeLedgerKeys.invoice(inv.id), note: `${names} plan credits (invoice ${inv.number ?? inv.id})` }),
       db
         .insert(stripePayments)
         .values({
@@ -248,13 +270,26 @@ async function invoiceEffects(deps: WebhookDeps, inv: Stripe.Invoice): Promise<E
           userId,
           kind: "plan",
           paymentIntentId: idOf(inv.payments?.data.find((p) => p.payment.type === "payment_intent")?.payment.payment_intent),
-          credits,
+          credits: topUp,
           amount: inv.amount_paid,
           currency: inv.currency,
         })
         .onConflictDoNothing(),
+      // Columns in table order: id (assigned), user_id, delta, kind, idempotency_key, task_id, note, created_at.
+      db
+        .insert(creditLedger)
+        .select(
+          sql`SELECT NULL, ${userId}, top_up, 'grant', ${key}, NULL, ${`${target.plan.name} plan credits${until} (invoice ${inv.number ?? inv.id})`}, ${Date.now()}
+            FROM (SELECT ${topUp} AS top_up) WHERE top_up > 0`,
+        )
+        .onConflictDoNothing({ target: creditLedger.idempotencyKey }),
     ],
   };
+}
+
+/** The first key after every key that starts with `prefix` (prefixes end in ':'). */
+function periodKeyEnd(prefix: string): string {
+  return `${prefix.slice(0, -1)};`;
 }
 
 // --- subscriptions -----------------------------------------------------------

@@ -67,8 +67,18 @@ export const tasks = sqliteTable(
     finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
     /** Design previews are kept for a limited time. */
     expiresAt: integer("expires_at", { mode: "timestamp_ms" }),
+    /** The dispatch invocation holding the claim (queue message id), until `leaseUntil`. */
+    claimedBy: text("claimed_by"),
+    leaseUntil: integer("lease_until", { mode: "timestamp_ms" }),
+    /** The engine that accepted the job (a name in the engine registry), with its `callId`. */
+    engine: text("engine"),
   },
-  (t) => [index("tasks_user_status_idx").on(t.userId, t.status, t.createdAt), index("tasks_status_updated_idx").on(t.status, t.updatedAt)],
+  (t) => [
+    index("tasks_user_status_idx").on(t.userId, t.status, t.createdAt),
+    index("tasks_status_updated_idx").on(t.status, t.updatedAt),
+    index("tasks_status_created_idx").on(t.status, t.createdAt),
+    index("tasks_purge_idx").on(t.segmentCount, t.status, t.finishedAt),
+  ],
 );
 
 export const generations = sqliteTable(
@@ -94,7 +104,11 @@ export const generations = sqliteTable(
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull().default(now),
     completedAt: integer("completed_at", { mode: "timestamp_ms" }),
   },
-  (t) => [index("generations_user_created_idx").on(t.userId, t.createdAt), index("generations_voice_idx").on(t.voiceId)],
+  (t) => [
+    index("generations_user_created_idx").on(t.userId, t.createdAt),
+    index("generations_voice_idx").on(t.voiceId),
+    index("generations_task_idx").on(t.taskId),
+  ],
 );
 
 export const LEDGER_KINDS = ["grant", "purchase", "reserve", "capture", "release", "refund", "dispute", "adjustment"] as const;
@@ -125,6 +139,8 @@ export const creditBalances = sqliteTable("credit_balances", {
     .primaryKey()
     .references(() => user.id, { onDelete: "cascade" }),
   balance: integer("balance").notNull().default(0),
+  /** The last ledger entry applied; triggers refuse any write that is not the next entry (migration 0006). */
+  ledgerId: integer("ledger_id"),
 });
 
 /** Stripe events applied, keyed by event id: each is applied at most once. */

@@ -31,7 +31,13 @@ export function createEngineClient(config: Pick<AppConfig, "ENGINE_URL" | "ENGIN
     async submit(job) {
       let res: Response;
       try {
-        res = await fetcher(`${base}/jobs`, { method: "POST", headers, body: JSON.stringify(job), signal: AbortSignal.timeout(15_000) });
+        // The job id is the idempotency key: a submit repeated after a lost reply returns the engine's existing call.
+        res = await fetcher(`${base}/jobs`, {
+          method: "POST",
+          headers: { ...headers, "idempotency-key": job.job_id },
+          body: JSON.stringify(job),
+          signal: AbortSignal.timeout(15_000),
+        });
       } catch (err) {
         throw new EngineSubmitError(`engine unreachable: ${err instanceof Error ? err.message : String(err)}`, true, null);
       }

@@ -1,5 +1,4 @@
 import type { RequestContext } from "../context";
-import { createEngineClient } from "../engine/client";
 import { toBase64 } from "../lib/base64";
 import { AppError } from "../lib/errors";
 import type { CurrentUser } from "../services/account";
@@ -60,9 +59,8 @@ export async function speak(ctx: RequestContext, user: CurrentUser, body: Speech
     feed.close();
     if (finished) return;
     finished = true;
-    const engine = createEngineClient(ctx.config);
     ctx.waitUntil(
-      cancelTask(ctx, user.id, taskId, (callId) => engine.cancel(callId))
+      cancelTask(ctx, user.id, taskId)
         .then(() => ctx.log.info("openai.speech_abandoned", { task_id: taskId }))
         .catch(() => undefined), // it ended meanwhile
     );

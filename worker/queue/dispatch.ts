@@ -1,10 +1,12 @@
 import { getConfig, type AppConfig } from "../lib/config";
 import type { Logger } from "../lib/log";
-import { createEngineClient, EngineSubmitError, type EngineClient } from "../engine/client";
+import { EngineSubmitError, type EngineClient } from "../engine/client";
+import { createEngineRegistry, type EngineRegistry } from "../engine/registry";
 import { mintJobToken } from "../engine/job-token";
-import { PROTOCOL_VERSION, SubmitRequest, type LanguageCode } from "../engine/protocol";
+import { PROTOCOL_VERSION, SubmitRequest, type EngineError, type LanguageCode } from "../engine/protocol";
 import { TaskMessage } from "../tasks/queue-message";
 import { TASK_TIMEOUTS } from "../tasks/timeouts";
+import { settleFromRow } from "../tasks/settle";
 import { trackerFor, type TaskInput } from "../services/tasks";
 
 interface TaskRow {
@@ -25,79 +27,179 @@ export function retryDelaySeconds(attempts: number, base: number): number {
 export interface DispatchDeps {
   env: Env;
   log: Logger;
+  /** Engine clients by name; built from the config when absent. */
+  engines?: EngineRegistry;
+  /** A single engine client standing in for the current engine (tests). */
   engine?: EngineClient;
   config?: AppConfig;
+  /** The clock for claim leases (tests move it past a lease). */
+  now?: () => number;
+  /** Pause between attempts of a failed bookkeeping write (tests set 0). */
+  pauseMs?: number;
+}
+
+type Outcome = { retry: false } | { retry: true; delaySeconds?: number };
+
+interface Dispatcher {
+  env: Env;
+  config: AppConfig;
+  engines: EngineRegistry;
+  log: Logger;
+  now: () => number;
+  pauseMs: number;
+}
+
+function dispatcher(deps: DispatchDeps): Dispatcher {
+  const config = deps.config ?? getConfig(deps.env);
+  const engines = deps.engines ?? createEngineRegistry(config, deps.engine ? { [config.ENGINE]: deps.engine } : {});
+  return { env: deps.env, config, engines, log: deps.log, now: deps.now ?? Date.now, pauseMs: deps.pauseMs ?? 100 };
 }
 
 /**
- * Consumes the TASKS queue. Delivery is at least once, so a task is claimed
- * with a guarded update (queued → dispatched); a duplicate delivery finds it
- * no longer queued and is acknowledged without a second submit.
+ * Consumes the TASKS queue. Every message of a batch is dispatched at once
+ * and acknowledged or retried on its own: a slow engine or a message that
+ * throws costs the others nothing.
+ *
+ * Delivery is at least once, so a task is claimed with a guarded update
+ * (queued → dispatched) that records the claimant and a lease. A duplicate
+ * delivery finds the claim and is acknowledged; a delivery that finds a live
+ * claim without an engine call is retried after the lease, and a claim whose
+ * lease has passed (its claimant died, or could not release it) is taken
+ * over. Submits carry the job id as their idempotency key, so even a takeover
+ * of a claim whose submit did reach the engine starts no second job.
  */
 export async function handleTaskBatch(batch: MessageBatch<unknown>, deps: DispatchDeps): Promise<void> {
-  const config = deps.config ?? getConfig(deps.env);
-  const engine = deps.engine ?? createEngineClient(config);
-  for (const message of batch.messages) {
-    const parsed = TaskMessage.safeParse(message.body);
-    if (!parsed.success) {
-      deps.log.error("queue.bad_message", { body: JSON.stringify(message.body).slice(0, 200) });
-      message.ack();
-      continue;
-    }
-    const outcome = await dispatchOne(parsed.data.task_id, deps.env, config, engine, deps.log);
-    if (outcome.retry) message.retry({ delaySeconds: retryDelaySeconds(message.attempts, config.QUEUE_RETRY_BASE_DELAY_S) });
+  const d = dispatcher(deps);
+  await Promise.all(batch.messages.map((message) => handleMessage(message, d)));
+}
+
+async function handleMessage(message: Message<unknown>, d: Dispatcher): Promise<void> {
+  const backoff = () => retryDelaySeconds(message.attempts, d.config.QUEUE_RETRY_BASE_DELAY_S);
+  const parsed = TaskMessage.safeParse(message.body);
+  if (!parsed.success) {
+    d.log.warn("queue.bad_message", { body: JSON.stringify(message.body ?? null).slice(0, 200) });
+    message.ack();
+    return;
+  }
+  try {
+    const outcome = await dispatchOne(parsed.data.task_id, `${message.id}#${message.attempts}`, d);
+    if (outcome.retry) message.retry({ delaySeconds: outcome.delaySeconds ?? backoff() });
     else message.ack();
+  } catch (err) {
+    // Anything unforeseen retries this message alone; the lease keeps the task claimable.
+    d.log.warn("queue.dispatch_threw", { task_id: parsed.data.task_id, attempt: message.attempts, error: err instanceof Error ? err.message : String(err) });
+    message.retry({ delaySeconds: backoff() });
   }
 }
 
-async function dispatchOne(taskId: string, env: Env, config: AppConfig, engine: EngineClient, log: Logger): Promise<{ retry: boolean }> {
+/** Retries a bookkeeping write a few times; throws the last error if every try failed. */
+async function persist<T>(d: Dispatcher, what: string, taskId: string, write: () => Promise<T>, tries = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      d.log.warn("queue.write_failed", { what, task_id: taskId, attempt, error: err instanceof Error ? err.message : String(err) });
+      if (attempt >= tries) throw err;
+      if (d.pauseMs > 0) await new Promise((r) => setTimeout(r, d.pauseMs * attempt));
+    }
+  }
+}
+
+async function dispatchOne(taskId: string, claimant: string, d: Dispatcher): Promise<Outcome> {
+  const { env } = d;
+  const now = d.now();
+  const leaseUntil = now + TASK_TIMEOUTS.claimLeaseMs;
   const claimed = await env.DB.prepare(
-    `UPDATE tasks SET status = 'dispatched', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1 AND status = 'queued'
+    `UPDATE tasks SET status = 'dispatched', attempts = attempts + 1, claimed_by = ?3, lease_until = ?4, updated_at = ?2
+     WHERE id = ?1 AND (status = 'queued' OR (status = 'dispatched' AND call_id IS NULL AND lease_until < ?2))
      RETURNING id, user_id, kind, status, voice_id, input, attempts`,
   )
-    .bind(taskId, Date.now())
+    .bind(taskId, now, claimant, leaseUntil)
     .first<TaskRow>();
-  if (!claimed) {
-    log.info("queue.skip_not_queued", { task_id: taskId });
-    return { retry: false };
-  }
-  // Until the engine has accepted the job, any failure puts the task back so a retry can claim it again.
-  const release = () =>
-    env.DB.prepare(`UPDATE tasks SET status = 'queued', updated_at = ?2 WHERE id = ?1 AND status = 'dispatched'`).bind(taskId, Date.now()).run();
+  if (!claimed) return notClaimed(taskId, d, now);
+
+  // Until the engine has accepted the job, any failure hands the claim back so a retry can take it.
+  // A release that fails is retried; if it still fails the lease frees the task, and this message
+  // is retried for when it does.
+  const release = async (): Promise<Outcome | null> => {
+    try {
+      await persist(d, "release", taskId, () =>
+        env.DB.prepare(
+          `UPDATE tasks SET status = 'queued', claimed_by = NULL, lease_until = NULL, updated_at = ?3
+           WHERE id = ?1 AND status = 'dispatched' AND claimed_by = ?2 AND call_id IS NULL`,
+        )
+          .bind(taskId, claimant, d.now())
+          .run(),
+      );
+      return null;
+    } catch {
+      return { retry: true, delaySeconds: secondsUntil(leaseUntil, d.now()) };
+    }
+  };
+
+  const engineName = d.engines.current;
+  const engine = d.engines.client(engineName);
   let callId: string;
   try {
-    const job = await buildJob(claimed, env, config);
+    const job = await buildJob(claimed, env, d.config);
     if (!job) {
-      await trackerFor(env, taskId).fail({ code: "voice_deleted", message: "The voice for this job was deleted before it started. Your credits were returned.", retryable: false });
+      await failTask(env, taskId, { code: "voice_deleted", message: "The voice for this job was deleted before it started. Your credits were returned.", retryable: false });
       return { retry: false };
     }
     callId = (await engine.submit(job)).call_id;
   } catch (err) {
-    await release();
     const retryable = !(err instanceof EngineSubmitError) || err.retryable;
-    log.warn("queue.submit_failed", { task_id: taskId, attempt: claimed.attempts, retryable, error: err instanceof Error ? err.message : String(err) });
+    d.log.warn("queue.submit_failed", { task_id: taskId, attempt: claimed.attempts, retryable, error: err instanceof Error ? err.message : String(err) });
+    const stuck = await release();
     if (!retryable) {
-      await trackerFor(env, taskId).fail({ code: "engine_rejected", message: "The speech engine refused this job. Your credits were returned.", retryable: false });
+      await failTask(env, taskId, { code: "engine_rejected", message: "The speech engine refused this job. Your credits were returned.", retryable: false });
       return { retry: false };
     }
-    return { retry: true };
+    return stuck ?? { retry: true };
   }
-  // The engine has the job now: never submit it again. Tell the tracker, retrying briefly; if that
-  // still fails the engine's own events reach the tracker anyway (only a later cancel lacks the call id).
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const { cancel } = await trackerFor(env, taskId).dispatched(callId);
-      if (cancel) await engine.cancel(callId); // cancelled while we were submitting
-      break;
-    } catch (err) {
-      if (attempt >= 3) {
-        log.error("queue.tracker_unreachable", { task_id: taskId, call_id: callId, error: String(err) });
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 100 * attempt));
-    }
+
+  // The engine has the job now. Record it in D1 (so a later delivery, the DLQ and cancels
+  // know it) and tell the tracker, at the same time. If D1 cannot be told, a takeover after
+  // the lease resubmits with the same idempotency key and gets this same call back.
+  const [recorded, told] = await Promise.allSettled([
+    persist(d, "record_call", taskId, () =>
+      env.DB.prepare(`UPDATE tasks SET call_id = ?2, engine = ?3, lease_until = NULL WHERE id = ?1 AND claimed_by = ?4`)
+        .bind(taskId, callId, engineName, claimant)
+        .run(),
+    ),
+    persist(d, "tracker_dispatched", taskId, () => trackerFor(env, taskId).dispatched(callId)),
+  ]);
+  if (told.status === "fulfilled" && told.value.cancel) await engine.cancel(callId); // cancelled while we were submitting
+  if (told.status === "rejected") d.log.warn("queue.tracker_unreachable", { task_id: taskId, call_id: callId, error: String(told.reason) });
+  if (recorded.status === "rejected") d.log.warn("queue.call_unrecorded", { task_id: taskId, call_id: callId, error: String(recorded.reason) });
+  d.log.info("queue.dispatched", { task_id: taskId, call_id: callId, engine: engineName, attempt: claimed.attempts });
+  return { retry: false };
+}
+
+/** Fails a task through its tracker, or from its row when it has none (its init never ran: ADR 0017). */
+async function failTask(env: Env, taskId: string, error: EngineError): Promise<void> {
+  try {
+    await trackerFor(env, taskId).fail(error);
+  } catch (err) {
+    if (!String(err).includes("not initialised")) throw err;
+    await settleFromRow(env.DB, taskId, error);
   }
-  log.info("queue.dispatched", { task_id: taskId, call_id: callId, attempt: claimed.attempts });
+}
+
+function secondsUntil(at: number, now: number): number {
+  return Math.min(Math.max(1, Math.ceil((at - now) / 1000) + 1), 60);
+}
+
+/** Why a delivery could not claim its task: done or taken (ack), or claimed under a live lease (retry after it). */
+async function notClaimed(taskId: string, d: Dispatcher, now: number): Promise<Outcome> {
+  const row = await d.env.DB.prepare(`SELECT status, call_id, lease_until FROM tasks WHERE id = ?1`)
+    .bind(taskId)
+    .first<{ status: string; call_id: string | null; lease_until: number | null }>();
+  if (row?.status === "dispatched" && row.call_id === null && row.lease_until !== null) {
+    d.log.info("queue.claim_held", { task_id: taskId, lease_until: row.lease_until });
+    return { retry: true, delaySeconds: secondsUntil(row.lease_until, now) };
+  }
+  d.log.info("queue.skip_not_queued", { task_id: taskId, status: row?.status ?? "missing" });
   return { retry: false };
 }
 
@@ -131,21 +233,68 @@ async function buildJob(claimed: TaskRow, env: Env, config: AppConfig): Promise<
   });
 }
 
+const DLQ_FAILURE = {
+  code: "engine_unavailable",
+  message: "The speech engine is unavailable right now. Your credits were returned; please try again shortly.",
+  retryable: true,
+} as const;
+
 /**
- * The dead-letter queue: a task whose dispatch failed through every retry
- * fails with `engine_unavailable`; its tracker releases the credits.
+ * The dead-letter queue: every retry of this message failed. Only a task
+ * still waiting for dispatch is failed (its tracker releases the credits);
+ * one that another delivery dispatched is left to run. If the engine turns
+ * out to hold a job for a task failed here, it is told to cancel it.
  */
 export async function handleDeadLetters(batch: MessageBatch<unknown>, deps: DispatchDeps): Promise<void> {
-  for (const message of batch.messages) {
-    const parsed = TaskMessage.safeParse(message.body);
-    if (parsed.success) {
-      const r = await trackerFor(deps.env, parsed.data.task_id).fail({
-        code: "engine_unavailable",
-        message: "The speech engine is unavailable right now. Your credits were returned; please try again shortly.",
-        retryable: true,
-      });
-      deps.log.warn("queue.dead_letter", { task_id: parsed.data.task_id, failed: r.failed });
-    }
-    message.ack();
+  const d = dispatcher(deps);
+  await Promise.all(
+    batch.messages.map(async (message) => {
+      const parsed = TaskMessage.safeParse(message.body);
+      if (!parsed.success) {
+        message.ack();
+        return;
+      }
+      try {
+        await deadLetter(parsed.data.task_id, d);
+        message.ack();
+      } catch (err) {
+        d.log.warn("queue.dead_letter_failed", { task_id: parsed.data.task_id, error: err instanceof Error ? err.message : String(err) });
+        message.retry();
+      }
+    }),
+  );
+}
+
+async function deadLetter(taskId: string, d: Dispatcher): Promise<void> {
+  const { env, log } = d;
+  const row = await env.DB.prepare(`SELECT status, call_id, engine FROM tasks WHERE id = ?1`)
+    .bind(taskId)
+    .first<{ status: string; call_id: string | null; engine: string | null }>();
+  if (!row || !["queued", "dispatched"].includes(row.status)) {
+    log.info("queue.dead_letter_skipped", { task_id: taskId, status: row?.status ?? "missing" });
+    return;
   }
+  if (row.call_id) {
+    log.info("queue.dead_letter_dispatched", { task_id: taskId, call_id: row.call_id });
+    return; // the engine has it; its events (or the heartbeat deadline) decide
+  }
+  const tracker = trackerFor(env, taskId);
+  let status: string;
+  try {
+    status = (await tracker.stats()).status;
+  } catch {
+    // No tracker: the task never started (ADR 0017); settle it from its row.
+    const failed = await settleFromRow(env.DB, taskId, DLQ_FAILURE);
+    log.warn("queue.dead_letter", { task_id: taskId, failed, tracker: false });
+    return;
+  }
+  if (status !== "queued") {
+    log.info("queue.dead_letter_dispatched", { task_id: taskId, tracker_status: status });
+    return;
+  }
+  const { failed } = await tracker.fail(DLQ_FAILURE);
+  log.warn("queue.dead_letter", { task_id: taskId, failed });
+  // A submit that landed while we looked: the engine must not run a job nobody pays for.
+  const after = await env.DB.prepare(`SELECT call_id, engine FROM tasks WHERE id = ?1`).bind(taskId).first<{ call_id: string | null; engine: string | null }>();
+  if (failed && after?.call_id) await d.engines.client(after.engine).cancel(after.call_id);
 }

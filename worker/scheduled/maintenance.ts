@@ -11,30 +11,87 @@ import { settleFromRow } from "../tasks/settle";
 /** Segments stay playable for a day after a task ends; the final file stays until the user deletes it. */
 export const SEGMENT_RETENTION_MS = 24 * 60 * 60_000;
 const BATCH = 50;
+/** Rows read per page of the sweep, trackers asked at once, and the most tasks one run looks at. */
+export const SWEEP_PAGE = 200;
+const SWEEP_CONCURRENCY = 10;
+export const SWEEP_MAX_PER_RUN = 10_000;
+
+export interface SweepResult {
+  /** Tasks whose tracker was asked to re-check its deadlines. */
+  checked: number;
+  /** Tasks without a tracker, settled (credits released) from their D1 row. */
+  settled: number;
+  failed: number;
+}
+
+type Page = { id: string; at: number }[];
 
 /**
- * Tasks that look stuck in D1 get their tracker to re-check its deadlines
- * (normally its alarm does this; this catches a lost alarm or an unsynced
- * terminal write).
+ * Tasks past a deadline get their tracker to re-check it (normally its alarm
+ * does this; this catches a lost alarm or an unsynced terminal write), and a
+ * task whose tracker never started is settled from its row. Tasks are chosen
+ * by deadline, never by age of their last write: a task not running by its
+ * start deadline, and a running task silent for longer than the heartbeat
+ * deadline as far as D1 knows. Each kind is paged through to the end (up to
+ * SWEEP_MAX_PER_RUN), so however many healthy long tasks there are, every
+ * orphan is settled in one pass.
  */
-export async function sweepStaleTasks(env: Env, log: Logger, now = Date.now()): Promise<number> {
-  const cutoff = now - Math.min(TASK_TIMEOUTS.startMs, 5 * TASK_TIMEOUTS.heartbeatMs);
-  const { results } = await env.DB.prepare(
-    `SELECT id FROM tasks WHERE status IN ('queued', 'dispatched', 'running') AND updated_at < ?1 ORDER BY updated_at LIMIT ?2`,
-  )
-    .bind(cutoff, BATCH)
-    .all<{ id: string }>();
-  for (const { id } of results) {
+export async function sweepStaleTasks(env: Env, log: Logger, now = Date.now()): Promise<SweepResult> {
+  const result: SweepResult = { checked: 0, settled: 0, failed: 0 };
+  const visit = async (id: string) => {
     try {
       const { initialised } = await trackerFor(env, id).sweep();
-      if (!initialised) {
-        await settleFromRow(env.DB, id, { code: "engine_unavailable", message: "This job never started. Your credits were returned.", retryable: true });
+      if (initialised) result.checked += 1;
+      else if (await settleFromRow(env.DB, id, { code: "engine_unavailable", message: "This job never started. Your credits were returned.", retryable: true }, now)) {
+        result.settled += 1;
       }
     } catch (err) {
+      result.failed += 1;
       log.warn("cron.sweep_failed", { task_id: id, error: String(err) });
     }
+  };
+  // Not running by the start deadline (the tracker fails these; an orphan has no tracker to).
+  await pageThrough(
+    (after) =>
+      env.DB.prepare(
+        `SELECT id, created_at AS at FROM tasks
+         WHERE status IN ('queued', 'dispatched') AND created_at < ?1 AND (created_at > ?2 OR (created_at = ?2 AND id > ?3))
+         ORDER BY created_at, id LIMIT ?4`,
+      )
+        .bind(now - TASK_TIMEOUTS.startMs, after.at, after.id, SWEEP_PAGE)
+        .all<{ id: string; at: number }>()
+        .then((r) => r.results),
+    visit,
+  );
+  // Running, and D1 has heard nothing for longer than the heartbeat deadline (the tracker knows better).
+  await pageThrough(
+    (after) =>
+      env.DB.prepare(
+        `SELECT id, updated_at AS at FROM tasks
+         WHERE status = 'running' AND updated_at < ?1 AND (updated_at > ?2 OR (updated_at = ?2 AND id > ?3))
+         ORDER BY updated_at, id LIMIT ?4`,
+      )
+        .bind(now - TASK_TIMEOUTS.heartbeatMs, after.at, after.id, SWEEP_PAGE)
+        .all<{ id: string; at: number }>()
+        .then((r) => r.results),
+    visit,
+  );
+  return result;
+}
+
+/** Keyset pagination over `(at, id)`, visiting each page's rows a few at a time. */
+async function pageThrough(page: (after: { at: number; id: string }) => Promise<Page>, visit: (id: string) => Promise<void>): Promise<void> {
+  let after = { at: -1, id: "" };
+  for (let seen = 0; seen < SWEEP_MAX_PER_RUN; ) {
+    const rows = await page(after);
+    for (let i = 0; i < rows.length; i += SWEEP_CONCURRENCY) {
+      await Promise.all(rows.slice(i, i + SWEEP_CONCURRENCY).map((r) => visit(r.id)));
+    }
+    seen += rows.length;
+    if (rows.length < SWEEP_PAGE) return;
+    const last = rows[rows.length - 1]!;
+    after = { at: last.at, id: last.id };
   }
-  return results.length;
 }
 
 /**

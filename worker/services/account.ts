@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { user as userTable } from "../db/schema";
-import { ensureMonthlyGrant, getBalance } from "./credits";
+import { balanceWithMonthlyGrant } from "./credits";
 import { planOf } from "./pricing";
 import { LIMITS } from "./limits";
 
@@ -10,14 +10,20 @@ export interface CurrentUser {
   email: string;
   name: string;
   plan: string;
+  /**
+   * Set when the user came from the signed session cache without a session-row
+   * check (ADR 0017): a write must then confirm this session still exists —
+   * task creation does it inside its batch.
+   */
+  unverifiedSession?: { token: string };
 }
 
 export async function getMe(db: Db, current: CurrentUser) {
-  const row = await db.select().from(userTable).where(eq(userTable.id, current.id)).get();
-  const planId = row?.plan ?? current.plan;
-  await ensureMonthlyGrant(db, current.id, planId);
-  const plan = planOf(planId);
-  const balance = await getBalance(db, current.id);
+  const [row, { balance }] = await Promise.all([
+    db.select().from(userTable).where(eq(userTable.id, current.id)).get(),
+    balanceWithMonthlyGrant(db, current.id),
+  ]);
+  const plan = planOf(row?.plan ?? current.plan);
   return {
     user: {
       id: current.id,

@@ -2,8 +2,8 @@ import { and, desc, eq, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { creditBalances, creditLedger, LEDGER_KINDS } from "../db/schema";
 import { AppError } from "../lib/errors";
-import { planOf } from "./pricing";
-import { hasActiveSubscription } from "../billing/subscriptions";
+import { PLANS, planOf } from "./pricing";
+import { ACTIVE_SUBSCRIPTION_STATUSES, hasActiveSubscription } from "../billing/subscriptions";
 
 export type LedgerKind = (typeof LEDGER_KINDS)[number];
 
@@ -44,12 +44,13 @@ export function monthOf(at: Date): string {
 
 /**
  * Grants the plan's monthly credits once per calendar month (UTC). Called
- * lazily on every authenticated request that reads credits, and by the
- * monthly cron, so a grant never depends on the cron having run. Users with
- * a live subscription are skipped: their credits come with each paid invoice.
+ * lazily where credits are read, and by the monthly cron, so a grant never
+ * depends on the cron having run. Users with a live subscription are
+ * skipped: their credits come with each subscription period (worker/billing).
+ * Prefer `balanceWithMonthlyGrant`, which decides without a write.
  */
 export async function ensureMonthlyGrant(db: Db, userId: string, planId: string, at = new Date()): Promise<void> {
-  // Subscribers get their plan's credits from each paid Stripe invoice instead (worker/billing).
+  // Subscribers get their plan's credits from Stripe instead (worker/billing).
   if (await hasActiveSubscription(db, userId)) return;
   const plan = planOf(planId);
   const month = monthOf(at);
@@ -60,6 +61,75 @@ export async function ensureMonthlyGrant(db: Db, userId: string, planId: string,
     key: ledgerKeys.monthlyGrant(userId, month),
     note: `${plan.name} plan credits for ${month}`,
   }).run();
+  grantSeen(userId, month);
+}
+
+/**
+ * Users whose grant for a month this isolate has seen (written or found), so
+ * their requests skip even the check. Bounded: a full map starts over.
+ */
+const granted = new Map<string, string>();
+const GRANTED_REMEMBERED = 50_000;
+function grantSeen(userId: string, month: string) {
+  if (granted.size >= GRANTED_REMEMBERED) granted.clear();
+  granted.set(userId, month);
+}
+export function monthlyGrantKnown(userId: string, at = new Date()): boolean {
+  return granted.get(userId) === monthOf(at);
+}
+/** Tells the isolate a grant statement run elsewhere (in a batch) wrote this month's grant. */
+export function monthlyGrantWritten(userId: string, at = new Date()): void {
+  grantSeen(userId, monthOf(at));
+}
+
+const planCase = (column: string, field: "monthlyCredits" | "name" | "concurrentJobs") =>
+  `CASE ${column} ${Object.values(PLANS)
+    .map((p) => `WHEN '${p.id}' THEN ${typeof p[field] === "string" ? `'${p[field]}'` : p[field]}`)
+    .join(" ")} ELSE ${typeof PLANS.free[field] === "string" ? `'${PLANS.free[field]}'` : PLANS.free[field]} END`;
+const activeStatuses = ACTIVE_SUBSCRIPTION_STATUSES.map((st) => `'${st}'`).join(", ");
+
+/** A user's concurrent-job cap from their stored plan, as SQL over `user u` (for guards inside a batch). */
+export const CONCURRENT_JOBS_SQL = planCase("u.plan", "concurrentJobs");
+
+/**
+ * This month's grant as one D1 statement, so it can ride in a batch that is
+ * written anyway (task creation): the plan comes from the user row, a live
+ * subscription skips it, and the ledger key makes a second one a no-op.
+ */
+export function monthlyGrantStatement(d1: D1Database, userId: string, at = new Date()): D1PreparedStatement {
+  const month = monthOf(at);
+  return d1
+    .prepare(
+      `INSERT INTO credit_ledger (user_id, delta, kind, idempotency_key, note, created_at)
+       SELECT u.id, ${planCase("u.plan", "monthlyCredits")}, 'grant', ?2, ${planCase("u.plan", "name")} || ' plan credits for ' || ?3, ?4 FROM user u
+       WHERE u.id = ?1 AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = ?1 AND s.status IN (${activeStatuses}))
+       ON CONFLICT(idempotency_key) DO NOTHING`,
+    )
+    .bind(userId, ledgerKeys.monthlyGrant(userId, month), month, at.getTime());
+}
+
+/**
+ * The balance, with this month's grant made first if it is due — decided by
+ * the same read that fetches the balance, so a request writes only the first
+ * time in a month (and not even reads the grant once this isolate has seen
+ * it). Answers whether it granted, for callers that list the ledger.
+ */
+export async function balanceWithMonthlyGrant(db: Db, userId: string, at = new Date()): Promise<{ balance: number; granted: boolean }> {
+  if (monthlyGrantKnown(userId, at)) return { balance: await getBalance(db, userId), granted: false };
+  const month = monthOf(at);
+  const row = await db.get<{ balance: number | null; granted: number; subscribed: number }>(
+    sql`SELECT (SELECT balance FROM credit_balances WHERE user_id = ${userId}) AS balance,
+      EXISTS (SELECT 1 FROM credit_ledger WHERE idempotency_key = ${ledgerKeys.monthlyGrant(userId, month)}) AS granted,
+      EXISTS (SELECT 1 FROM subscriptions WHERE user_id = ${userId} AND status IN (${sql.raw(activeStatuses)})) AS subscribed`,
+  );
+  if (row && Number(row.granted)) {
+    grantSeen(userId, month);
+    return { balance: Number(row.balance ?? 0), granted: false };
+  }
+  if (row && Number(row.subscribed)) return { balance: Number(row.balance ?? 0), granted: false };
+  await monthlyGrantStatement(db.$client, userId, at).run();
+  grantSeen(userId, month);
+  return { balance: await getBalance(db, userId), granted: true };
 }
 
 /** The reservation for a task; fails the whole batch it is in when the balance is short. */

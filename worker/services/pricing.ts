@@ -136,19 +136,6 @@ export function planRank(id: string | null | undefined): number {
 }
 
 /**
- * Credits for one line of a paid plan invoice. A regular line is a month of
- * the plan. A proration line (a mid-cycle plan change) is worth the plan's
- * monthly credits in proportion to the money it moves, so an upgrade half way
- * through a month adds about half the difference; credit lines are negative.
- */
-export function invoiceLineCredits(plan: Plan, line: { amount: number; quantity: number; proration: boolean }): number {
-  if (!line.proration) return plan.monthlyCredits * Math.max(1, line.quantity);
-  const listPriceCents = plan.priceUsdMonthly * 100;
-  if (listPriceCents <= 0) return 0;
-  return Math.round((plan.monthlyCredits * line.amount) / listPriceCents);
-}
-
-/**
  * Credits to take back for `amount` of a payment that bought `credits` for
  * `paid` (refunds and disputes, in the payment's minor currency units).
  */

@@ -9,7 +9,16 @@ import type { TaskMessage } from "../tasks/queue-message";
 import type { TaskSnapshot } from "../tasks/messages";
 import { TASK_TIMEOUTS } from "../tasks/timeouts";
 import { settleFromRow } from "../tasks/settle";
-import { ensureMonthlyGrant, insufficientCredits, isInsufficientCreditsError, ledgerKeys } from "./credits";
+import {
+  balanceWithMonthlyGrant,
+  CONCURRENT_JOBS_SQL,
+  insufficientCredits,
+  isInsufficientCreditsError,
+  ledgerKeys,
+  monthlyGrantKnown,
+  monthlyGrantStatement,
+  monthlyGrantWritten,
+} from "./credits";
 import { planOf } from "./pricing";
 import type { CurrentUser } from "./account";
 
@@ -26,7 +35,8 @@ export interface NewTask {
   kind: "generate" | "design_preview";
   input: TaskInput;
   cost: number;
-  voice: { id: string; name: string } | null;
+  /** The voice a generation speaks with; checked (owned by the user) and named inside the creation batch. */
+  voice: { id: string } | null;
   /** Design previews are kept for a limited time. */
   expiresAt?: number;
 }
@@ -44,25 +54,45 @@ export function trackerFor(env: Env, taskId: string) {
 }
 
 /**
- * Creating a task (DESIGN §2): reserve credits, insert task (+ generation) in
- * one D1 batch — the ledger guard aborts it when credits are short and the
- * concurrency guard inserts nothing when the plan's cap is reached — then
- * start its tracker and enqueue it.
+ * Creating a task (DESIGN §2) in two sequential round trips after the
+ * session check. One D1 batch: this month's grant if this isolate has not
+ * seen it, the task — only if its voice is the user's and under the plan's
+ * concurrency cap (the plan read from the user row, so a plan a webhook just
+ * changed applies at once) — the reservation (the ledger guard aborts the
+ * batch when credits are short) and the generation, named from the voice
+ * row. Then the tracker's init and the enqueue, at the same time. The tracker
+ * exists before the response, so before any dispatch can reach the engine
+ * (ADR 0017).
  */
 export async function createTask(ctx: RequestContext, user: CurrentUser, spec: NewTask): Promise<CreatedTask> {
   const { env } = ctx;
   await enforceRateLimit(env.TASK_LIMITER, `task:${user.id}`);
-  const plan = planOf(user.plan);
-  await ensureMonthlyGrant(ctx.db, user.id, user.plan);
   const taskId = newId("task");
   const generationId = spec.kind === "generate" ? newId("gen") : null;
   const now = Date.now();
+  const at = new Date(now);
+  const grant = monthlyGrantKnown(user.id, at) ? null : monthlyGrantStatement(env.DB, user.id, at);
   const stmts: D1PreparedStatement[] = [
+    ...(grant ? [grant] : []),
     env.DB.prepare(
       `INSERT INTO tasks (id, user_id, kind, status, generation_id, voice_id, input, cost, created_at, updated_at, expires_at)
        SELECT ?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?8, ?9
-       WHERE (SELECT count(*) FROM tasks WHERE user_id = ?2 AND status IN ('queued', 'dispatched', 'running')) < ?10`,
-    ).bind(taskId, user.id, spec.kind, generationId, spec.voice?.id ?? null, JSON.stringify(spec.input), spec.cost, now, spec.expiresAt ?? null, plan.concurrentJobs),
+       WHERE (SELECT count(*) FROM tasks WHERE user_id = ?2 AND status IN ('queued', 'dispatched', 'running'))
+         < (SELECT ${CONCURRENT_JOBS_SQL} FROM user u WHERE u.id = ?2)
+         AND (?5 IS NULL OR EXISTS (SELECT 1 FROM voices WHERE id = ?5 AND user_id = ?2))
+         AND (?10 IS NULL OR EXISTS (SELECT 1 FROM session WHERE token = ?10 AND user_id = ?2 AND expires_at > ?8))`,
+    ).bind(
+      taskId,
+      user.id,
+      spec.kind,
+      generationId,
+      spec.voice?.id ?? null,
+      JSON.stringify(spec.input),
+      spec.cost,
+      now,
+      spec.expiresAt ?? null,
+      user.unverifiedSession?.token ?? null,
+    ),
     env.DB.prepare(
       `INSERT INTO credit_ledger (user_id, delta, kind, idempotency_key, task_id, note, created_at)
        SELECT ?1, ?2, 'reserve', ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?4)`,
@@ -72,19 +102,35 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
     stmts.push(
       env.DB.prepare(
         `INSERT INTO generations (id, user_id, voice_id, voice_name, task_id, text, language, status, cost, created_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9 WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?5)`,
-      ).bind(generationId, user.id, spec.voice?.id ?? null, spec.voice?.name ?? "", taskId, spec.input.text, spec.input.language, spec.cost, now),
+         SELECT ?1, ?2, v.id, v.name, ?4, ?5, ?6, 'queued', ?7, ?8 FROM voices v
+         WHERE v.id = ?3 AND v.user_id = ?2 AND EXISTS (SELECT 1 FROM tasks WHERE id = ?4)`,
+      ).bind(generationId, user.id, spec.voice?.id ?? null, taskId, spec.input.text, spec.input.language, spec.cost, now),
     );
   }
   let inserted: boolean;
   try {
     const results = await env.DB.batch(stmts);
-    inserted = (results[0]?.meta.changes ?? 0) === 1;
+    if (grant && (results[0]?.meta.changes ?? 0) === 1) monthlyGrantWritten(user.id, at);
+    inserted = (results[grant ? 1 : 0]?.meta.changes ?? 0) === 1;
   } catch (err) {
-    if (isInsufficientCreditsError(err)) throw await insufficientCredits(ctx.db, user.id, spec.cost);
+    if (isInsufficientCreditsError(err)) {
+      // The batch rolled back whole, a due grant with it: make it on its own so the balance shown is true.
+      if (grant) await balanceWithMonthlyGrant(ctx.db, user.id, at);
+      throw await insufficientCredits(ctx.db, user.id, spec.cost);
+    }
     throw err;
   }
   if (!inserted) {
+    // Only on refusal: was it the session, the voice, or which plan's cap (the stored plan, as the guard used)?
+    const row = await env.DB.prepare(
+      `SELECT (SELECT plan FROM user WHERE id = ?1) AS plan, EXISTS (SELECT 1 FROM voices WHERE id = ?2 AND user_id = ?1) AS voice,
+         (?3 IS NULL OR EXISTS (SELECT 1 FROM session WHERE token = ?3 AND user_id = ?1 AND expires_at > ?4)) AS session`,
+    )
+      .bind(user.id, spec.voice?.id ?? null, user.unverifiedSession?.token ?? null, now)
+      .first<{ plan: string | null; voice: number; session: number }>();
+    if (!Number(row?.session)) throw errors.unauthorized();
+    if (spec.voice && !Number(row?.voice)) throw errors.notFound("voice");
+    const plan = planOf(row?.plan ?? user.plan);
     throw new AppError(
       "too_many_active_tasks",
       429,
@@ -94,29 +140,29 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
     );
   }
 
-  const init = trackerFor(env, taskId).init({
-    id: taskId,
-    userId: user.id,
-    kind: spec.kind,
-    cost: spec.cost,
-    generationId,
-    voiceId: spec.voice?.id ?? null,
-    createdAt: now,
-    startTimeoutMs: TASK_TIMEOUTS.startMs,
-    heartbeatTimeoutMs: TASK_TIMEOUTS.heartbeatMs,
-  });
-  try {
-    await init;
-  } catch (err) {
-    // The rows and the reservation are committed: settle them from D1 so nothing stays held.
-    ctx.log.error("task.tracker_init_failed", { task_id: taskId, error: String(err) });
+  const [init, enqueue] = await Promise.allSettled([
+    trackerFor(env, taskId).init({
+      id: taskId,
+      userId: user.id,
+      kind: spec.kind,
+      cost: spec.cost,
+      generationId,
+      voiceId: spec.voice?.id ?? null,
+      createdAt: now,
+      startTimeoutMs: TASK_TIMEOUTS.startMs,
+      heartbeatTimeoutMs: TASK_TIMEOUTS.heartbeatMs,
+    }),
+    env.TASKS.send({ task_id: taskId } satisfies TaskMessage),
+  ]);
+  if (init.status === "rejected") {
+    // The rows and the reservation are committed: settle them from D1 so nothing stays held. A message
+    // already sent finds the task failed and is acknowledged without a submit.
+    ctx.log.error("task.tracker_init_failed", { task_id: taskId, error: String(init.reason) });
     await settleFromRow(env.DB, taskId, { code: "engine_unavailable", message: "We could not start this job. Your credits were returned.", retryable: true });
     throw new AppError("engine_unavailable", 503, "We could not start this job. Please try again.", undefined, { "Retry-After": "10" });
   }
-  try {
-    await env.TASKS.send({ task_id: taskId } satisfies TaskMessage);
-  } catch (err) {
-    ctx.log.error("task.enqueue_failed", { task_id: taskId, error: String(err) });
+  if (enqueue.status === "rejected") {
+    ctx.log.error("task.enqueue_failed", { task_id: taskId, error: String(enqueue.reason) });
     await trackerFor(env, taskId).fail({ code: "engine_unavailable", message: "We could not queue this job. Your credits were returned.", retryable: true });
     throw new AppError("engine_unavailable", 503, "We could not queue this job. Please try again.", undefined, { "Retry-After": "10" });
   }
@@ -142,15 +188,17 @@ export async function getTaskSnapshot(ctx: RequestContext, userId: string, taskI
   return trackerFor(ctx.env, taskId).snapshot();
 }
 
-export async function cancelTask(ctx: RequestContext, userId: string, taskId: string, engineCancel: (callId: string) => Promise<boolean>) {
-  await getOwnedTask(ctx, userId, taskId);
+export async function cancelTask(ctx: RequestContext, userId: string, taskId: string) {
+  const row = await getOwnedTask(ctx, userId, taskId);
   const outcome = await trackerFor(ctx.env, taskId).cancel();
   if (!outcome.cancelled) {
     throw errors.conflict("task_finished", `This task already ${outcome.status === "succeeded" ? "finished" : outcome.status}.`, { status: outcome.status });
   }
   if (outcome.callId) {
     const callId = outcome.callId;
-    ctx.waitUntil(engineCancel(callId).then((ok) => ctx.log.info("task.engine_cancel", { task_id: taskId, ok })));
+    // The engine that holds the job, as recorded at dispatch (the current one for older rows).
+    const engine = ctx.engines.client(row.engine);
+    ctx.waitUntil(engine.cancel(callId).then((ok) => ctx.log.info("task.engine_cancel", { task_id: taskId, ok })));
   }
   ctx.log.info("task.cancelled", { task_id: taskId });
   return trackerFor(ctx.env, taskId).snapshot();

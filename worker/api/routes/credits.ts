@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import * as z from "zod";
 import type { ApiEnv } from "../app";
 import { requireUser } from "../../auth/session";
-import { ensureMonthlyGrant, getBalance, listLedger } from "../../services/credits";
+import { balanceWithMonthlyGrant, listLedger } from "../../services/credits";
 import { queryParams } from "../validate";
 
 const LedgerQuery = z.object({
@@ -13,7 +13,9 @@ const LedgerQuery = z.object({
 export const creditRoutes = new Hono<ApiEnv>().get("/credits/ledger", async (c) => {
   const ctx = c.get("ctx");
   const user = await requireUser(ctx, c.req.raw.headers, "history");
-  await ensureMonthlyGrant(ctx.db, user.id, user.plan);
   const q = queryParams(c, LedgerQuery);
-  return c.json({ balance: await getBalance(ctx.db, user.id), ...(await listLedger(ctx.db, user.id, { cursor: q.cursor, limit: q.limit })) });
+  const list = () => listLedger(ctx.db, user.id, { cursor: q.cursor, limit: q.limit });
+  const [{ balance, granted }, page] = await Promise.all([balanceWithMonthlyGrant(ctx.db, user.id), list()]);
+  // The month's grant was written just now: list again so it shows.
+  return c.json({ balance, ...(granted ? await list() : page) });
 });

@@ -14,7 +14,8 @@ const AudioQuery = z.object({ format: z.enum(["wav", "mp3"]).default("wav"), dow
 export const generationRoutes = new Hono<ApiEnv>()
   .post("/generations", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers, "speech");
+    // The session row is checked inside the creation batch (one round trip fewer).
+    const user = await requireUser(ctx, c.req.raw.headers, "speech", { verifyInBatch: true });
     const body = await jsonBody(c, CreateGenerationBody);
     return c.json(await createGeneration(ctx, user, body), 202);
   })

@@ -2,7 +2,6 @@ import { Hono } from "hono";
 import * as z from "zod";
 import type { ApiEnv } from "../app";
 import { requireUser } from "../../auth/session";
-import { createEngineClient } from "../../engine/client";
 import { AppError, errors } from "../../lib/errors";
 import { engineLivenessForTask } from "../../services/engine-liveness";
 import { cancelTask, getOwnedTask, getTaskSnapshot, listTasks, trackerFor } from "../../services/tasks";
@@ -38,8 +37,7 @@ export const taskRoutes = new Hono<ApiEnv>()
   .delete("/tasks/:id", async (c) => {
     const ctx = c.get("ctx");
     const user = await requireUser(ctx, c.req.raw.headers, TASK_ACCESS);
-    const engine = createEngineClient(ctx.config);
-    return c.json(await cancelTask(ctx, user.id, c.req.param("id"), (callId) => engine.cancel(callId)));
+    return c.json(await cancelTask(ctx, user.id, c.req.param("id")));
   })
   .get("/tasks/:id/ws", async (c) => {
     const ctx = c.get("ctx");

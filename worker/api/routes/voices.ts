@@ -31,7 +31,7 @@ export const voiceRoutes = new Hono<ApiEnv>()
   })
   .post("/voices/design/preview", async (c) => {
     const ctx = c.get("ctx");
-    const user = await requireUser(ctx, c.req.raw.headers, "voices:write");
+    const user = await requireUser(ctx, c.req.raw.headers, "voices:write", { verifyInBatch: true });
     return c.json(await createDesignPreview(ctx, user, await jsonBody(c, DesignPreviewBody)), 202);
   })
   .post("/voices/design", async (c) => {

@@ -1,0 +1,66 @@
+// `npm run bench:burst`: a burst of 200 tasks from 20 Studio users through
+// the Worker's own handlers in workerd (local D1, Queues with the wrangler.toml consumer settings,
+// Durable Objects), the engine answered by the fake engine at once. Prints the accepted rate and
+// creation → engine (the engine receiving the submit) p50 / p90 / p99 / max. Figures only; no
+// target is asserted here.
+import { it } from "vitest";
+import { installFakeEngine } from "../test/support/fake-engine";
+import { createVoice, grantCredits, setPlan } from "../test/support/factories";
+import { call, signUp } from "../test/support/http";
+
+const USERS = 20;
+const PER_USER = 10;
+
+function pct(xs: number[], p: number) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+it(`burst: ${USERS * PER_USER} tasks from ${USERS} Studio users`, async () => {
+  const engine = installFakeEngine();
+  const received = new Map<string, number>();
+  const real = engine.spy.getMockImplementation()!;
+  engine.spy.mockImplementation(async (input, init) => {
+    const res = await real(input, init);
+    const req = new Request(input, init);
+    if (new URL(req.url).pathname === "/jobs") {
+      const id = engine.requests.at(-1)?.job_id;
+      if (id && !received.has(id)) received.set(id, performance.now());
+    }
+    return res;
+  });
+  const users = [];
+  for (let i = 0; i < USERS; i++) {
+    const u = await signUp(`burst${i}`);
+    await setPlan(u.id, "studio");
+    await grantCredits(u.id, 10_000);
+    users.push({ u, voice: await createVoice(u.id) });
+  }
+  const created = new Map<string, number>();
+  const t0 = performance.now();
+  const results = await Promise.all(
+    users.flatMap(({ u, voice }) =>
+      Array.from({ length: PER_USER }, async (_, k) => {
+        const res = await call("/api/generations", {
+          method: "POST",
+          cookie: u.cookie,
+          json: { voice_id: voice.id, text: `Burst task ${k} of a busy minute.`, language: "en" },
+        });
+        const body = (await res.json()) as { task_id?: string };
+        if (res.status === 202 && body.task_id) created.set(body.task_id, performance.now());
+        return res.status;
+      }),
+    ),
+  );
+  const acceptedMs = performance.now() - t0;
+  const deadline = performance.now() + 60_000;
+  while ([...created.keys()].some((id) => !received.has(id)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const lags = [...created].filter(([id]) => received.has(id)).map(([id, at]) => received.get(id)! - at);
+  const statuses = results.reduce<Record<number, number>>((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {});
+  console.log(
+    `\nburst of ${results.length} tasks from ${USERS} Studio users: statuses ${JSON.stringify(statuses)}, accepted in ${acceptedMs.toFixed(0)} ms ` +
+      `(${((created.size / acceptedMs) * 1000).toFixed(1)}/s); reached the engine ${lags.length}/${created.size}; ` +
+      `creation → engine p50 ${pct(lags, 50).toFixed(0)} ms, p90 ${pct(lags, 90).toFixed(0)} ms, p99 ${pct(lags, 99).toFixed(0)} ms, max ${Math.max(...lags).toFixed(0)} ms; ` +
+      `engine jobs ${engine.jobs.length}, submits ${engine.requests.length}\n`,
+  );
+});
