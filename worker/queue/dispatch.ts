@@ -126,7 +126,13 @@ async function buildJob(claimed: TaskRow, env: Env, config: AppConfig): Promise<
     ...(input.instruct ? { instruct: input.instruct } : {}),
     ...(input.seed !== undefined ? { seed: input.seed } : {}),
     output: { format: "wav", sample_rate: 24_000 },
-    callbacks: { events_url: `${jobBase}/events`, upload_url: jobBase, token: await mintJobToken(config.JOB_TOKEN_SECRET, taskId, deadline) },
+    callbacks: {
+      events_url: `${jobBase}/events`,
+      upload_url: jobBase,
+      token: await mintJobToken(config.JOB_TOKEN_SECRET, taskId, deadline),
+      // v2: the task's engine socket (ADR 0009); same origin, ws(s) scheme.
+      stream_url: `${jobBase.replace(/^http/, "ws")}/stream`,
+    },
     deadline: deadline.toISOString(),
   });
 }

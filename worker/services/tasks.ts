@@ -8,12 +8,13 @@ import { enforceRateLimit } from "../lib/rate-limit";
 import type { TaskMessage } from "../tasks/queue-message";
 import type { TaskSnapshot } from "../tasks/messages";
 import { TASK_TIMEOUTS } from "../tasks/timeouts";
+import { ACTIVE_STATES } from "../tasks/lifecycle";
 import { settleFromRow } from "../tasks/settle";
 import { ensureMonthlyGrant, insufficientCredits, isInsufficientCreditsError, ledgerKeys } from "./credits";
 import { planOf } from "./pricing";
 import type { CurrentUser } from "./account";
 
-export const ACTIVE_STATES = ["queued", "dispatched", "running"] as const;
+export { ACTIVE_STATES };
 
 export interface TaskInput {
   text: string;

@@ -11,6 +11,10 @@ export const audioKeys = {
   preview: (userId: string, taskId: string) => `users/${userId}/previews/${taskId}.wav`,
 };
 
+/** Where the owner fetches any artifact (ADR 0009). */
+export const artifactUrl = (taskId: string, kind: string, index: number | null) =>
+  index === null ? `/api/tasks/${taskId}/artifacts/${kind}` : `/api/tasks/${taskId}/artifacts/${kind}/${index}`;
+
 export const audioUrls = {
   segment: (taskId: string, index: number) => `/api/tasks/${taskId}/segments/${index}`,
   generation: (generationId: string) => `/api/generations/${generationId}/audio`,
