@@ -84,11 +84,11 @@ export class LiveStream {
       for (const a of this.opts.artifacts) {
         const obj = await this.opts.bucket.get(a.key);
         if (!obj || this.done) continue;
-        this.push(wavPcm(new Uint8Array(await obj.arrayBuffer())));
+        this.emit(wavPcm(new Uint8Array(await obj.arrayBuffer())));
       }
       const queued = this.pending ?? [];
       this.pending = null;
-      for (const p of queued) this.push(p);
+      for (const p of queued) this.emit(p);
       if (this.endWhenFlushed) this.finish(true);
     } catch (err) {
       if (!this.done) this.controller.error(err);
@@ -96,12 +96,14 @@ export class LiveStream {
     }
   }
 
+  /** Live bytes: held back while the artifacts are still being read. */
   private push(bytes: Uint8Array) {
+    if (this.pending) this.pending.push(bytes);
+    else this.emit(bytes);
+  }
+
+  private emit(bytes: Uint8Array) {
     if (this.done || !bytes.byteLength) return;
-    if (this.pending) {
-      this.pending.push(bytes);
-      return;
-    }
     if ((this.controller.desiredSize ?? 0) < -MAX_QUEUED_BYTES) {
       this.controller.error(new Error("reader too far behind"));
       this.finish(false);
