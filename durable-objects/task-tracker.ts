@@ -41,8 +41,10 @@ export type UploadPermit =
 
 export type CancelOutcome = CancelReply;
 
-/** A listener more than this far behind (bytes queued on its socket) is told to resync (ADR 0009). */
+/** A listener more than this far behind (bytes queued on its socket, where the runtime reports it) is told to resync (ADR 0009). */
 export const LISTENER_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** A listener that acks frames and is this many frames behind is told to resync (ADR 0009: workerd has no bufferedAmount). */
+export const LISTENER_MAX_FRAMES_BEHIND = 200;
 
 type Attachment = { role: "engine" } | { role: "listener"; userId: string; skip: number[] };
 
@@ -74,6 +76,8 @@ export class TaskTracker extends DurableObject<Env> {
   /** Segments each listener takes from artifacts (its snapshot listed them), rebuilt from attachments after hibernation. */
   private readonly skips = new Map<WebSocket, Set<number>>();
   private readonly streams = new Set<LiveStream>();
+  /** The last frame each flow-controlled listener said it received. */
+  private readonly listenerAcks = new Map<WebSocket, number>();
   private multiparts = new Map<string, MultipartRecord>();
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -344,16 +348,17 @@ export class TaskTracker extends DurableObject<Env> {
       else await this.engineFrame(ws, message);
       return;
     }
-    // A listener's only request: "send me a snapshot" (e.g. after it noticed a gap in seq).
+    // A listener asks for a snapshot (e.g. after it noticed a gap in seq) or acks the frames it received.
     if (role === "listener" && typeof message === "string" && this.state && message.length < 256) {
-      let type: unknown;
+      let msg: { type?: unknown; frame?: unknown };
       try {
-        type = (JSON.parse(message) as { type?: unknown }).type;
+        msg = JSON.parse(message) as typeof msg;
       } catch {
         return;
       }
       const a = this.attachment(ws);
-      if (type === CLIENT_REQUEST_SNAPSHOT && a?.role === "listener") this.sendSnapshot(ws, a.userId);
+      if (msg.type === CLIENT_REQUEST_SNAPSHOT && a?.role === "listener") this.sendSnapshot(ws, a.userId);
+      else if (msg.type === "ack" && Number.isSafeInteger(msg.frame)) this.listenerAcks.set(ws, Math.max(this.listenerAcks.get(ws) ?? -1, msg.frame as number));
     }
   }
 
@@ -396,6 +401,11 @@ export class TaskTracker extends DurableObject<Env> {
     const announced = !!this.state?.segments[h.segment];
     for (const ws of this.ctx.getWebSockets("listener")) {
       if (announced && this.skipOf(ws).has(h.segment)) continue;
+      const acked = this.listenerAcks.get(ws);
+      if (acked !== undefined && h.frame - acked > LISTENER_MAX_FRAMES_BEHIND) {
+        this.resync(ws);
+        continue;
+      }
       this.sendListener(ws, data);
     }
     for (const stream of this.streams) stream.frame(data, h);
@@ -431,6 +441,7 @@ export class TaskTracker extends DurableObject<Env> {
     }
     this.closeSocket(ws, CLOSE_CODES.behind, "too far behind: reconnect for a snapshot");
     this.skips.delete(ws);
+    this.listenerAcks.delete(ws);
   }
 
   private broadcast(message: ServerMessage) {
@@ -470,6 +481,7 @@ export class TaskTracker extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     this.skips.delete(ws);
+    this.listenerAcks.delete(ws);
     try {
       ws.close(code === 1005 ? 1000 : code, "closing");
     } catch {

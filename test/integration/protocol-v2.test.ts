@@ -157,10 +157,10 @@ describe("engine protocol v2: the engine socket, live frames and typed artifacts
 
     const second = await engineFor(job);
     const hello = await second.hello();
-    expect(hello.type === "hello" && hello.state).toBe("running");
-    const acked = hello.type === "hello" ? hello.acked_seq : -2;
+    expect(hello.state).toBe("running");
+    const acked = hello.acked_seq;
     expect(acked === 1 || acked === 2).toBe(true);
-    expect(hello.type === "hello" && hello.last_frame).toBe(1);
+    expect(hello.last_frame).toBe(1);
     // Resend only what is above acked_seq, continuing the frame numbers after last_frame.
     second.seq = acked + 1;
     if (acked === 1) expect((await second.event({ type: "progress", progress: 0.4, stage: "generating" })).accepted).toBe(true);
@@ -238,7 +238,7 @@ describe("engine protocol v2: the engine socket, live frames and typed artifacts
 
     engine = await engineFor(job);
     const hello = await engine.hello();
-    expect(hello.type === "hello" && hello.last_frame).toBe(1);
+    expect(hello.last_frame).toBe(1);
     engine.sendRaw(new Uint8Array([2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
     expect((await engine.waitClosed()).code).toBe(4400);
 
@@ -497,6 +497,45 @@ describe("engine protocol v2: the engine socket, live frames and typed artifacts
     const wavBytes = new Uint8Array(await wav.arrayBuffer());
     expect(new TextDecoder().decode(wavBytes.subarray(0, 4))).toBe("RIFF");
     expect(wavBytes.subarray(44)).toEqual(final.subarray(44));
+    engine.close();
+  });
+});
+
+describe("listener flow control (ADR 0009)", () => {
+  it("tells a listener that stopped acking to resync, and never holds back the engine or the others", async () => {
+    const fake = installFakeEngine();
+    const user = await newUser("v2slow");
+    const { task, job } = await startJob(fake, user);
+    const slow = await openTaskSocket(task.task_id, user.cookie);
+    const steady = await openTaskSocket(task.task_id, user.cookie);
+    const silent = await openTaskSocket(task.task_id, user.cookie); // never acks: not flow-controlled
+    const engine = await engineFor(job);
+    await engine.hello();
+    await engine.event({ type: "started" });
+    slow.socket.send(JSON.stringify({ type: "ack", frame: 0 }));
+    steady.socket.send(JSON.stringify({ type: "ack", frame: 0 }));
+    for (let i = 0; i < 260; i++) {
+      engine.sendFrame(0, i * 48, toneSamples(i, 48), i === 259);
+      if (i % 20 === 19) {
+        await steady.waitForFrames(i + 1);
+        steady.socket.send(JSON.stringify({ type: "ack", frame: i }));
+      }
+    }
+    expect((await engine.event({ type: "heartbeat" })).accepted).toBe(true);
+    await steady.waitForFrames(260);
+    await silent.waitForFrames(260);
+    const started = Date.now();
+    while (slow.closed.code === null && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 20));
+    expect(slow.closed.code).toBe(4408);
+    expect(slow.messages.at(-1)).toMatchObject({ type: "resync", reason: "behind" });
+    // It heard frames 0…200 (the last one within 200 of its ack), then nothing more.
+    expect(frameNumbers(slow.frames)).toEqual(Array.from({ length: 201 }, (_, i) => i));
+    expect(steady.closed.code).toBeNull();
+    // Reconnecting, it gets the snapshot and the whole open segment replayed: nothing lost.
+    const back = await openTaskSocket(task.task_id, user.cookie);
+    await back.waitForFrames(260);
+    expect(frameNumbers(back.frames)).toEqual(Array.from({ length: 260 }, (_, i) => i));
+    for (const l of [steady, silent, back]) l.close();
     engine.close();
   });
 });

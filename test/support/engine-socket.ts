@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { decodeFrameHeader, encodeFrame, type FrameHeader } from "../../worker/engine/frames";
-import { StreamServerMessage, type SubmitRequest } from "../../worker/engine/protocol";
+import { StreamServerMessage, type StreamAck, type StreamHello, type SubmitRequest } from "../../worker/engine/protocol";
 
 type EventBody = { type: string } & Record<string, unknown>;
 
@@ -56,7 +56,7 @@ export class EngineSocket {
   }
 
   hello() {
-    return this.until(() => this.messages.find((m) => m.type === "hello"), "hello");
+    return this.until(() => this.messages.find((m): m is StreamHello => m.type === "hello"), "hello");
   }
 
   sendEvent(body: EventBody, opts: { seq?: number; jobId?: string } = {}): number {
@@ -68,7 +68,7 @@ export class EngineSocket {
   /** Sends an event and waits for its ack. */
   async event(body: EventBody, opts: { seq?: number } = {}) {
     const seq = this.sendEvent(body, opts);
-    return this.until(() => this.messages.find((m) => m.type === "ack" && m.seq === seq), `ack ${seq}`);
+    return this.until(() => this.messages.find((m): m is StreamAck => m.type === "ack" && m.seq === seq), `ack ${seq}`);
   }
 
   /** Sends the next frame of `segment` (samples as given) with the job-wide counters. */

@@ -449,8 +449,9 @@ export function deliveredSegments(s: Pick<TrackerState, "segments" | "delivered"
 /**
  * The fair charge for a task that did not succeed (DESIGN §6): the credits of
  * the characters of every delivered part, never more than the reservation.
- * With per-part characters it charges by characters; else by parts of
- * `segments_total`; else nothing.
+ * With per-part characters it charges by characters (100 a credit, rounded
+ * up, as pricing does); else the delivered share of the cost (rounded down);
+ * else nothing.
  */
 export function chargeFor(s: Pick<TrackerState, "core" | "segments" | "delivered">): ChargeView | null {
   const c = s.core;
@@ -463,7 +464,8 @@ export function chargeFor(s: Pick<TrackerState, "core" | "segments" | "delivered
     const chars = parts.reduce((n, i) => n + (charsOf(i) ?? 0), 0);
     credits = Math.ceil(chars / CHARACTERS_PER_CREDIT);
   } else if (total) {
-    credits = Math.ceil((c.init.cost * Math.min(parts.length, total)) / total);
+    // Rounded down: a share of a credit for audio not (wholly) received is not charged.
+    credits = Math.floor((c.init.cost * Math.min(parts.length, total)) / total);
   } else {
     return null;
   }
