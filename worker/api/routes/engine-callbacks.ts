@@ -2,11 +2,11 @@ import { Hono, type Context } from "hono";
 import type { ApiEnv } from "../app";
 import { bearer, verifyJobToken } from "../../engine/job-token";
 import { V1_UPLOAD_ALIASES } from "../../engine/artifacts";
-import { AppError, errors, parseOrThrow } from "../../lib/errors";
+import { AppError, parseOrThrow } from "../../lib/errors";
 import { trackerFor } from "../../services/tasks";
 import { completeMultipart, putArtifact, putPart, startMultipart, type UploadTarget } from "../../services/artifact-uploads";
 import { EngineEvent, EventAck, EVENT_MAX_BYTES } from "../../engine/protocol";
-import { audioKeys } from "../../storage/keys";
+import { referenceAudio } from "../../services/engine-reference";
 
 /**
  * Engine callbacks (DESIGN §4, §4a, ADR 0009). Every request carries the job
@@ -59,18 +59,7 @@ engineCallbackRoutes.post("/jobs/:id/events", async (c) => {
   return c.json(ack, 200);
 });
 
-engineCallbackRoutes.get("/jobs/:id/reference", async (c) => {
-  const id = c.req.param("id");
-  const row = await c.env.DB.prepare(
-    `SELECT v.user_id AS user_id, v.id AS voice_id, v.reference_mime AS mime FROM tasks t JOIN voices v ON v.id = t.voice_id AND v.user_id = t.user_id WHERE t.id = ?1`,
-  )
-    .bind(id)
-    .first<{ user_id: string; voice_id: string; mime: string }>();
-  if (!row) throw errors.notFound("reference");
-  const obj = await c.env.AUDIO.get(audioKeys.reference(row.user_id, row.voice_id));
-  if (!obj) throw errors.notFound("reference");
-  return new Response(obj.body, { headers: { "content-type": row.mime, "content-length": String(obj.size), "x-content-type-options": "nosniff" } });
-});
+engineCallbackRoutes.get("/jobs/:id/reference", (c) => referenceAudio(c.env, c.req.param("id")));
 
 /**
  * `…/artifacts/{kind}[/{index}]` — PUT one body; `…/uploads` POST to start parts;
