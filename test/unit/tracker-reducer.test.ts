@@ -4,6 +4,7 @@ import {
   chargeFor,
   checkUpload,
   initialState,
+  onAlarm,
   onArtifactStored,
   onCancel,
   onEvent,
@@ -108,6 +109,21 @@ describe("tracker reducer", () => {
     let q = run(initialState(init, T0), [0, { type: "started" }]);
     q = onFrame(q, frameHeader(0, 0, true), T0).state;
     expect(chargeFor(q)).toBeNull();
+  });
+
+  it("a deadline fails a silent task and tells the engine to stop; an engine's own failure does not", () => {
+    const s = run(initialState(init, T0), [0, { type: "started" }]);
+    const early = onAlarm(s, T0 + 30_000);
+    expect(early.state.core.status).toBe("running");
+    expect(early.effects).toEqual([{ t: "alarm", at: T0 + 60_000 }]);
+    const late = onAlarm(s, T0 + 61_000);
+    expect(late.state.core.error?.code).toBe("engine_timeout");
+    expect(late.effects).toContainEqual({ t: "engine_cancel", state: "failed" });
+    const own = onEvent(s, ev(1, { type: "failed", error: { code: "internal", message: "x", retryable: false } }), T0);
+    expect(own.effects.some((e) => e.t === "engine_cancel")).toBe(false);
+    // Frames are a sign of life: a task streaming frames is not silent.
+    const streaming = onFrame(s, frameHeader(0, 0), T0 + 50_000).state;
+    expect(onAlarm(streaming, T0 + 61_000).state.core.status).toBe("running");
   });
 
   it("frames: refused out of order and after the end", () => {
