@@ -30,6 +30,7 @@ import {
   type TrackerInit,
   type TrackerState,
 } from "../worker/tasks/tracker-reducer";
+import { FanOut, type FanOutItem } from "./fan-out";
 import { LiveStream } from "./live-stream";
 import { ReplayBuffer } from "./replay-buffer";
 
@@ -78,6 +79,9 @@ export class TaskTracker extends DurableObject<Env> {
   private readonly streams = new Set<LiveStream>();
   /** The last frame each flow-controlled listener said it received. */
   private readonly listenerAcks = new Map<WebSocket, number>();
+  /** What a listener's latest snapshot (and its replay) already covered: queued items up to here are not sent to it again. */
+  private readonly covered = new Map<WebSocket, { frame: number; seq: number }>();
+  private readonly fanOut = new FanOut((ws, item) => this.deliver(ws, item));
   private multiparts = new Map<string, MultipartRecord>();
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -118,7 +122,8 @@ export class TaskTracker extends DurableObject<Env> {
     return step.reply;
   }
 
-  private async apply(effects: Effect[]): Promise<void> {
+  /** `unconfirmed`: the writes of a frame (its position), which need not hold back outgoing messages (output gates). */
+  private async apply(effects: Effect[], opts: { unconfirmed?: boolean } = {}): Promise<void> {
     const puts: Record<string, unknown> = {};
     const dels = new Set<string>();
     const later: Effect[] = [];
@@ -133,7 +138,8 @@ export class TaskTracker extends DurableObject<Env> {
         dels.add(e.key);
       } else later.push(e);
     }
-    if (Object.keys(puts).length) await this.ctx.storage.put(puts);
+    // A lost frame position only makes a reconnecting engine resend a few frames; an event's state waits for its write.
+    if (Object.keys(puts).length) await this.ctx.storage.put(puts, { allowUnconfirmed: !!opts.unconfirmed });
     if (dels.size) await this.ctx.storage.delete([...dels]);
     for (const e of later) {
       switch (e.t) {
@@ -337,6 +343,7 @@ export class TaskTracker extends DurableObject<Env> {
     const replay = this.replay.frames((i) => fromArtifacts.has(i));
     ws.serializeAttachment({ role: "listener", userId, skip: [...fromArtifacts] } satisfies Attachment);
     this.skips.set(ws, fromArtifacts);
+    this.covered.set(ws, { frame: s.frame.last, seq: s.core.seq });
     ws.send(JSON.stringify({ type: "snapshot", ...this.snapshotOf(replay) } satisfies ServerMessage));
     for (const f of replay) ws.send(f.data);
   }
@@ -394,21 +401,26 @@ export class TaskTracker extends DurableObject<Env> {
     // Relay before anything is stored.
     this.relay(data, decoded.header);
     this.replay.add(decoded.header, data);
-    await this.apply(step.effects);
+    await this.apply(step.effects, { unconfirmed: true });
   }
 
   private relay(data: ArrayBuffer, h: FrameHeader) {
-    const announced = !!this.state?.segments[h.segment];
-    for (const ws of this.ctx.getWebSockets("listener")) {
-      if (announced && this.skipOf(ws).has(h.segment)) continue;
-      const acked = this.listenerAcks.get(ws);
-      if (acked !== undefined && h.frame - acked > LISTENER_MAX_FRAMES_BEHIND) {
-        this.resync(ws);
-        continue;
-      }
-      this.sendListener(ws, data);
-    }
+    this.fanOut.push({ data, targets: this.ctx.getWebSockets("listener"), frame: h.frame, segment: h.segment, seq: null });
     for (const stream of this.streams) stream.frame(data, h);
+  }
+
+  /** One queued item to one listener, with the per-listener rules: covered by its snapshot, taken from artifacts, flow control. */
+  private deliver(ws: WebSocket, item: FanOutItem) {
+    const covered = this.covered.get(ws);
+    if (item.frame !== null) {
+      if (covered && item.frame <= covered.frame) return;
+      if (item.segment !== null && this.state?.segments[item.segment] && this.skipOf(ws).has(item.segment)) return;
+      const acked = this.listenerAcks.get(ws);
+      if (acked !== undefined && item.frame - acked > LISTENER_MAX_FRAMES_BEHIND) return this.resync(ws);
+    } else if (covered && item.seq !== null && item.seq <= covered.seq) {
+      return;
+    }
+    this.sendListener(ws, item.data);
   }
 
   private skipOf(ws: WebSocket): Set<number> {
@@ -442,11 +454,12 @@ export class TaskTracker extends DurableObject<Env> {
     this.closeSocket(ws, CLOSE_CODES.behind, "too far behind: reconnect for a snapshot");
     this.skips.delete(ws);
     this.listenerAcks.delete(ws);
+    this.covered.delete(ws);
   }
 
   private broadcast(message: ServerMessage) {
     const data = JSON.stringify(message);
-    for (const ws of this.ctx.getWebSockets("listener")) this.sendListener(ws, data);
+    this.fanOut.push({ data, targets: this.ctx.getWebSockets("listener"), frame: null, segment: null, seq: message.seq });
     if (message.type === "segment" || message.type === "completed" || message.type === "failed" || message.type === "cancelled") {
       for (const stream of this.streams) stream.event(message);
     }
@@ -482,6 +495,7 @@ export class TaskTracker extends DurableObject<Env> {
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     this.skips.delete(ws);
     this.listenerAcks.delete(ws);
+    this.covered.delete(ws);
     try {
       ws.close(code === 1005 ? 1000 : code, "closing");
     } catch {
