@@ -6,6 +6,7 @@
 //
 //   --listeners=0,100,1000   listener counts, run one after another on one task each
 //   --seconds=20             streaming time per count
+//   --drain=120              seconds to wait, after the last frame, for every listener to have every frame
 //   --no-build               reuse build/ as it is
 //   --keep                   keep the temp dir (logs, D1/R2 state)
 import { randomBytes } from "node:crypto";
@@ -27,6 +28,7 @@ const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split(
 const COUNTS = opt("listeners", "0,100,1000").split(",").map(Number);
 const SECONDS = Number(opt("seconds", 20));
 const FPS = 20;
+const DRAIN_S = Number(opt("drain", 120));
 const SAMPLES = 1200; // 50 ms at 24 kHz: real time at 20 frames/s
 
 const tmp = mkdtempSync(join(tmpdir(), "utter-fanout-"));
@@ -110,8 +112,10 @@ async function runCount({ worker, client, stub, voiceId, listeners }) {
     if (n % 5 === 4) send({ type: "progress", progress: n / total, stage: "generating" });
   }
   const sendSeconds = (performance.now() - t0) / 1000;
-  // Let the tail arrive, then count.
-  for (let i = 0; i < 200 && (pending.size || got.some((r) => r.frames < total)); i++) await sleep(50);
+  // Let the tail arrive (up to --drain seconds), then count; how long that took says how far the fan-out fell behind.
+  const tEnd = performance.now();
+  while ((pending.size || got.some((r) => r.frames < total)) && performance.now() - tEnd < DRAIN_S * 1000) await sleep(50);
+  const drainSeconds = (performance.now() - tEnd) / 1000;
   const complete = got.filter((r) => r.frames === total && r.outOfOrder === 0).length;
   const delivered = got.reduce((a, r) => a + r.frames, 0);
   for (const ws of sockets) ws.close();
@@ -121,6 +125,8 @@ async function runCount({ worker, client, stub, voiceId, listeners }) {
     listeners,
     frames: total,
     sendSeconds,
+    drainSeconds,
+    minFrames: got.length ? Math.min(...got.map((r) => r.frames)) : NaN,
     complete,
     deliveredPct: listeners ? (100 * delivered) / (listeners * total) : NaN,
     acks: acks.length,
@@ -158,12 +164,13 @@ for (const listeners of COUNTS) {
 console.log(
   "\n" +
     table(
-      ["listeners", "frames sent", "listeners with every frame, in order", "frames delivered", "engine acks", "ack p50", "ack p99", "ack max"],
+      ["listeners", "frames sent", "listeners with every frame, in order", "frames delivered", "last frame → all delivered", "engine acks", "ack p50", "ack p99", "ack max"],
       rows.map((r) => [
         r.listeners,
         r.frames,
         r.listeners ? `${r.complete} / ${r.listeners}` : "—",
         r.listeners ? `${r.deliveredPct.toFixed(2)} %` : "—",
+        r.listeners ? `${r.drainSeconds.toFixed(1)} s` : "—",
         `${r.acks}${r.lostAcks ? ` (${r.lostAcks} unanswered)` : ""}`,
         ms(r.p50),
         ms(r.p99),
