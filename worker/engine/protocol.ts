@@ -10,8 +10,10 @@
 import * as z from "zod";
 import { TASK_STATES, TERMINAL_STATES as LIFECYCLE_TERMINAL } from "../tasks/lifecycle.ts";
 
-/** The version the Worker submits. Engines accept 1 and 2; a v2 engine that cannot hold a socket falls back to v1 events. */
-export const PROTOCOL_VERSION = 2 as const;
+/** Protocol v1, the base every engine speaks (the development engine reports it on /health until it streams). */
+export const PROTOCOL_VERSION = 1 as const;
+/** The version the Worker submits (ADR 0009). Engines accept 1 and 2; one that cannot hold a socket falls back to v1 events. */
+export const SUBMIT_PROTOCOL_VERSION = 2 as const;
 export const PROTOCOL_VERSIONS = [1, 2] as const;
 
 /** Language codes accepted end to end (DESIGN §1). */

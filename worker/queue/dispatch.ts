@@ -2,7 +2,7 @@ import { getConfig, type AppConfig } from "../lib/config";
 import type { Logger } from "../lib/log";
 import { createEngineClient, EngineSubmitError, type EngineClient } from "../engine/client";
 import { mintJobToken } from "../engine/job-token";
-import { PROTOCOL_VERSION, SubmitRequest, type LanguageCode } from "../engine/protocol";
+import { SUBMIT_PROTOCOL_VERSION, SubmitRequest, type LanguageCode } from "../engine/protocol";
 import { TaskMessage } from "../tasks/queue-message";
 import { TASK_TIMEOUTS } from "../tasks/timeouts";
 import { trackerFor, type TaskInput } from "../services/tasks";
@@ -117,7 +117,7 @@ async function buildJob(claimed: TaskRow, env: Env, config: AppConfig): Promise<
     voice = { voice_id: v.id, reference_url: `${jobBase}/reference`, ...(v.transcript ? { reference_text: v.transcript } : {}) };
   }
   return SubmitRequest.parse({
-    protocol: PROTOCOL_VERSION,
+    protocol: SUBMIT_PROTOCOL_VERSION,
     job_id: taskId,
     kind: claimed.kind,
     text: input.text,
