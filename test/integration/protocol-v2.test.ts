@@ -501,6 +501,23 @@ describe("engine protocol v2: the engine socket, live frames and typed artifacts
   });
 });
 
+describe("engine event bounds (issue 15)", () => {
+  it("refuses an event body over 16 KiB and a seq far ahead, and keeps taking the engine's real events", async () => {
+    const fake = installFakeEngine();
+    const user = await newUser("v2bounds");
+    const { task, job } = await startJob(fake, user);
+    expect((await job.ack({ type: "started" })).accepted).toBe(true);
+    const big = await job.event({ type: "progress", progress: 0.1, stage: "x".repeat(17_000) });
+    expect(big.status).toBe(413);
+    expect(ApiErrorBody.parse(await big.json()).error.code).toBe("payload_too_large");
+    // One huge seq is ignored, not adopted: the next real event still counts.
+    expect(await job.ack({ type: "heartbeat" }, { seq: 2 ** 40 })).toEqual({ accepted: false, state: "running" });
+    expect((await job.ack({ type: "progress", progress: 0.5, stage: "generating" })).accepted).toBe(true);
+    const snap = TaskSnapshot.parse(await (await call(`/api/tasks/${task.task_id}`, { cookie: user.cookie })).json());
+    expect(snap.task.progress).toBe(0.5);
+  });
+});
+
 describe("listener flow control (ADR 0009)", () => {
   it("tells a listener that stopped acking to resync, and never holds back the engine or the others", async () => {
     const fake = installFakeEngine();
