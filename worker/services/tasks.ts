@@ -8,7 +8,7 @@ import { enforceRateLimit } from "../lib/rate-limit";
 import type { TaskMessage } from "../tasks/queue-message";
 import type { TaskSnapshot } from "../tasks/messages";
 import { TASK_TIMEOUTS } from "../tasks/timeouts";
-import { ACTIVE_STATES } from "../tasks/lifecycle";
+import { ACTIVE_SQL, ACTIVE_STATES } from "../tasks/lifecycle";
 import { settleFromRow } from "../tasks/settle";
 import { ensureMonthlyGrant, insufficientCredits, isInsufficientCreditsError, ledgerKeys } from "./credits";
 import { planOf } from "./pricing";
@@ -62,7 +62,7 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
     env.DB.prepare(
       `INSERT INTO tasks (id, user_id, kind, status, generation_id, voice_id, input, cost, created_at, updated_at, expires_at)
        SELECT ?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?8, ?9
-       WHERE (SELECT count(*) FROM tasks WHERE user_id = ?2 AND status IN ('queued', 'dispatched', 'running')) < ?10`,
+       WHERE (SELECT count(*) FROM tasks WHERE user_id = ?2 AND status IN ${ACTIVE_SQL}) < ?10`,
     ).bind(taskId, user.id, spec.kind, generationId, spec.voice?.id ?? null, JSON.stringify(spec.input), spec.cost, now, spec.expiresAt ?? null, plan.concurrentJobs),
     env.DB.prepare(
       `INSERT INTO credit_ledger (user_id, delta, kind, idempotency_key, task_id, note, created_at)
