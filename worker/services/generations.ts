@@ -107,7 +107,8 @@ export async function deleteGeneration(ctx: RequestContext, userId: string, id: 
     throw errors.conflict("task_active", "This generation is still being made. Cancel it first.");
   }
   await deleteTaskArtifacts(ctx, userId, g.taskId);
-  await ctx.env.AUDIO.delete([audioKeys.generation(userId, g.id), audioKeys.generationMp3(userId, g.id)]);
+  // The final by its key too: a generation settled before task_artifacts existed and never backfilled still loses its audio.
+  await ctx.env.AUDIO.delete(audioKeys.generation(userId, g.id));
   await deletePrefix(ctx.env.AUDIO, audioKeys.segmentsPrefix(userId, g.taskId));
   await ctx.db.delete(generations).where(and(eq(generations.id, id), eq(generations.userId, userId))).run();
 }

@@ -7,7 +7,6 @@ export const audioKeys = {
   segment: (userId: string, taskId: string, index: number) => `users/${userId}/tasks/${taskId}/segments/${index}.wav`,
   segmentsPrefix: (userId: string, taskId: string) => `users/${userId}/tasks/${taskId}/segments/`,
   generation: (userId: string, generationId: string) => `users/${userId}/generations/${generationId}.wav`,
-  generationMp3: (userId: string, generationId: string) => `users/${userId}/generations/${generationId}.mp3`,
   preview: (userId: string, taskId: string) => `users/${userId}/previews/${taskId}.wav`,
 };
 
