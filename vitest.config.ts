@@ -35,6 +35,8 @@ export default defineConfig(async () => {
             STRIPE_PRICE_PACK_SMALL: "price_test_pack_small",
             STRIPE_PRICE_PACK_LARGE: "price_test_pack_large",
           },
+          // A second, empty database for migration tests (e.g. 0004's backfill from the columns it replaces).
+          d1Databases: { MIGRATION_DB: "utter-migration-test" },
           // No test reaches the network: a fetch that no test mocked (e.g. a queue retry
           // running after its test restored the fake engine) gets a 503 here, not a DNS lookup.
           // The one exception is stripe-mock on loopback, which the Stripe stub asks to validate requests.

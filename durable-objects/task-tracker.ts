@@ -1,80 +1,113 @@
 import { DurableObject } from "cloudflare:workers";
-import { EngineEvent, TERMINAL_STATES, type EngineError, type EventAck, type TaskState } from "../worker/engine/protocol";
+import { checkArtifactAddress, type ArtifactKind } from "../worker/engine/artifacts";
+import { decodeFrameHeader, type FrameHeader } from "../worker/engine/frames";
+import { EngineEvent, EVENT_MAX_BYTES, type EngineError, type EventAck, type StreamAck, type StreamCancel, type StreamHello } from "../worker/engine/protocol";
 import { createLogger } from "../worker/lib/log";
-import { audioKeys, audioUrls } from "../worker/storage/keys";
-import type { SegmentView, ServerMessage, TaskResult, TaskSnapshot, TaskView } from "../worker/tasks/messages";
-import { recordTaskStatus, settleTask } from "../worker/tasks/settle";
+import { CLIENT_REQUEST_SNAPSHOT, CLOSE_CODES, isTerminal, type TaskState } from "../worker/tasks/lifecycle";
+import type { ServerMessage, TaskSnapshot } from "../worker/tasks/messages";
+import { artifactRowStatement, recordTaskStatus, settleTask } from "../worker/tasks/settle";
+import {
+  announcedArtifacts,
+  artifactView,
+  checkUpload,
+  deliveredSegments,
+  initialState,
+  KEYS,
+  onAlarm,
+  onArtifactStored,
+  onCancel,
+  onDispatched,
+  onEvent,
+  onFail,
+  onFrame,
+  onSynced,
+  segmentList,
+  taskView,
+  type CancelReply,
+  type Effect,
+  type Step,
+  type StoredArtifact,
+  type TrackerInit,
+  type TrackerState,
+} from "../worker/tasks/tracker-reducer";
+import { FanOut, type FanOutItem } from "./fan-out";
+import { LiveStream } from "./live-stream";
+import { ReplayBuffer } from "./replay-buffer";
 
-export interface TrackerInit {
-  id: string;
-  userId: string;
-  kind: "generate" | "design_preview";
-  cost: number;
-  generationId: string | null;
-  voiceId: string | null;
-  createdAt: number;
-  /** Fail with engine_timeout if not running by then (queue backoff included). */
-  startTimeoutMs: number;
-  /** Fail with engine_timeout after this long without any engine event. */
-  heartbeatTimeoutMs: number;
-}
-
-interface TrackerState {
-  init: TrackerInit;
-  status: TaskState;
-  progress: number;
-  stage: string | null;
-  segmentsTotal: number | null;
-  /** Last accepted engine `seq` (-1 before the first event). */
-  engineSeq: number;
-  /** Sequence of messages sent to browsers; a snapshot carries the current one. */
-  seq: number;
-  segments: SegmentView[];
-  uploads: Record<string, number>;
-  result: (TaskResult & { key: string; mp3SizeBytes: number | null }) | null;
-  error: EngineError | null;
-  callId: string | null;
-  lastEventAt: number;
-  updatedAt: number;
-  /** True once the terminal state is in D1 (retried by the alarm until it is). */
-  synced: boolean;
-  ignoredEvents: number;
-}
+export type { TrackerInit } from "../worker/tasks/tracker-reducer";
 
 export type UploadPermit =
-  | { ok: true; key: string; userId: string }
-  | { ok: false; status: 404 | 409; code: string; message: string };
+  | { ok: true; key: string; userId: string; kind: ArtifactKind }
+  | { ok: false; status: 400 | 404 | 409; code: string; message: string; details?: Record<string, unknown> };
 
-export type CancelOutcome = { cancelled: true; callId: string | null } | { cancelled: false; status: TaskState };
+export type CancelOutcome = CancelReply;
 
-const STATE_KEY = "state";
-const isTerminal = (s: TaskState) => TERMINAL_STATES.includes(s);
+/** A listener more than this far behind (bytes queued on its socket, where the runtime reports it) is told to resync (ADR 0009). */
+export const LISTENER_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** A listener that acks frames and is this many frames behind is told to resync (ADR 0009: workerd has no bufferedAmount). */
+export const LISTENER_MAX_FRAMES_BEHIND = 200;
+
+type Attachment = { role: "engine" } | { role: "listener"; userId: string; skip: number[] };
+
+export interface MultipartRecord {
+  kind: ArtifactKind;
+  index: number | null;
+  key: string;
+  /** R2's own id for the upload; engines see only ours. */
+  r2UploadId: string;
+}
 
 /**
  * One Durable Object per task: the task's live authority while it runs
- * (DESIGN §2). It orders engine events by `seq`, keeps the segments heard so
- * far, pushes every change to the owner's WebSockets, enforces start and
- * heartbeat deadlines with alarms, and writes the terminal state to D1 once.
+ * (DESIGN §2). A thin shell over the pure reducer in
+ * worker/tasks/tracker-reducer.ts: it turns socket messages, RPCs and alarms
+ * into reducer inputs and runs the effects the reducer returns, in order.
  *
- * Sockets use the hibernation API: the DO may be evicted between events while
- * sockets stay open; state is reloaded from storage in the constructor, and
- * each socket's owner survives in its attachment.
+ * The hot path (ADR 0009): an engine frame is checked (header only), relayed
+ * byte-for-byte to every listener, and only then is anything stored; an
+ * engine event is acknowledged on the engine socket before the fan-out,
+ * storage or D1 work. Sockets use the hibernation API, tagged `engine` or
+ * `listener`; state is reloaded from storage pieces in the constructor and
+ * each socket's role survives in its attachment.
  */
 export class TaskTracker extends DurableObject<Env> {
   private state: TrackerState | null = null;
   private readonly log = createLogger({ component: "task-tracker" });
+  private readonly replay = new ReplayBuffer();
+  /** Segments each listener takes from artifacts (its snapshot listed them), rebuilt from attachments after hibernation. */
+  private readonly skips = new Map<WebSocket, Set<number>>();
+  private readonly streams = new Set<LiveStream>();
+  /** The last frame each flow-controlled listener said it received. */
+  private readonly listenerAcks = new Map<WebSocket, number>();
+  /** What a listener's latest snapshot (and its replay) already covered: queued items up to here are not sent to it again. */
+  private readonly covered = new Map<WebSocket, { frame: number; seq: number }>();
+  private readonly fanOut = new FanOut((ws, item) => this.deliver(ws, item));
+  private multiparts = new Map<string, MultipartRecord>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // Pings are answered by the runtime without waking a hibernated object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
     ctx.blockConcurrencyWhile(async () => {
-      this.state = (await ctx.storage.get<TrackerState>(STATE_KEY)) ?? null;
+      this.state = await this.load();
     });
   }
 
-  private async save(): Promise<void> {
-    if (this.state) await this.ctx.storage.put(STATE_KEY, this.state);
+  private async load(): Promise<TrackerState | null> {
+    const storage = this.ctx.storage;
+    const core = await storage.get<TrackerState["core"]>(KEYS.core);
+    if (!core) return null;
+    const byPrefix = async <T>(prefix: string) => [...(await storage.list<T>({ prefix })).entries()].map(([k, v]) => [k.slice(prefix.length), v] as const);
+    const s: TrackerState = {
+      core,
+      segments: Object.fromEntries(await byPrefix<TrackerState["segments"][number]>("seg:")),
+      artifacts: Object.fromEntries(await byPrefix<StoredArtifact>("art:")),
+      held: Object.fromEntries(await byPrefix<TrackerState["held"][number]>("held:")),
+      delivered: Object.fromEntries((await byPrefix<true>("dlv:")).map(([k]) => [k, true as const])),
+      frame: (await storage.get<TrackerState["frame"]>(KEYS.frame)) ?? { last: -1, at: core.lastEventAt },
+    };
+    this.multiparts = new Map((await byPrefix<MultipartRecord>("mp:")).map(([k, v]) => [k, v]));
+    return s;
   }
 
   private must(): TrackerState {
@@ -82,187 +115,164 @@ export class TaskTracker extends DurableObject<Env> {
     return this.state;
   }
 
+  /** Adopts a reducer step's state and runs its effects in the order given. */
+  private async run<R>(step: Step<R>): Promise<R> {
+    this.state = step.state;
+    await this.apply(step.effects);
+    return step.reply;
+  }
+
+  /** `unconfirmed`: the writes of a frame (its position), which need not hold back outgoing messages (output gates). */
+  private async apply(effects: Effect[], opts: { unconfirmed?: boolean } = {}): Promise<void> {
+    const puts: Record<string, unknown> = {};
+    const dels = new Set<string>();
+    const later: Effect[] = [];
+    for (const e of effects) {
+      if (e.t === "broadcast") this.broadcast(e.message);
+      else if (e.t === "drop_replay") this.replay.drop(e.index);
+      else if (e.t === "put") {
+        puts[e.key] = e.value;
+        dels.delete(e.key);
+      } else if (e.t === "delete") {
+        delete puts[e.key];
+        dels.add(e.key);
+      } else later.push(e);
+    }
+    // A lost frame position only makes a reconnecting engine resend a few frames; an event's state waits for its write.
+    if (Object.keys(puts).length) await this.ctx.storage.put(puts, { allowUnconfirmed: !!opts.unconfirmed });
+    if (dels.size) await this.ctx.storage.delete([...dels]);
+    for (const e of later) {
+      switch (e.t) {
+        case "alarm":
+          await this.ctx.storage.setAlarm(e.at);
+          break;
+        case "record_running": {
+          const id = this.must().core.init.id;
+          this.ctx.waitUntil(recordTaskStatus(this.env.DB, id, "running", e.at).catch((err) => this.logD1(err)));
+          break;
+        }
+        case "engine_cancel":
+          this.cancelEngine(e.state);
+          break;
+        case "settle":
+          await this.sync();
+          break;
+        case "artifact_row": {
+          const c = this.must().core;
+          await artifactRowStatement(this.env.DB, c.init.id, c.init.userId, e.artifact, Date.now()).run();
+          break;
+        }
+      }
+    }
+  }
+
   /** Idempotent: a second init (e.g. a retried request) changes nothing. */
   async init(init: TrackerInit): Promise<TaskSnapshot> {
     if (!this.state) {
-      const now = Date.now();
-      this.state = {
-        init,
-        status: "queued",
-        progress: 0,
-        stage: null,
-        segmentsTotal: null,
-        engineSeq: -1,
-        seq: 0,
-        segments: [],
-        uploads: {},
-        result: null,
-        error: null,
-        callId: null,
-        lastEventAt: now,
-        updatedAt: now,
-        synced: false,
-        ignoredEvents: 0,
-      };
-      await this.save();
+      const s = initialState(init, Date.now());
+      this.state = s;
+      await this.ctx.storage.put({ [KEYS.core]: s.core, [KEYS.frame]: s.frame });
       await this.ctx.storage.setAlarm(init.createdAt + init.startTimeoutMs);
     }
     return this.snapshot();
   }
 
   async snapshot(): Promise<TaskSnapshot> {
+    return this.snapshotOf([]);
+  }
+
+  private snapshotOf(replay: { n: number }[]): TaskSnapshot {
     const s = this.must();
-    return { seq: s.seq, task: this.view(s), segments: s.segments };
+    return {
+      seq: s.core.seq,
+      task: taskView(s),
+      segments: segmentList(s),
+      artifacts: announcedArtifacts(s).map((a) => artifactView(s.core.init.id, a)),
+      live: {
+        sample_rate: s.core.init.sampleRate ?? 24_000,
+        last_frame: s.frame.last,
+        replay: replay.length ? { first_frame: replay[0]!.n, frames: replay.length } : null,
+      },
+    };
   }
 
   /** The queue consumer reports a successful submit. Returns whether the engine must be told to cancel. */
   async dispatched(callId: string): Promise<{ cancel: boolean }> {
-    const s = this.must();
-    s.callId = callId;
-    if (isTerminal(s.status)) {
-      await this.save();
-      return { cancel: true };
-    }
-    if (s.status === "queued") {
-      s.status = "dispatched";
-      this.touch(s);
-      this.broadcast({ type: "status", seq: ++s.seq, status: "dispatched" });
-    }
-    await this.save();
-    return { cancel: false };
+    return this.run(onDispatched(this.must(), callId, Date.now()));
   }
 
-  /** An engine event, already authenticated by the callback route. */
+  /** A v1 engine event (HTTP), already authenticated by the callback route. */
   async engineEvent(raw: unknown): Promise<EventAck> {
-    const s = this.must();
-    const event = EngineEvent.parse(raw);
-    if (isTerminal(s.status) || event.seq <= s.engineSeq) {
-      s.ignoredEvents += 1;
-      await this.save();
-      return { accepted: false, state: s.status };
-    }
-    if (event.type === "segment" && s.uploads[`segments/${event.index}`] === undefined) {
-      this.log.warn("task.segment_without_upload", { task_id: s.init.id, index: event.index });
-      s.ignoredEvents += 1;
-      await this.save();
-      return { accepted: false, state: s.status };
-    }
-    s.engineSeq = event.seq;
-    s.lastEventAt = Date.now();
-    if (s.status === "queued" || s.status === "dispatched") {
-      if (event.type !== "failed") {
-        s.status = "running";
-        this.touch(s);
-        this.broadcast({ type: "status", seq: ++s.seq, status: "running" });
-        // From now on the deadline is silence, not the start: the alarm re-arms itself from lastEventAt.
-        await this.ctx.storage.setAlarm(s.lastEventAt + s.init.heartbeatTimeoutMs);
-        this.ctx.waitUntil(recordTaskStatus(this.env.DB, s.init.id, "running", s.updatedAt).catch((e) => this.logD1(e)));
-      }
-    }
-    switch (event.type) {
-      case "started":
-        s.segmentsTotal = event.segments_total ?? null;
-        s.stage = "started";
-        this.broadcast({ type: "progress", seq: ++s.seq, progress: s.progress, stage: "started" });
-        break;
-      case "progress":
-        // Progress never goes backwards, whatever order the engine's numbers arrive in.
-        s.progress = Math.max(s.progress, event.progress);
-        s.stage = event.stage;
-        this.broadcast({ type: "progress", seq: ++s.seq, progress: s.progress, stage: s.stage });
-        break;
-      case "segment": {
-        const seg = { index: event.index, url: audioUrls.segment(s.init.id, event.index), duration_ms: event.duration_ms };
-        if (!s.segments.some((x) => x.index === event.index)) {
-          s.segments.push(seg);
-          s.segments.sort((a, b) => a.index - b.index);
-          this.broadcast({ type: "segment", seq: ++s.seq, ...seg });
-        }
-        break;
-      }
-      case "heartbeat":
-        break;
-      case "completed": {
-        const size = s.uploads["final"];
-        if (size === undefined) {
-          await this.finish(s, "failed", { code: "upload_missing", message: "The engine reported success without uploading the audio.", retryable: true });
-          return { accepted: true, state: s.status };
-        }
-        const key = s.init.kind === "generate" && s.init.generationId ? audioKeys.generation(s.init.userId, s.init.generationId) : audioKeys.preview(s.init.userId, s.init.id);
-        s.result = {
-          duration_ms: event.duration_ms,
-          sample_rate: event.sample_rate,
-          size_bytes: size,
-          audio_url: s.init.generationId ? audioUrls.generation(s.init.generationId) : audioUrls.preview(s.init.id),
-          generation_id: s.init.generationId,
-          formats: s.uploads["final.mp3"] !== undefined ? ["wav", "mp3"] : ["wav"],
-          key,
-          mp3SizeBytes: s.uploads["final.mp3"] ?? null,
-        };
-        s.progress = 1;
-        await this.finish(s, "succeeded", null);
-        return { accepted: true, state: s.status };
-      }
-      case "failed":
-        await this.finish(s, "failed", event.error);
-        return { accepted: true, state: s.status };
-    }
-    this.touch(s);
-    await this.save();
-    return { accepted: true, state: s.status };
+    return this.run(onEvent(this.must(), EngineEvent.parse(raw), Date.now()));
   }
 
-  /** Asked by the upload route before it streams bytes into R2. */
-  async beginUpload(path: string): Promise<UploadPermit> {
+  /** Asked by the upload routes before bytes go to R2: the registry's rules for this job, and the task's state. */
+  async beginArtifact(kind: string, index: number | null): Promise<UploadPermit> {
     const s = this.state;
     if (!s) return { ok: false, status: 404, code: "not_found", message: "Unknown job." };
-    // The optional MP3 may also follow `completed` (an engine need not hold completion back for it).
-    const lateMp3 = path === "final.mp3" && s.status === "succeeded";
-    if (isTerminal(s.status) && !lateMp3) return { ok: false, status: 409, code: "job_finished", message: `This job is already ${s.status}.` };
-    const seg = /^segments\/(\d{1,3})$/.exec(path);
-    if (seg) return { ok: true, key: audioKeys.segment(s.init.userId, s.init.id, Number(seg[1])), userId: s.init.userId };
-    if (path === "final.mp3") {
-      if (s.init.kind !== "generate" || !s.init.generationId) return { ok: false, status: 404, code: "not_found", message: "Only generations keep an MP3." };
-      return { ok: true, key: audioKeys.generationMp3(s.init.userId, s.init.generationId), userId: s.init.userId };
+    const problem = checkArtifactAddress(kind, index, s.core.init.kind);
+    if (problem) {
+      const status = problem.field === "index" ? 400 : 404;
+      return { ok: false, status, code: `invalid_artifact_${problem.field}`, message: problem.message, details: { kind, index } };
     }
-    if (path === "final") {
-      const key = s.init.kind === "generate" && s.init.generationId ? audioKeys.generation(s.init.userId, s.init.generationId) : audioKeys.preview(s.init.userId, s.init.id);
-      return { ok: true, key, userId: s.init.userId };
-    }
-    return { ok: false, status: 404, code: "not_found", message: "Unknown upload path." };
+    const k = kind as ArtifactKind;
+    const check = checkUpload(s, k, index, k === "final_mp3");
+    if (!check.ok) return check;
+    return { ok: true, key: check.key, userId: s.core.init.userId, kind: k };
   }
 
-  async uploaded(path: string, sizeBytes: number): Promise<void> {
-    const s = this.must();
-    s.uploads[path] = sizeBytes;
-    if (path === "final.mp3" && s.status === "succeeded" && s.result && s.init.generationId) {
-      s.result.mp3SizeBytes = sizeBytes;
-      s.result.formats = ["wav", "mp3"];
-      await this.env.DB.prepare(`UPDATE generations SET mp3_size_bytes = ?3 WHERE id = ?1 AND user_id = ?2`)
-        .bind(s.init.generationId, s.init.userId, sizeBytes)
-        .run();
-    }
-    await this.save();
+  /** The bytes are in R2. False when the task ended meanwhile (the route then deletes them). */
+  async artifactStored(a: StoredArtifact): Promise<boolean> {
+    return (await this.run(onArtifactStored(this.must(), a, Date.now()))).recorded;
+  }
+
+  async registerMultipart(uploadId: string, record: MultipartRecord): Promise<void> {
+    this.multiparts.set(uploadId, record);
+    await this.ctx.storage.put(`mp:${uploadId}`, record);
+  }
+
+  /** A multipart upload of this job, if the task still takes it. */
+  async multipartFor(uploadId: string): Promise<(MultipartRecord & { ok: true }) | { ok: false; status: 404 | 409; code: string; message: string }> {
+    const record = this.multiparts.get(uploadId);
+    if (!record) return { ok: false, status: 404, code: "upload_not_found", message: "No such upload for this job." };
+    const check = checkUpload(this.must(), record.kind, record.index, record.kind === "final_mp3");
+    if (!check.ok) return check;
+    return { ok: true, ...record };
+  }
+
+  async multipartDone(uploadId: string): Promise<void> {
+    this.multiparts.delete(uploadId);
+    await this.ctx.storage.delete(`mp:${uploadId}`);
+  }
+
+  /** An announced artifact (the serving route asks while the task is live; D1 has them afterwards). */
+  async artifactFor(kind: string, index: number | null): Promise<StoredArtifact | null> {
+    const s = this.state;
+    if (!s) return null;
+    return announcedArtifacts(s).find((a) => a.kind === kind && a.index === index) ?? null;
   }
 
   async cancel(): Promise<CancelOutcome> {
-    const s = this.must();
-    if (isTerminal(s.status)) return { cancelled: false, status: s.status };
-    await this.finish(s, "cancelled", null);
-    return { cancelled: true, callId: s.callId };
+    return this.run(onCancel(this.must(), Date.now()));
   }
 
   /** Fails the task from outside the engine (dead-letter queue, stale-task sweep). */
   async fail(error: EngineError): Promise<{ failed: boolean }> {
-    const s = this.must();
-    if (isTerminal(s.status)) return { failed: false };
-    await this.finish(s, "failed", error);
-    return { failed: true };
+    return this.run(onFail(this.must(), error, Date.now()));
   }
 
-  async stats(): Promise<{ ignoredEvents: number; engineSeq: number; synced: boolean; status: TaskState }> {
+  async stats(): Promise<{ ignoredEvents: number; engineSeq: number; synced: boolean; status: TaskState; lastFrame: number; delivered: number[]; listeners: number; replayBytes: number }> {
     const s = this.must();
-    return { ignoredEvents: s.ignoredEvents, engineSeq: s.engineSeq, synced: s.synced, status: s.status };
+    return {
+      ignoredEvents: s.core.ignoredEvents,
+      engineSeq: s.core.engineSeq,
+      synced: s.core.synced,
+      status: s.core.status,
+      lastFrame: s.frame.last,
+      delivered: deliveredSegments(s),
+      listeners: this.ctx.getWebSockets("listener").length,
+      replayBytes: this.replay.bytes,
+    };
   }
 
   /**
@@ -277,47 +287,215 @@ export class TaskTracker extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    const s = this.state;
-    if (!s) return;
-    const now = Date.now();
-    if (isTerminal(s.status)) {
-      if (!s.synced) await this.sync(s);
-      return;
-    }
-    if ((s.status === "queued" || s.status === "dispatched") && now >= s.init.createdAt + s.init.startTimeoutMs) {
-      await this.finish(s, "failed", { code: "engine_timeout", message: "The speech engine did not start this job in time. Your credits were returned.", retryable: true });
-      return;
-    }
-    if (s.status === "running" && now >= s.lastEventAt + s.init.heartbeatTimeoutMs) {
-      await this.finish(s, "failed", { code: "engine_timeout", message: "The speech engine stopped responding. Your credits were returned.", retryable: true });
-      return;
-    }
-    const next = s.status === "running" ? s.lastEventAt + s.init.heartbeatTimeoutMs : s.init.createdAt + s.init.startTimeoutMs;
-    await this.ctx.storage.setAlarm(Math.max(next, now + 1000));
+    if (!this.state) return;
+    await this.run(onAlarm(this.state, Date.now()));
   }
 
-  /** WebSocket upgrade; the Worker route has already checked that the caller owns the task. */
+  /**
+   * Upgrades and streams, reached only through the Worker's routes, which
+   * authenticate first and set the `x-utter-*` headers themselves:
+   * `/engine` (job token checked), `/listen` and `/live.{pcm,wav}` (owner checked).
+   */
   override async fetch(request: Request): Promise<Response> {
     const s = this.state;
+    const path = new URL(request.url).pathname;
+    if (path === "/engine") {
+      if (!s || request.headers.get("x-utter-job") !== s.core.init.id) return new Response("not found", { status: 404 });
+      if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+      return this.acceptEngine(s);
+    }
     const userId = request.headers.get("x-utter-user");
-    if (!s || !userId || userId !== s.init.userId) return new Response("not found", { status: 404 });
+    if (!s || !userId || userId !== s.core.init.userId) return new Response("not found", { status: 404 });
+    if (path === "/live.pcm" || path === "/live.wav") return this.liveResponse(s, path.endsWith(".wav") ? "wav" : "pcm");
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
-    this.ctx.acceptWebSocket(server);
-    server.serializeAttachment({ userId });
-    server.send(JSON.stringify({ type: "snapshot", ...(await this.snapshot()) } satisfies ServerMessage));
+    this.ctx.acceptWebSocket(server, ["listener"]);
+    this.sendSnapshot(server, userId);
     return new Response(null, { status: 101, webSocket: client });
   }
 
+  private acceptEngine(s: TrackerState): Response {
+    // One engine socket per task: a reconnect supersedes the old one.
+    for (const old of this.ctx.getWebSockets("engine")) this.closeSocket(old, CLOSE_CODES.superseded, "superseded by a newer engine socket");
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, ["engine"]);
+    server.serializeAttachment({ role: "engine" } satisfies Attachment);
+    const hello: StreamHello = {
+      type: "hello",
+      protocol: 2,
+      acked_seq: s.core.engineSeq,
+      state: s.core.status,
+      artifacts: Object.values(s.artifacts).map((a) => ({ kind: a.kind, index: a.index })),
+      last_frame: s.frame.last,
+      sample_rate: s.core.init.sampleRate ?? 24_000,
+    };
+    server.send(JSON.stringify(hello));
+    if (isTerminal(s.core.status)) this.closeSocket(server, CLOSE_CODES.taskEnded, `task ${s.core.status}`);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** Snapshot, then the replay of held frames, then (from the caller's next turn) the live tail: nothing interleaves. */
+  private sendSnapshot(ws: WebSocket, userId: string) {
+    const s = this.must();
+    const fromArtifacts = new Set(Object.keys(s.segments).map(Number));
+    const replay = this.replay.frames((i) => fromArtifacts.has(i));
+    ws.serializeAttachment({ role: "listener", userId, skip: [...fromArtifacts] } satisfies Attachment);
+    this.skips.set(ws, fromArtifacts);
+    this.covered.set(ws, { frame: s.frame.last, seq: s.core.seq });
+    ws.send(JSON.stringify({ type: "snapshot", ...this.snapshotOf(replay) } satisfies ServerMessage));
+    for (const f of replay) ws.send(f.data);
+  }
+
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    // The only request a client makes: "send me a snapshot" (e.g. after it noticed a gap in seq).
-    if (typeof message === "string" && message.includes('"snapshot"') && this.state) {
-      ws.send(JSON.stringify({ type: "snapshot", ...(await this.snapshot()) } satisfies ServerMessage));
+    const role = this.attachment(ws)?.role;
+    if (role === "engine") {
+      if (typeof message === "string") await this.engineText(ws, message);
+      else await this.engineFrame(ws, message);
+      return;
+    }
+    // A listener asks for a snapshot (e.g. after it noticed a gap in seq) or acks the frames it received.
+    if (role === "listener" && typeof message === "string" && this.state && message.length < 256) {
+      let msg: { type?: unknown; frame?: unknown };
+      try {
+        msg = JSON.parse(message) as typeof msg;
+      } catch {
+        return;
+      }
+      const a = this.attachment(ws);
+      if (msg.type === CLIENT_REQUEST_SNAPSHOT && a?.role === "listener") this.sendSnapshot(ws, a.userId);
+      else if (msg.type === "ack" && Number.isSafeInteger(msg.frame)) this.listenerAcks.set(ws, Math.max(this.listenerAcks.get(ws) ?? -1, msg.frame as number));
+    }
+  }
+
+  private async engineText(ws: WebSocket, message: string): Promise<void> {
+    if (message.length > EVENT_MAX_BYTES) return this.closeSocket(ws, CLOSE_CODES.tooLarge, `event over ${EVENT_MAX_BYTES} bytes`);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(message);
+    } catch {
+      return this.closeSocket(ws, CLOSE_CODES.malformed, "not JSON");
+    }
+    const parsed = EngineEvent.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return this.closeSocket(ws, CLOSE_CODES.malformed, `bad event: ${issue?.path.join(".") || "body"} ${issue?.message ?? ""}`.slice(0, 120));
+    }
+    const s = this.must();
+    if (parsed.data.job_id !== s.core.init.id) return this.closeSocket(ws, CLOSE_CODES.otherJob, "event for another job");
+    const step = onEvent(s, parsed.data, Date.now());
+    // The engine hears first; the fan-out, the writes and any settle follow (issue 16, ADR 0009).
+    ws.send(JSON.stringify({ type: "ack", seq: parsed.data.seq, ...step.reply } satisfies StreamAck));
+    await this.run(step);
+  }
+
+  private async engineFrame(ws: WebSocket, data: ArrayBuffer): Promise<void> {
+    const decoded = decodeFrameHeader(data);
+    if (!decoded.ok) {
+      return this.closeSocket(ws, decoded.reason === "too_large" ? CLOSE_CODES.tooLarge : CLOSE_CODES.malformed, `frame refused: ${decoded.reason}`);
+    }
+    const step = onFrame(this.must(), decoded.header, Date.now());
+    if (!step.reply.ok) return this.closeSocket(ws, step.reply.code, step.reply.reason);
+    this.state = step.state;
+    // Relay before anything is stored.
+    this.relay(data, decoded.header);
+    this.replay.add(decoded.header, data);
+    await this.apply(step.effects, { unconfirmed: true });
+  }
+
+  private relay(data: ArrayBuffer, h: FrameHeader) {
+    this.fanOut.push({ data, targets: this.ctx.getWebSockets("listener"), frame: h.frame, segment: h.segment, seq: null });
+    for (const stream of this.streams) stream.frame(data, h);
+  }
+
+  /** One queued item to one listener, with the per-listener rules: covered by its snapshot, taken from artifacts, flow control. */
+  private deliver(ws: WebSocket, item: FanOutItem) {
+    const covered = this.covered.get(ws);
+    if (item.frame !== null) {
+      if (covered && item.frame <= covered.frame) return;
+      if (item.segment !== null && this.state?.segments[item.segment] && this.skipOf(ws).has(item.segment)) return;
+      const acked = this.listenerAcks.get(ws);
+      if (acked !== undefined && item.frame - acked > LISTENER_MAX_FRAMES_BEHIND) return this.resync(ws);
+    } else if (covered && item.seq !== null && item.seq <= covered.seq) {
+      return;
+    }
+    this.sendListener(ws, item.data);
+  }
+
+  private skipOf(ws: WebSocket): Set<number> {
+    let skip = this.skips.get(ws);
+    if (!skip) {
+      const a = this.attachment(ws);
+      skip = new Set(a?.role === "listener" ? a.skip : []);
+      this.skips.set(ws, skip);
+    }
+    return skip;
+  }
+
+  /** Sends to one listener; one that has fallen too far behind is told to resync and closed (it never slows the engine). */
+  private sendListener(ws: WebSocket, data: string | ArrayBuffer) {
+    try {
+      ws.send(data);
+      const queued = (ws as { bufferedAmount?: number }).bufferedAmount;
+      if (typeof queued === "number" && queued > LISTENER_MAX_BUFFERED_BYTES) this.resync(ws);
+    } catch {
+      // a socket closing under us; the client resumes from a snapshot
+    }
+  }
+
+  private resync(ws: WebSocket) {
+    const seq = this.state?.core.seq ?? 0;
+    try {
+      ws.send(JSON.stringify({ type: "resync", seq, reason: "behind" } satisfies ServerMessage));
+    } catch {
+      // closing anyway
+    }
+    this.closeSocket(ws, CLOSE_CODES.behind, "too far behind: reconnect for a snapshot");
+    this.skips.delete(ws);
+    this.listenerAcks.delete(ws);
+    this.covered.delete(ws);
+  }
+
+  private broadcast(message: ServerMessage) {
+    const data = JSON.stringify(message);
+    this.fanOut.push({ data, targets: this.ctx.getWebSockets("listener"), frame: null, segment: null, seq: message.seq });
+    if (message.type === "segment" || message.type === "completed" || message.type === "failed" || message.type === "cancelled") {
+      for (const stream of this.streams) stream.event(message);
+    }
+  }
+
+  private cancelEngine(state: "cancelled" | "failed") {
+    for (const ws of this.ctx.getWebSockets("engine")) {
+      try {
+        ws.send(JSON.stringify({ type: "cancel", state } satisfies StreamCancel));
+      } catch {
+        // already gone
+      }
+      this.closeSocket(ws, CLOSE_CODES.taskEnded, `task ${state}`);
+    }
+  }
+
+  private closeSocket(ws: WebSocket, code: number, reason: string) {
+    try {
+      ws.close(code, reason.slice(0, 120));
+    } catch {
+      // already closed
+    }
+  }
+
+  private attachment(ws: WebSocket): Attachment | null {
+    try {
+      return (ws.deserializeAttachment() as Attachment | null) ?? null;
+    } catch {
+      return null;
     }
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    this.skips.delete(ws);
+    this.listenerAcks.delete(ws);
+    this.covered.delete(ws);
     try {
       ws.close(code === 1005 ? 1000 : code, "closing");
     } catch {
@@ -325,42 +503,48 @@ export class TaskTracker extends DurableObject<Env> {
     }
   }
 
-  private async finish(s: TrackerState, status: "succeeded" | "failed" | "cancelled", error: EngineError | null): Promise<void> {
-    s.status = status;
-    s.error = error;
-    this.touch(s);
-    const seq = ++s.seq;
-    if (status === "succeeded" && s.result) {
-      const { key: _key, mp3SizeBytes: _mp3, ...result } = s.result;
-      this.broadcast({ type: "completed", seq, result });
-    } else if (status === "failed" && error) {
-      this.broadcast({ type: "failed", seq, error });
-    } else if (status === "cancelled") {
-      this.broadcast({ type: "cancelled", seq });
-    }
-    await this.save();
-    await this.sync(s);
+  /** A streaming PCM or WAV body of the task's audio: announced segments from R2, then held and live frames, until the task ends. */
+  private liveResponse(s: TrackerState, format: "pcm" | "wav"): Response {
+    const fromArtifacts = new Set(Object.keys(s.segments).map(Number));
+    const stream = new LiveStream({
+      format,
+      sampleRate: s.core.init.sampleRate ?? 24_000,
+      bucket: this.env.AUDIO,
+      artifacts: segmentList(s).map((seg) => s.artifacts[`segment/${seg.index}`]!).filter(Boolean),
+      skip: fromArtifacts,
+      replay: this.replay.frames((i) => fromArtifacts.has(i)).map((f) => f.data),
+      ended: isTerminal(s.core.status),
+      onDone: (st) => this.streams.delete(st),
+    });
+    this.streams.add(stream);
+    return new Response(stream.readable, {
+      headers: { "content-type": format === "wav" ? "audio/wav" : `audio/L16;rate=${s.core.init.sampleRate ?? 24_000};channels=1`, "cache-control": "no-store" },
+    });
   }
 
-  private async sync(s: TrackerState): Promise<void> {
+  private async sync(): Promise<void> {
+    const s = this.must();
+    const c = s.core;
+    if (!isTerminal(c.status)) return;
     try {
+      // A success keeps every announced artifact; a cancel or failure only what was delivered (issue 15).
+      const keep = announcedArtifacts(s).filter((a) => c.status === "succeeded" || a.kind === "segment");
       await settleTask(this.env.DB, {
-        taskId: s.init.id,
-        userId: s.init.userId,
-        kind: s.init.kind,
-        cost: s.init.cost,
-        generationId: s.init.generationId,
-        voiceId: s.init.voiceId,
-        status: s.status as "succeeded" | "failed" | "cancelled",
-        error: s.error,
-        result: s.result
-          ? { duration_ms: s.result.duration_ms, sample_rate: s.result.sample_rate, size_bytes: s.result.size_bytes, key: s.result.key, mp3SizeBytes: s.result.mp3SizeBytes ?? null }
-          : null,
-        segmentCount: s.segments.length,
-        at: s.updatedAt,
+        taskId: c.init.id,
+        userId: c.init.userId,
+        kind: c.init.kind,
+        cost: c.init.cost,
+        generationId: c.init.generationId,
+        voiceId: c.init.voiceId,
+        status: c.status,
+        error: c.error,
+        result: c.result ? { duration_ms: c.result.duration_ms, sample_rate: c.result.sample_rate, size_bytes: c.result.size_bytes, key: c.result.key } : null,
+        segmentCount: Object.keys(s.segments).length,
+        artifacts: keep,
+        charge: c.charge,
+        at: c.updatedAt,
       });
-      s.synced = true;
-      await this.save();
+      await this.run(onSynced(this.must()));
       await this.ctx.storage.deleteAlarm();
     } catch (err) {
       this.logD1(err);
@@ -368,41 +552,7 @@ export class TaskTracker extends DurableObject<Env> {
     }
   }
 
-  private touch(s: TrackerState) {
-    s.updatedAt = Date.now();
-  }
-
-  private broadcast(message: ServerMessage) {
-    const data = JSON.stringify(message);
-    for (const ws of this.ctx.getWebSockets()) {
-      try {
-        ws.send(data);
-      } catch {
-        // a socket closing under us; the client resumes from a snapshot
-      }
-    }
-  }
-
   private logD1(err: unknown) {
-    this.log.error("task.d1_write_failed", { task_id: this.state?.init.id, error: String(err) });
-  }
-
-  private view(s: TrackerState): TaskView {
-    const { key: _key, mp3SizeBytes: _mp3, ...result } = s.result ?? { key: "", mp3SizeBytes: null };
-    return {
-      id: s.init.id,
-      kind: s.init.kind,
-      status: s.status,
-      progress: s.progress,
-      stage: s.stage,
-      segments_total: s.segmentsTotal,
-      generation_id: s.init.generationId,
-      voice_id: s.init.voiceId,
-      cost: s.init.cost,
-      error: s.error,
-      result: s.result ? (result as TaskResult) : null,
-      created_at: new Date(s.init.createdAt).toISOString(),
-      updated_at: new Date(s.updatedAt).toISOString(),
-    };
+    this.log.error("task.d1_write_failed", { task_id: this.state?.core.init.id, error: String(err) });
   }
 }

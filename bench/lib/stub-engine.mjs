@@ -16,8 +16,8 @@ export function startStubEngine(token) {
     for await (const chunk of req) raw += chunk;
     if (req.method === "POST" && req.url === "/jobs") {
       const job = JSON.parse(raw);
-      if (job.protocol !== 1 || !job.job_id || !job.callbacks?.events_url)
-        return reply(400, { error: { code: "invalid_request", message: "not a v1 job" } });
+      if (![1, 2].includes(job.protocol) || !job.job_id || !job.callbacks?.events_url)
+        return reply(400, { error: { code: "invalid_request", message: "not a v1 or v2 job" } });
       if (!jobs.has(job.job_id)) {
         job.receivedAt = performance.now();
         jobs.set(job.job_id, job);

@@ -309,7 +309,7 @@ describe("MP3 downloads", () => {
     expect(dl.headers.get("content-disposition")).toMatch(/\.mp3"$/);
     expect(new Uint8Array(await dl.arrayBuffer())).toEqual(mp3);
     expect((await call(`/api/generations/${created.generation_id}`, { method: "DELETE", cookie: user.cookie })).status).toBe(204);
-    expect(await env.AUDIO.head(audioKeys.generationMp3(user.id, created.generation_id))).toBeNull();
+    expect(await env.AUDIO.head(`users/${user.id}/generations/${created.generation_id}.mp3`)).toBeNull();
   });
 
   it("a generation without an MP3 lists only WAV; previews take no MP3", async () => {

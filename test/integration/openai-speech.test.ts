@@ -1,7 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import { pcmOfWav } from "../../worker/openai/wav-pcm";
+import { pcmOfWav } from "../support/wav-pcm";
 import { installFakeEngine, type FakeEngine } from "../support/fake-engine";
 import { createVoice, expectLedgerInvariant } from "../support/factories";
 import { call, ORIGIN, signUp } from "../support/http";

@@ -10,7 +10,7 @@ import { createVoice, grantCredits, setPlan } from "../support/factories";
 import { call, type TestUser } from "../support/http";
 import { ledgerCheckedUsers } from "../support/ledger-users";
 import { openTaskSocket, socketStatus } from "../support/socket";
-import { wavDurationMs } from "../support/wav";
+import { makeWav, wavDurationMs } from "../support/wav";
 
 interface Created {
   task_id: string;
@@ -242,21 +242,28 @@ describe("task pipeline: queue → engine → Durable Object → WebSocket", () 
     expect((await snapshot(user, task.task_id)).task.error?.code).toBe("engine_timeout");
   });
 
-  it("cancels mid-flight: cancelled, engine told, credits released, later events ignored", async () => {
+  it("cancels mid-flight: cancelled, engine told, the delivered part charged and the rest released, later events ignored", async () => {
     const engine = installFakeEngine();
     const user = await newUser("cancel");
     const voice = await createVoice(user.id);
     const before = await balanceOf(user);
-    const task = await created(user, voice.id);
+    const task = await created(user, voice.id, "A sentence of about fifty characters, give or take. ".repeat(5).trim()); // 259 chars: 3 credits
+    expect(task.cost).toBe(3);
     const job = await engine.waitForJob(task.task_id);
     await job.ack({ type: "started", segments_total: 3 });
     await job.segment(0);
+    // Segment 1 is uploaded but never announced: it was not delivered.
+    expect((await job.upload("segments/1", makeWav(300))).status).toBe(201);
     const ws = await openTaskSocket(task.task_id, user.cookie);
     const res = await call(`/api/tasks/${task.task_id}`, { method: "DELETE", cookie: user.cookie });
     expect(res.status).toBe(200);
-    expect(TaskSnapshot.parse(await res.json()).task.status).toBe("cancelled");
-    await ws.waitFor((m) => m.type === "cancelled");
-    expect(await balanceOf(user)).toBe(before);
+    const cancelledSnap = TaskSnapshot.parse(await res.json());
+    expect(cancelledSnap.task.status).toBe("cancelled");
+    // One of three parts was delivered: a third of the cost (DESIGN §6), the rest released.
+    expect(cancelledSnap.task.charge).toEqual({ credits: 1, of: 3, parts_delivered: 1, parts_total: 3 });
+    const cancelledMsg = await ws.waitFor((m) => m.type === "cancelled");
+    expect(cancelledMsg.type === "cancelled" && cancelledMsg.charge?.credits).toBe(1);
+    expect(await balanceOf(user)).toBe(before - 1);
     const started = Date.now();
     while (!engine.cancels.includes(`call_${task.task_id}`) && Date.now() - started < 3000) await new Promise((r) => setTimeout(r, 20));
     expect(engine.cancels).toContain(`call_${task.task_id}`);
@@ -269,7 +276,14 @@ describe("task pipeline: queue → engine → Durable Object → WebSocket", () 
     const again = await call(`/api/tasks/${task.task_id}`, { method: "DELETE", cookie: user.cookie });
     expect(again.status).toBe(409);
     expect((await snapshot(user, task.task_id)).task.status).toBe("cancelled");
-    expect(await balanceOf(user)).toBe(before);
+    expect(await balanceOf(user)).toBe(before - 1);
+    const ledger = (await (await call("/api/credits/ledger", { cookie: user.cookie })).json()) as { entries: { kind: string; task_id: string | null; delta: number; note: string }[] };
+    const settle = ledger.entries.find((e) => e.task_id === task.task_id && e.kind !== "reserve");
+    expect(settle).toMatchObject({ kind: "capture", delta: 2, note: "Charged 1 of 3 credits: 1 of 3 parts were delivered (cancelled)" });
+    // The delivered part stays playable; the undelivered ones are never served.
+    expect((await call(`/api/tasks/${task.task_id}/segments/0`, { cookie: user.cookie })).status).toBe(200);
+    expect((await call(`/api/tasks/${task.task_id}/artifacts/segment/1`, { cookie: user.cookie })).status).toBe(404);
+    expect((await call(`/api/tasks/${task.task_id}/segments/1`, { cookie: user.cookie })).status).toBe(404);
     ws.close();
   });
 

@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { vi } from "vitest";
-import { EventAck, SubmitRequest, type EngineEvent } from "../../worker/engine/protocol";
+import { EventAck, MultipartPart, MultipartStart, SubmitRequest, type EngineEvent } from "../../worker/engine/protocol";
 import { makeWav, wavDurationMs } from "./wav";
 
 export const ENGINE_URL = "http://engine.test";
@@ -140,6 +140,29 @@ export class JobDriver {
       headers: { "content-type": "audio/wav", "content-length": String(bytes.byteLength) },
       body: bytes,
     });
+  }
+
+  /** v2 artifact routes: `…/artifacts/{path}` with the job token. */
+  async artifact(path: string, init: { method: "PUT" | "POST"; body?: Uint8Array<ArrayBuffer> | string; contentType?: string | null; token?: string; length?: number }): Promise<Response> {
+    const headers = new Headers();
+    if (init.contentType !== null) headers.set("content-type", init.contentType ?? "audio/wav");
+    if (init.body !== undefined) headers.set("content-length", String(init.length ?? (typeof init.body === "string" ? new TextEncoder().encode(init.body).byteLength : init.body.byteLength)));
+    return this.request(`${this.job.callbacks.upload_url}/artifacts/${path}`, { method: init.method, token: init.token, headers, body: init.body });
+  }
+
+  /** Uploads `kind[/index]` in parts of `partSize` made by `part(n)` (1-based), one part in memory at a time. */
+  async multipart(path: string, parts: number, part: (n: number) => Uint8Array<ArrayBuffer>, contentType = "audio/wav") {
+    const start = await this.artifact(`${path}/uploads`, { method: "POST", contentType });
+    if (start.status !== 201) throw new Error(`multipart start refused: ${start.status} ${await start.text()}`);
+    const { upload_id } = MultipartStart.parse(await start.json());
+    const done: { part_number: number; etag: string }[] = [];
+    for (let n = 1; n <= parts; n++) {
+      const res = await this.artifact(`${path}/uploads/${upload_id}/parts/${n}`, { method: "PUT", body: part(n), contentType: "application/octet-stream" });
+      if (res.status !== 200) throw new Error(`part ${n} refused: ${res.status} ${await res.text()}`);
+      done.push(MultipartPart.parse(await res.json()));
+    }
+    const complete = await this.artifact(`${path}/uploads/${upload_id}/complete`, { method: "POST", body: JSON.stringify({ parts: done }), contentType: "application/json" });
+    return { uploadId: upload_id, response: complete };
   }
 
   async fetchReference(token?: string): Promise<Response> {

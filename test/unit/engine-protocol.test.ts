@@ -11,7 +11,7 @@ const invalid = import.meta.glob<{ schema: ProtocolSchemaName; description: stri
   import: "default",
 });
 
-describe("engine protocol v1 fixtures (shared with the Python engine)", () => {
+describe("engine protocol fixtures, v1 and v2 (shared with the Python engine)", () => {
   it("has fixtures for every schema", () => {
     const named = new Set([...Object.values(valid), ...Object.values(invalid)].map((f) => f.schema));
     expect([...named].sort()).toEqual(Object.keys(PROTOCOL_SCHEMAS).sort());

@@ -71,10 +71,15 @@ const ops: Record<string, Partial<Record<Method, Op>>> = {
   "/api/tasks": { get: { summary: "Tasks (?status=active|all)", ok: 200 } },
   "/api/tasks/{id}": {
     get: { summary: "Task snapshot (the same as the socket's first message)", ok: 200, response: TaskSnapshot },
-    delete: { summary: "Cancel a task; its credits are released", ok: 200, response: TaskSnapshot },
+    delete: { summary: "Cancel a task; credits for delivered parts are kept, the rest released", ok: 200, response: TaskSnapshot },
   },
   "/api/tasks/{id}/engine": { get: { summary: "Whether the engine still answers for this running task (answering, reason)", ok: 200 } },
-  "/api/tasks/{id}/ws": { get: { summary: "WebSocket of live task messages (snapshot, status, progress, segment, completed, failed, cancelled)", ok: 101 } },
+  "/api/tasks/{id}/ws": {
+    get: { summary: "WebSocket of live task messages (snapshot, status, progress, segment, artifact, completed, failed, cancelled, resync) and binary audio frames (ADR 0009)", ok: 101 },
+  },
+  "/api/tasks/{id}/artifacts/{kind}": { get: { summary: "An unindexed artifact of the task (final, final_mp3), Range-capable", ok: 200 } },
+  "/api/tasks/{id}/artifacts/{kind}/{index}": { get: { summary: "An indexed artifact of the task (segment), Range-capable", ok: 200 } },
+  "/api/tasks/{id}/live": { get: { summary: "The task's audio as one streaming body while it renders (?format=wav|pcm)", ok: 200 } },
   "/api/tasks/{id}/segments/{index}": { get: { summary: "A finished segment's WAV", ok: 200 } },
   "/api/tasks/{id}/audio": { get: { summary: "A design preview's WAV", ok: 200 } },
   "/api/credits/ledger": { get: { summary: "Balance and ledger entries, newest first", ok: 200 } },

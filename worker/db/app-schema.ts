@@ -3,7 +3,8 @@
  * it on every query (DESIGN §7). Times are epoch milliseconds.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { TASK_STATES } from "../tasks/lifecycle";
 import { user } from "./auth-schema";
 
 const now = sql`(cast(unixepoch('subsecond') * 1000 as integer))`;
@@ -37,7 +38,7 @@ export const voices = sqliteTable(
   (t) => [index("voices_user_created_idx").on(t.userId, t.createdAt)],
 );
 
-export const TASK_STATES = ["queued", "dispatched", "running", "succeeded", "failed", "cancelled"] as const;
+export { TASK_STATES };
 
 export const tasks = sqliteTable(
   "tasks",
@@ -97,8 +98,6 @@ export const generations = sqliteTable(
     durationMs: integer("duration_ms"),
     sizeBytes: integer("size_bytes"),
     sampleRate: integer("sample_rate"),
-    /** Set when the engine also uploaded an MP3 of the final audio (optional in protocol v1). */
-    mp3SizeBytes: integer("mp3_size_bytes"),
     cost: integer("cost").notNull(),
     error: text("error", { mode: "json" }),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull().default(now),
@@ -109,6 +108,26 @@ export const generations = sqliteTable(
     index("generations_voice_idx").on(t.voiceId),
     index("generations_task_idx").on(t.taskId),
   ],
+);
+
+/**
+ * Durable outputs of a task, one row per artifact (ADR 0009, migration 0004):
+ * kinds from worker/engine/artifacts.ts; `idx` -1 for unindexed kinds.
+ */
+export const taskArtifacts = sqliteTable(
+  "task_artifacts",
+  {
+    taskId: text("task_id").notNull(),
+    userId: ownerId(),
+    kind: text("kind").notNull(),
+    idx: integer("idx").notNull().default(-1),
+    r2Key: text("r2_key").notNull(),
+    contentType: text("content_type").notNull(),
+    /** Null only for rows backfilled from before this table. */
+    sizeBytes: integer("size_bytes"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.taskId, t.kind, t.idx] }), index("task_artifacts_user_idx").on(t.userId, t.taskId)],
 );
 
 export const LEDGER_KINDS = ["grant", "purchase", "reserve", "capture", "release", "refund", "dispute", "adjustment"] as const;

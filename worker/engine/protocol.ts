@@ -1,5 +1,5 @@
 /**
- * Engine protocol v1 (DESIGN §4): the only contract between the Worker and a
+ * Engine protocol v1 (DESIGN §4) and v2 (DESIGN §4a, ADR 0009): the only contract between the Worker and a
  * speech engine (the Modal GPU app in production, the development engine
  * locally). Defined once here; mirrored in Python by `modal/utter_engine/protocol.py`
  * and pinned by the shared fixtures in `test/fixtures/engine-protocol/`.
@@ -8,8 +8,13 @@
  * (plain Node with type stripping) imports it directly.
  */
 import * as z from "zod";
+import { TASK_STATES, TERMINAL_STATES as LIFECYCLE_TERMINAL } from "../tasks/lifecycle.ts";
 
+/** Protocol v1, the base every engine speaks (the development engine reports it on /health until it streams). */
 export const PROTOCOL_VERSION = 1 as const;
+/** The version the Worker submits (ADR 0009). Engines accept 1 and 2; one that cannot hold a socket falls back to v1 events. */
+export const SUBMIT_PROTOCOL_VERSION = 2 as const;
+export const PROTOCOL_VERSIONS = [1, 2] as const;
 
 /** Language codes accepted end to end (DESIGN §1). */
 export const LANGUAGE_CODES = ["auto", "en", "zh", "ja", "ko", "de", "fr", "ru", "pt", "es", "it"] as const;
@@ -24,6 +29,8 @@ const Id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 url-safe char
 
 /** Callback and reference URLs: http(s) only, so an engine never dereferences another scheme. */
 const HttpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+/** The engine socket's URL (v2). */
+const WsUrl = z.url({ protocol: /^wss?$/, error: "must be a ws(s) URL" });
 
 export const ErrorCode = z
   .string()
@@ -59,7 +66,7 @@ export type VoiceRef = z.infer<typeof VoiceRef>;
 
 export const SubmitRequest = z
   .object({
-    protocol: z.literal(PROTOCOL_VERSION),
+    protocol: z.union([z.literal(1), z.literal(2)]),
     job_id: Id,
     kind: JobKind,
     text: z
@@ -83,11 +90,16 @@ export const SubmitRequest = z
       upload_url: HttpUrl,
       /** Job token: bearer for every callback, upload and reference download. Opaque to engines. */
       token: z.string().min(16).max(512),
+      /** v2: the task's engine socket (`…/internal/engine/jobs/:id/stream`); required when `protocol` is 2. */
+      stream_url: WsUrl.optional(),
     }),
     /** ISO-8601 instant after which the Worker no longer accepts this job's events. */
     deadline: z.iso.datetime({ offset: true }),
   })
   .superRefine((v, ctx) => {
+    if (v.protocol === 2 && !v.callbacks.stream_url) {
+      ctx.addIssue({ code: "custom", path: ["callbacks", "stream_url"], message: "protocol 2 jobs need callbacks.stream_url" });
+    }
     if (v.kind === "generate" && !v.voice) {
       ctx.addIssue({ code: "custom", path: ["voice"], message: "generate jobs need a voice" });
     }
@@ -110,6 +122,8 @@ export const StartedEvent = z.object({
   type: z.literal("started"),
   /** How many segments the text was split into, when known. */
   segments_total: z.number().int().min(1).max(1000).optional(),
+  /** v2, optional: characters (code points) per segment, in index order, for fair charging (ADR 0009). */
+  segment_chars: z.array(z.number().int().min(0).max(5000)).min(1).max(1000).optional(),
 });
 export const ProgressEvent = z.object({
   ...EventBase,
@@ -123,6 +137,8 @@ export const SegmentEvent = z.object({
   type: z.literal("segment"),
   index: z.number().int().min(0).max(999),
   duration_ms: z.number().int().min(0),
+  /** v2, optional: the characters of text this segment speaks. */
+  chars: z.number().int().min(0).max(5000).optional(),
 });
 export const HeartbeatEvent = z.object({ ...EventBase, type: z.literal("heartbeat") });
 /** Sent only after the final upload has been accepted. */
@@ -146,9 +162,9 @@ export const EngineEvent = z.discriminatedUnion("type", [
 export type EngineEvent = z.infer<typeof EngineEvent>;
 export type EngineEventType = EngineEvent["type"];
 
-export const TaskState = z.enum(["queued", "dispatched", "running", "succeeded", "failed", "cancelled"]);
+export const TaskState = z.enum(TASK_STATES);
 export type TaskState = z.infer<typeof TaskState>;
-export const TERMINAL_STATES: readonly TaskState[] = ["succeeded", "failed", "cancelled"];
+export const TERMINAL_STATES: readonly TaskState[] = LIFECYCLE_TERMINAL;
 
 /**
  * The Worker's answer to an event POST (200). `accepted` is false for duplicate,
@@ -162,6 +178,58 @@ export type EventAck = z.infer<typeof EventAck>;
 export const UploadAck = z.object({ size_bytes: z.number().int().min(0) });
 export type UploadAck = z.infer<typeof UploadAck>;
 
+/** The largest event body accepted (HTTP or socket text message). */
+export const EVENT_MAX_BYTES = 16 * 1024;
+/** An event `seq` further than this above the last accepted one is refused (ADR 0009 amendment). */
+export const SEQ_MAX_GAP = 10_000;
+
+// ---- v2: the engine socket (DO → engine text messages) ----
+
+const ArtifactRef = z.object({ kind: z.string().min(1).max(32), index: z.number().int().min(0).nullable() });
+
+/** First message on an accepted engine socket: where the engine stands. */
+export const StreamHello = z.object({
+  type: z.literal("hello"),
+  protocol: z.literal(2).optional(),
+  acked_seq: z.number().int().min(-1),
+  state: TaskState,
+  artifacts: z.array(ArtifactRef),
+  last_frame: z.number().int().min(-1),
+  sample_rate: z.number().int().min(8000).max(48000).optional(),
+});
+export type StreamHello = z.infer<typeof StreamHello>;
+
+/** The answer to each event on the socket, sent before any fan-out or slow work. */
+export const StreamAck = z.object({ type: z.literal("ack"), seq: z.number().int().min(0), accepted: z.boolean(), state: TaskState });
+export type StreamAck = z.infer<typeof StreamAck>;
+
+/** The task ended from outside (user cancel, deadline): stop; the socket closes with 4009. */
+export const StreamCancel = z.object({ type: z.literal("cancel"), state: z.enum(["cancelled", "failed"]) });
+export type StreamCancel = z.infer<typeof StreamCancel>;
+
+export const StreamServerMessage = z.discriminatedUnion("type", [StreamHello, StreamAck, StreamCancel]);
+export type StreamServerMessage = z.infer<typeof StreamServerMessage>;
+
+// ---- v2: artifact uploads ----
+
+export const ArtifactAck = z.object({ kind: z.string().min(1).max(32), index: z.number().int().min(0).nullable(), size_bytes: z.number().int().min(0) });
+export type ArtifactAck = z.infer<typeof ArtifactAck>;
+
+export const MultipartStart = z.object({ upload_id: z.string().min(1).max(1024), part_size: z.number().int().positive() });
+export type MultipartStart = z.infer<typeof MultipartStart>;
+
+export const MultipartPart = z.object({ part_number: z.number().int().min(1).max(10_000), etag: z.string().min(1).max(256) });
+export type MultipartPart = z.infer<typeof MultipartPart>;
+
+export const MultipartComplete = z.object({
+  parts: z
+    .array(MultipartPart)
+    .min(1)
+    .max(10_000)
+    .refine((parts) => parts.every((p, i) => i === 0 || p.part_number > parts[i - 1]!.part_number), "parts must be in ascending part_number order"),
+});
+export type MultipartComplete = z.infer<typeof MultipartComplete>;
+
 /** Every schema the shared fixtures name, by the name they use. */
 export const PROTOCOL_SCHEMAS = {
   SubmitRequest,
@@ -170,5 +238,12 @@ export const PROTOCOL_SCHEMAS = {
   EngineEvent,
   EventAck,
   UploadAck,
+  StreamHello,
+  StreamAck,
+  StreamCancel,
+  ArtifactAck,
+  MultipartStart,
+  MultipartPart,
+  MultipartComplete,
 } as const;
 export type ProtocolSchemaName = keyof typeof PROTOCOL_SCHEMAS;

@@ -2,26 +2,27 @@ import type { RequestContext } from "../context";
 import { toBase64 } from "../lib/base64";
 import { AppError } from "../lib/errors";
 import type { CurrentUser } from "../services/account";
-import { createGeneration, getOwnedGeneration } from "../services/generations";
+import { findArtifact } from "../services/artifacts";
+import { createGeneration } from "../services/generations";
 import { LIMITS } from "../services/limits";
-import { cancelTask } from "../services/tasks";
+import { cancelTask, trackerFor } from "../services/tasks";
 import { findVoiceByIdOrName } from "../services/voice-lookup";
-import { audioKeys } from "../storage/keys";
 import { OpenAiError, fromAppError } from "./errors";
-import { segmentAudio, type SpeechPiece } from "./segment-audio";
 import { CONTENT_TYPES, SPEECH_FORMATS, SPEECH_MODELS, type SpeechFormat, type SpeechRequest } from "./speech-request";
-import { TaskFeed } from "./task-feed";
-import { streamingWavHeader } from "./wav-pcm";
 
 /** How long an MP3 that an engine uploads after `completed` is waited for (the dev engine encodes it afterwards). */
 const MP3_WAIT_MS = 30_000;
+/** SSE deltas carry at least this much PCM (0.1 s at 24 kHz), so a client is not sent thousands of tiny events. */
+const SSE_MIN_BYTES = 4_800;
 
 /**
  * `POST /v1/audio/speech`: a normal generation task underneath (credits,
- * limits, history, cancel), whose audio is streamed to the caller as it
- * renders. The response starts once the first audio exists, so a job that
- * fails before any audio gets an error status instead of an empty 200. A
- * caller that goes away cancels the task (credits settle as for any cancel).
+ * limits, history, cancel). WAV and PCM stream from the task's live path
+ * (`/live.wav|pcm` on its Durable Object, ADR 0009: the segments so far, then
+ * the engine's frames as they are decoded). The response starts once the
+ * first audio exists, so a job that fails before any audio gets an error
+ * status instead of an empty 200. A caller that goes away cancels the task,
+ * which then keeps only the credits of what was delivered.
  */
 export async function speak(ctx: RequestContext, user: CurrentUser, body: SpeechRequest, signal?: AbortSignal): Promise<Response> {
   if (!(body.model in SPEECH_MODELS)) {
@@ -49,97 +50,108 @@ export async function speak(ctx: RequestContext, user: CurrentUser, body: Speech
   } catch (err) {
     throw err instanceof AppError ? fromAppError(err) : err;
   }
-
   const taskId = created.task_id;
   const generationId = created.generation_id!;
-  const feed = await TaskFeed.open(ctx.env, taskId, user.id);
-  const pieces = segmentAudio(feed, ctx.env.AUDIO, user.id, taskId);
-  let finished = false;
-  const cancelIfRunning = () => {
-    feed.close();
-    if (finished) return;
-    finished = true;
+  const tracker = trackerFor(ctx.env, taskId);
+
+  const live = await tracker.fetch(new Request(`https://tracker.internal/live.${format === "wav" ? "wav" : "pcm"}`, { headers: { "x-utter-user": user.id } }));
+  if (!live.ok || !live.body) throw new OpenAiError(502, "server_error", `The task's live audio did not open (${live.status}).`);
+  const upstream = live.body.getReader();
+  let ended = false;
+  const hangUp = () => {
+    void upstream.cancel().catch(() => undefined);
+    if (ended) return;
+    ended = true;
     ctx.waitUntil(
       cancelTask(ctx, user.id, taskId)
         .then(() => ctx.log.info("openai.speech_abandoned", { task_id: taskId }))
         .catch(() => undefined), // it ended meanwhile
     );
   };
-  signal?.addEventListener("abort", cancelIfRunning);
+  signal?.addEventListener("abort", hangUp);
 
-  const first = await pieces.next();
-  if (first.done) throw new OpenAiError(502, "server_error", "The speech task ended without a result.");
-  if (first.value.kind === "ended") {
-    finished = true;
-    feed.close();
-    throw endedError(first.value);
+  // Hold the headers until the first audio (or the end, for a job that produced none).
+  const first = await upstream.read();
+  if (first.done) {
+    ended = true;
+    throw (await failureOf(tracker)) ?? new OpenAiError(502, "server_error", "The speech task ended without any audio.");
   }
 
-  const headers = {
-    "content-type": body.stream_format === "sse" ? "text/event-stream" : CONTENT_TYPES[format],
-    "cache-control": "no-store",
-    "x-utter-generation-id": generationId,
-    "x-utter-task-id": taskId,
-  };
-  const encode = new TextEncoder();
-  const sse = (event: object) => encode.encode(`data: ${JSON.stringify(event)}\n\n`);
-  const audioOut = (bytes: Uint8Array) => (body.stream_format === "sse" ? sse({ type: "speech.audio.delta", audio: toBase64(bytes) }) : bytes);
-
+  const encoder = new TextEncoder();
+  const sse = (event: object) => encoder.encode(`data: ${JSON.stringify(event)}\n\n`);
+  const usage = { input_tokens: chars, output_tokens: 0, total_tokens: chars };
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
       try {
-        let wroteHeader = false;
-        for (let piece: SpeechPiece | undefined = first.value; piece; piece = (await pieces.next()).value ?? undefined) {
-          if (piece.kind === "pcm") {
-            if (format === "mp3") continue; // MP3 is encoded by the engine from the final file
-            if (format === "wav" && !wroteHeader) {
-              controller.enqueue(audioOut(streamingWavHeader(piece.sampleRate)));
-              wroteHeader = true;
-            }
-            controller.enqueue(audioOut(piece.pcm));
-          } else if (piece.kind === "succeeded") {
-            finished = true;
-            if (format === "mp3") controller.enqueue(audioOut(await finalMp3(ctx, user.id, generationId)));
-            if (body.stream_format === "sse") controller.enqueue(sse({ type: "speech.audio.done", usage: { input_tokens: chars, output_tokens: 0, total_tokens: chars } }));
-            break;
-          } else {
-            finished = true;
-            const err = endedError(piece);
-            if (body.stream_format === "sse") {
-              controller.enqueue(sse({ type: "error", ...err.toBody() }));
-              break;
-            }
-            throw err;
+        let pending: Uint8Array[] = [first.value];
+        let pendingBytes = first.value.length;
+        const flushSse = () => {
+          if (!pendingBytes) return;
+          const joined = new Uint8Array(pendingBytes);
+          let at = 0;
+          for (const p of pending) {
+            joined.set(p, at);
+            at += p.length;
+          }
+          controller.enqueue(sse({ type: "speech.audio.delta", audio: toBase64(joined) }));
+          pending = [];
+          pendingBytes = 0;
+        };
+        if (format !== "mp3" && body.stream_format === "audio") controller.enqueue(first.value);
+        for (let r = await upstream.read(); !r.done; r = await upstream.read()) {
+          if (format === "mp3") continue; // the engine encodes MP3 from the finished file
+          if (body.stream_format === "audio") controller.enqueue(r.value);
+          else {
+            pending.push(r.value);
+            pendingBytes += r.value.length;
+            if (pendingBytes >= SSE_MIN_BYTES) flushSse();
           }
         }
-        feed.close();
+        ended = true;
+        const failure = await failureOf(tracker);
+        if (failure) {
+          if (body.stream_format === "sse") controller.enqueue(sse({ type: "error", ...failure.toBody() }));
+          else throw failure;
+        } else if (format === "mp3") {
+          const mp3 = await finalMp3(ctx, user.id, created.task_id);
+          controller.enqueue(body.stream_format === "sse" ? sse({ type: "speech.audio.delta", audio: toBase64(mp3) }) : mp3);
+        } else if (body.stream_format === "sse") flushSse();
+        if (body.stream_format === "sse" && !failure) controller.enqueue(sse({ type: "speech.audio.done", usage }));
         controller.close();
       } catch (err) {
-        feed.close();
         controller.error(err);
       }
     },
     cancel() {
-      cancelIfRunning();
+      hangUp();
     },
   });
-  return new Response(stream, { status: 200, headers });
+  return new Response(stream, {
+    status: 200,
+    headers: {
+      "content-type": body.stream_format === "sse" ? "text/event-stream" : CONTENT_TYPES[format],
+      "cache-control": "no-store",
+      "x-utter-generation-id": generationId,
+      "x-utter-task-id": taskId,
+    },
+  });
 }
 
-function endedError(piece: Extract<SpeechPiece, { kind: "ended" }>): OpenAiError {
-  if (piece.status === "cancelled") return new OpenAiError(409, "invalid_request_error", "The speech task was cancelled.", null, "cancelled");
-  return new OpenAiError(502, "server_error", piece.error?.message ?? "The speech engine failed.", null, piece.error?.code ?? "engine_failed");
+/** The ended task's failure as an error to answer with; null when it succeeded. */
+async function failureOf(tracker: ReturnType<typeof trackerFor>): Promise<OpenAiError | null> {
+  const { task } = await tracker.snapshot();
+  if (task.status === "succeeded") return null;
+  if (task.status === "cancelled") return new OpenAiError(409, "invalid_request_error", "The speech task was cancelled.", null, "cancelled");
+  return new OpenAiError(502, "server_error", task.error?.message ?? "The speech engine failed.", null, task.error?.code ?? "engine_failed");
 }
 
-/** The generation's MP3, waiting a little for an engine that uploads it after completion. */
-async function finalMp3(ctx: RequestContext, userId: string, generationId: string): Promise<Uint8Array> {
+/** The generation's MP3 (`final_mp3` artifact), waiting a little for an engine that uploads it after completion. */
+async function finalMp3(ctx: RequestContext, userId: string, taskId: string): Promise<Uint8Array> {
   const deadline = Date.now() + MP3_WAIT_MS;
   for (let delay = 200; ; delay = Math.min(delay * 2, 2_000)) {
-    const g = await getOwnedGeneration(ctx, userId, generationId);
-    if (g.mp3SizeBytes) {
-      const object = await ctx.env.AUDIO.get(audioKeys.generationMp3(userId, generationId));
-      if (object) return new Uint8Array(await object.arrayBuffer());
-    }
+    const found = await findArtifact(ctx, { id: taskId, userId, kind: "generate" }, "final_mp3", null);
+    const object = found ? await ctx.env.AUDIO.get(found.key) : null;
+    if (object) return new Uint8Array(await object.arrayBuffer());
     if (Date.now() + delay > deadline) {
       throw new OpenAiError(502, "server_error", "The engine made the audio but no MP3 of it; ask for response_format wav or pcm, or download it from history.", "response_format", "format_unavailable");
     }

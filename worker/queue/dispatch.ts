@@ -3,7 +3,7 @@ import type { Logger } from "../lib/log";
 import { EngineSubmitError, type EngineClient } from "../engine/client";
 import { createEngineRegistry, type EngineRegistry } from "../engine/registry";
 import { mintJobToken } from "../engine/job-token";
-import { PROTOCOL_VERSION, SubmitRequest, type EngineError, type LanguageCode } from "../engine/protocol";
+import { SUBMIT_PROTOCOL_VERSION, SubmitRequest, type EngineError, type LanguageCode } from "../engine/protocol";
 import { TaskMessage } from "../tasks/queue-message";
 import { TASK_TIMEOUTS } from "../tasks/timeouts";
 import { settleFromRow } from "../tasks/settle";
@@ -219,7 +219,7 @@ async function buildJob(claimed: TaskRow, env: Env, config: AppConfig): Promise<
     voice = { voice_id: v.id, reference_url: `${jobBase}/reference`, ...(v.transcript ? { reference_text: v.transcript } : {}) };
   }
   return SubmitRequest.parse({
-    protocol: PROTOCOL_VERSION,
+    protocol: SUBMIT_PROTOCOL_VERSION,
     job_id: taskId,
     kind: claimed.kind,
     text: input.text,
@@ -228,7 +228,13 @@ async function buildJob(claimed: TaskRow, env: Env, config: AppConfig): Promise<
     ...(input.instruct ? { instruct: input.instruct } : {}),
     ...(input.seed !== undefined ? { seed: input.seed } : {}),
     output: { format: "wav", sample_rate: 24_000 },
-    callbacks: { events_url: `${jobBase}/events`, upload_url: jobBase, token: await mintJobToken(config.JOB_TOKEN_SECRET, taskId, deadline) },
+    callbacks: {
+      events_url: `${jobBase}/events`,
+      upload_url: jobBase,
+      token: await mintJobToken(config.JOB_TOKEN_SECRET, taskId, deadline),
+      // v2: the task's engine socket (ADR 0009); same origin, ws(s) scheme.
+      stream_url: `${jobBase.replace(/^http/, "ws")}/stream`,
+    },
     deadline: deadline.toISOString(),
   });
 }

@@ -4,7 +4,7 @@ import type { RequestContext } from "../context";
 import { generations } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { ZIP_MAX_BYTES, zipStream, type ZipEntry } from "../lib/zip-stream";
-import { audioKeys } from "../storage/keys";
+import { findArtifact } from "./artifacts";
 
 export const ARCHIVE_MAX_GENERATIONS = 100;
 
@@ -47,19 +47,24 @@ export async function generationArchive(ctx: Pick<RequestContext, "db" | "env">,
   const byId = new Map(rows.map((r) => [r.id, r]));
   const missing = q.ids.filter((id) => !byId.has(id));
   if (missing.length) throw new AppError("not_found", 404, `No generation ${missing.join(", ")} in your history.`, { missing });
-  const unfinished = q.ids.filter((id) => byId.get(id)!.status !== "succeeded" || !byId.get(id)!.audioKey);
+  const unfinished = q.ids.filter((id) => byId.get(id)!.status !== "succeeded");
   if (unfinished.length) throw new AppError("audio_not_ready", 409, `These have no audio: ${unfinished.join(", ")}.`, { unfinished });
-  if (q.format === "mp3") {
-    const noMp3 = q.ids.filter((id) => !byId.get(id)!.mp3SizeBytes);
-    if (noMp3.length) throw new AppError("format_unavailable", 409, `MP3 is not available for ${noMp3.join(", ")}; download WAV instead.`, { without_mp3: noMp3 });
+  // Every file comes from the artifact registry: `final` for WAV, `final_mp3` for MP3 (ADR 0009).
+  const kind = q.format === "mp3" ? "final_mp3" : "final";
+  const located = await Promise.all(q.ids.map((id) => findArtifact(ctx, { id: byId.get(id)!.taskId, userId, kind: "generate" }, kind, null)));
+  const without = q.ids.filter((_, i) => !located[i]);
+  if (without.length && q.format === "mp3") {
+    throw new AppError("format_unavailable", 409, `MP3 is not available for ${without.join(", ")}; download WAV instead.`, { without_mp3: without });
   }
-  const total = q.ids.reduce((n, id) => n + ((q.format === "mp3" ? byId.get(id)!.mp3SizeBytes : byId.get(id)!.sizeBytes) ?? 0), 0);
+  if (without.length) throw new AppError("audio_not_ready", 409, `These have no audio: ${without.join(", ")}.`, { unfinished: without });
+  const sizes = await Promise.all(located.map((l) => ctx.env.AUDIO.head(l!.key)));
+  const total = sizes.reduce((n, h) => n + (h?.size ?? 0), 0);
   if (total > ZIP_MAX_BYTES) throw new AppError("archive_too_large", 413, "Those files add up to more than 4 GB; download fewer at a time.");
 
   const taken = new Set<string>();
-  const entries: ZipEntry[] = q.ids.map((id) => {
+  const entries: ZipEntry[] = q.ids.map((id, i) => {
     const g = byId.get(id)!;
-    const key = q.format === "mp3" ? audioKeys.generationMp3(userId, g.id) : g.audioKey!;
+    const key = located[i]!.key;
     return {
       name: entryName(g, q.format, taken),
       modified: g.completedAt ?? g.createdAt,

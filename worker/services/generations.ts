@@ -12,6 +12,7 @@ import { LIMITS } from "./limits";
 import { generationCost } from "./pricing";
 import { hasSpeakableText, NOT_SPEAKABLE } from "./speakable";
 import { createTask, type CreatedTask } from "./tasks";
+import { artifactKindsByTask, deleteTaskArtifacts } from "./artifacts";
 
 export const CreateGenerationBody = z.strictObject({
   voice_id: z.string().min(1).max(64),
@@ -46,7 +47,8 @@ export const GenerationQuery = z.object({
 
 type GenerationRow = typeof generations.$inferSelect;
 
-export function generationView(g: GenerationRow) {
+/** `kinds`: the task's unindexed artifact kinds (final, final_mp3), from task_artifacts. */
+export function generationView(g: GenerationRow, kinds: ReadonlySet<string> = new Set()) {
   return {
     id: g.id,
     task_id: g.taskId,
@@ -61,7 +63,7 @@ export function generationView(g: GenerationRow) {
     size_bytes: g.sizeBytes,
     sample_rate: g.sampleRate,
     audio_url: g.status === "succeeded" ? audioUrls.generation(g.id) : null,
-    formats: g.status !== "succeeded" ? [] : g.mp3SizeBytes ? ["wav", "mp3"] : ["wav"],
+    formats: g.status !== "succeeded" ? [] : kinds.has("final_mp3") ? ["wav", "mp3"] : ["wav"],
     error: g.error,
     created_at: g.createdAt.toISOString(),
     completed_at: g.completedAt?.toISOString() ?? null,
@@ -86,8 +88,9 @@ export async function listGenerations(ctx: RequestContext, userId: string, q: z.
     .limit(q.limit + 1)
     .all();
   const page = rows.slice(0, q.limit);
+  const kinds = await artifactKindsByTask(ctx.env.DB, userId, page.filter((g) => g.status === "succeeded").map((g) => g.taskId));
   return {
-    generations: page.map(generationView),
+    generations: page.map((g) => generationView(g, kinds.get(g.taskId))),
     next_cursor: rows.length > q.limit && page.length ? String(page[page.length - 1]!.createdAt.getTime()) : null,
   };
 }
@@ -104,7 +107,16 @@ export async function deleteGeneration(ctx: RequestContext, userId: string, id: 
   if (g.status === "queued" || g.status === "dispatched" || g.status === "running") {
     throw errors.conflict("task_active", "This generation is still being made. Cancel it first.");
   }
-  await ctx.env.AUDIO.delete([audioKeys.generation(userId, g.id), audioKeys.generationMp3(userId, g.id)]);
+  await deleteTaskArtifacts(ctx, userId, g.taskId);
+  // The final by its key too: a generation settled before task_artifacts existed and never backfilled still loses its audio.
+  await ctx.env.AUDIO.delete(audioKeys.generation(userId, g.id));
   await deletePrefix(ctx.env.AUDIO, audioKeys.segmentsPrefix(userId, g.taskId));
   await ctx.db.delete(generations).where(and(eq(generations.id, id), eq(generations.userId, userId))).run();
+}
+
+/** One generation as the API shows it, with its download formats. */
+export async function getGenerationView(ctx: RequestContext, userId: string, id: string) {
+  const g = await getOwnedGeneration(ctx, userId, id);
+  const kinds = g.status === "succeeded" ? await artifactKindsByTask(ctx.env.DB, userId, [g.taskId]) : new Map<string, Set<string>>();
+  return generationView(g, kinds.get(g.taskId));
 }

@@ -8,6 +8,7 @@ import { enforceRateLimit } from "../lib/rate-limit";
 import type { TaskMessage } from "../tasks/queue-message";
 import type { TaskSnapshot } from "../tasks/messages";
 import { TASK_TIMEOUTS } from "../tasks/timeouts";
+import { ACTIVE_SQL, ACTIVE_STATES } from "../tasks/lifecycle";
 import { settleFromRow } from "../tasks/settle";
 import {
   balanceWithMonthlyGrant,
@@ -22,7 +23,7 @@ import {
 import { planOf } from "./pricing";
 import type { CurrentUser } from "./account";
 
-export const ACTIVE_STATES = ["queued", "dispatched", "running"] as const;
+export { ACTIVE_STATES };
 
 export interface TaskInput {
   text: string;
@@ -77,7 +78,7 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
     env.DB.prepare(
       `INSERT INTO tasks (id, user_id, kind, status, generation_id, voice_id, input, cost, created_at, updated_at, expires_at)
        SELECT ?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?8, ?9
-       WHERE (SELECT count(*) FROM tasks WHERE user_id = ?2 AND status IN ('queued', 'dispatched', 'running'))
+       WHERE (SELECT count(*) FROM tasks WHERE user_id = ?2 AND status IN ${ACTIVE_SQL})
          < (SELECT ${CONCURRENT_JOBS_SQL} FROM user u WHERE u.id = ?2)
          AND (?5 IS NULL OR EXISTS (SELECT 1 FROM voices WHERE id = ?5 AND user_id = ?2))
          AND (?10 IS NULL OR EXISTS (SELECT 1 FROM session WHERE token = ?10 AND user_id = ?2 AND expires_at > ?8))`,

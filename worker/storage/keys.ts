@@ -7,9 +7,12 @@ export const audioKeys = {
   segment: (userId: string, taskId: string, index: number) => `users/${userId}/tasks/${taskId}/segments/${index}.wav`,
   segmentsPrefix: (userId: string, taskId: string) => `users/${userId}/tasks/${taskId}/segments/`,
   generation: (userId: string, generationId: string) => `users/${userId}/generations/${generationId}.wav`,
-  generationMp3: (userId: string, generationId: string) => `users/${userId}/generations/${generationId}.mp3`,
   preview: (userId: string, taskId: string) => `users/${userId}/previews/${taskId}.wav`,
 };
+
+/** Where the owner fetches any artifact (ADR 0009). */
+export const artifactUrl = (taskId: string, kind: string, index: number | null) =>
+  index === null ? `/api/tasks/${taskId}/artifacts/${kind}` : `/api/tasks/${taskId}/artifacts/${kind}/${index}`;
 
 export const audioUrls = {
   segment: (taskId: string, index: number) => `/api/tasks/${taskId}/segments/${index}`,

@@ -1,24 +1,26 @@
 import { Hono, type Context } from "hono";
 import type { ApiEnv } from "../app";
 import { bearer, verifyJobToken } from "../../engine/job-token";
-import { AppError, errors, parseOrThrow } from "../../lib/errors";
+import { V1_UPLOAD_ALIASES } from "../../engine/artifacts";
+import { AppError, parseOrThrow } from "../../lib/errors";
 import { trackerFor } from "../../services/tasks";
-import { EngineEvent, EventAck } from "../../engine/protocol";
-import { audioKeys } from "../../storage/keys";
-
-const SEGMENT_MAX_BYTES = 25 * 1024 * 1024;
-const FINAL_MAX_BYTES = 200 * 1024 * 1024;
+import { completeMultipart, putArtifact, putPart, startMultipart, type UploadTarget } from "../../services/artifact-uploads";
+import { EngineEvent, EventAck, EVENT_MAX_BYTES } from "../../engine/protocol";
+import { referenceAudio } from "../../services/engine-reference";
 
 /**
- * Engine callbacks (DESIGN §4). Every request carries the job token minted
- * for this job: a missing, forged or expired token is 401, another job's 403,
- * and nothing changes.
+ * Engine callbacks (DESIGN §4, §4a, ADR 0009). Every request carries the job
+ * token minted for this job: a missing, forged or expired token is 401,
+ * another job's 403, and nothing changes.
  */
 export const engineCallbackRoutes = new Hono<ApiEnv>();
 
 engineCallbackRoutes.use("/jobs/:id/*", async (c, next) => {
   const ctx = c.get("ctx");
-  const check = await verifyJobToken(ctx.config.JOB_TOKEN_SECRET, bearer(c.req.raw), c.req.param("id"));
+  // Only the socket may carry the token in the query: some WebSocket clients cannot set headers.
+  const isStream = c.req.path.endsWith("/stream");
+  const token = bearer(c.req.raw) ?? (isStream ? c.req.query("token") ?? null : null);
+  const check = await verifyJobToken(ctx.config.JOB_TOKEN_SECRET, token, c.req.param("id"));
   if (!check.ok) {
     ctx.log.warn("engine.token_refused", { job_id: c.req.param("id"), reason: check.reason });
     throw new AppError(check.status === 403 ? "forbidden" : "unauthorized", check.status, `Job token refused (${check.reason}).`);
@@ -26,11 +28,28 @@ engineCallbackRoutes.use("/jobs/:id/*", async (c, next) => {
   await next();
 });
 
+/** The v2 engine socket: handed to the task's tracker, which speaks the protocol (hello, acks, frames). */
+engineCallbackRoutes.get("/jobs/:id/stream", async (c) => {
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new AppError("upgrade_required", 426, "Open this URL as a WebSocket.");
+  const id = c.req.param("id");
+  // Fresh headers: nothing the caller sent beyond the upgrade reaches the object.
+  const headers = new Headers({ upgrade: "websocket", "x-utter-job": id });
+  for (const h of ["sec-websocket-key", "sec-websocket-version", "sec-websocket-protocol", "sec-websocket-extensions"]) {
+    const v = c.req.header(h);
+    if (v) headers.set(h, v);
+  }
+  return trackerFor(c.env, id).fetch(new Request("https://tracker.internal/engine", { headers }));
+});
+
 engineCallbackRoutes.post("/jobs/:id/events", async (c) => {
   const id = c.req.param("id");
+  const declared = Number(c.req.header("content-length") ?? 0);
+  if (declared > EVENT_MAX_BYTES) throw new AppError("payload_too_large", 413, `Event bodies are limited to ${EVENT_MAX_BYTES} bytes.`);
+  const text = await c.req.text();
+  if (text.length > EVENT_MAX_BYTES) throw new AppError("payload_too_large", 413, `Event bodies are limited to ${EVENT_MAX_BYTES} bytes.`);
   let raw: unknown;
   try {
-    raw = await c.req.json();
+    raw = JSON.parse(text);
   } catch {
     throw new AppError("invalid_json", 400, "The event body must be JSON.");
   }
@@ -40,38 +59,57 @@ engineCallbackRoutes.post("/jobs/:id/events", async (c) => {
   return c.json(ack, 200);
 });
 
-engineCallbackRoutes.get("/jobs/:id/reference", async (c) => {
-  const id = c.req.param("id");
-  const row = await c.env.DB.prepare(
-    `SELECT v.user_id AS user_id, v.id AS voice_id, v.reference_mime AS mime FROM tasks t JOIN voices v ON v.id = t.voice_id AND v.user_id = t.user_id WHERE t.id = ?1`,
-  )
-    .bind(id)
-    .first<{ user_id: string; voice_id: string; mime: string }>();
-  if (!row) throw errors.notFound("reference");
-  const obj = await c.env.AUDIO.get(audioKeys.reference(row.user_id, row.voice_id));
-  if (!obj) throw errors.notFound("reference");
-  return new Response(obj.body, { headers: { "content-type": row.mime, "content-length": String(obj.size), "x-content-type-options": "nosniff" } });
-});
+engineCallbackRoutes.get("/jobs/:id/reference", (c) => referenceAudio(c.env, c.req.param("id")));
 
-async function storeUpload(c: Context<ApiEnv>, id: string, path: string): Promise<Response> {
-  const limit = path.startsWith("final") ? FINAL_MAX_BYTES : SEGMENT_MAX_BYTES;
-  const contentType = path === "final.mp3" ? "audio/mpeg" : "audio/wav";
-  const length = Number(c.req.header("content-length") ?? NaN);
-  // R2 needs a known length to stream a body through without buffering it.
-  if (!Number.isFinite(length)) throw new AppError("length_required", 411, "Uploads need a Content-Length.");
-  if (length > limit) throw new AppError("payload_too_large", 413, `Uploads here are limited to ${limit} bytes.`);
-  if (length < 44) throw new AppError("invalid_request", 400, "That upload is too small to be audio.");
-  const tracker = trackerFor(c.env, id);
-  const permit = await tracker.beginUpload(path);
-  if (!permit.ok) throw new AppError(permit.code, permit.status, permit.message);
-  const body = c.req.raw.body;
-  if (!body) throw new AppError("invalid_request", 400, "The upload is empty.");
-  const stored = await c.env.AUDIO.put(permit.key, body, { httpMetadata: { contentType }, customMetadata: { task_id: id } });
-  await tracker.uploaded(path, stored.size);
-  return c.json({ size_bytes: stored.size }, 201);
+/**
+ * `…/artifacts/{kind}[/{index}]` — PUT one body; `…/uploads` POST to start parts;
+ * `…/uploads/{id}/parts/{n}` PUT; `…/uploads/{id}/complete` POST. Parsed here
+ * rather than by route patterns so an unknown kind or a bad index gets a 4xx
+ * that names it, whatever follows.
+ */
+async function artifactRoute(c: Context<ApiEnv>): Promise<Response> {
+  const id = c.req.param("id")!;
+  const rest = c.req.path.split("/artifacts/")[1] ?? "";
+  const parts = rest.split("/").filter(Boolean).map(decodeURIComponent);
+  const kind = parts.shift() ?? "";
+  let index: number | null = null;
+  if (parts[0] !== undefined && parts[0] !== "uploads") {
+    const raw = parts.shift()!;
+    if (!/^\d{1,5}$/.test(raw)) throw new AppError("invalid_artifact_index", 400, `"${raw.slice(0, 20)}" is not an artifact index.`, { kind, index: raw.slice(0, 20) });
+    index = Number(raw);
+  }
+  const t: UploadTarget = { env: c.env, jobId: id, kind, index };
+  const method = c.req.method;
+  if (parts.length === 0 && method === "PUT") return c.json(await putArtifact(t, c.req.raw), 201);
+  if (parts[0] === "uploads") {
+    if (parts.length === 1 && method === "POST") return c.json(await startMultipart(t, c.req.raw), 201);
+    const uploadId = parts[1] ?? "";
+    if (parts.length === 4 && parts[2] === "parts" && method === "PUT") {
+      if (!/^\d{1,5}$/.test(parts[3]!)) throw new AppError("invalid_part_number", 400, "Part numbers are integers from 1.", { part_number: parts[3]!.slice(0, 20) });
+      return c.json(await putPart(t, uploadId, Number(parts[3]), c.req.raw), 200);
+    }
+    if (parts.length === 3 && parts[2] === "complete" && method === "POST") {
+      let body: unknown;
+      try {
+        body = await c.req.json();
+      } catch {
+        throw new AppError("invalid_json", 400, "The complete body must be JSON {parts:[{part_number, etag}]}.");
+      }
+      return c.json(await completeMultipart(t, uploadId, body), 201);
+    }
+  }
+  throw new AppError("not_found", 404, `No upload route ${method} …/artifacts/${rest.slice(0, 80)}.`);
 }
 
-engineCallbackRoutes.put("/jobs/:id/segments/:index{[0-9]{1,3}}", (c) => storeUpload(c, c.req.param("id"), `segments/${Number(c.req.param("index"))}`));
-engineCallbackRoutes.put("/jobs/:id/final", (c) => storeUpload(c, c.req.param("id"), "final"));
-// Optional: an MP3 of the final audio, uploaded before `completed` (docs/engine-protocol.md).
-engineCallbackRoutes.put("/jobs/:id/final.mp3", (c) => storeUpload(c, c.req.param("id"), "final.mp3"));
+engineCallbackRoutes.on(["PUT", "POST"], "/jobs/:id/artifacts/*", artifactRoute);
+
+// v1 paths, aliases of the registry's kinds (ADR 0009).
+engineCallbackRoutes.put("/jobs/:id/segments/:index{[0-9]{1,4}}", async (c) =>
+  c.json(await putArtifact({ env: c.env, jobId: c.req.param("id"), kind: V1_UPLOAD_ALIASES.segments!.kind, index: Number(c.req.param("index")), v1Alias: true }, c.req.raw), 201),
+);
+engineCallbackRoutes.put("/jobs/:id/final", async (c) =>
+  c.json(await putArtifact({ env: c.env, jobId: c.req.param("id"), kind: "final", index: null, v1Alias: true }, c.req.raw), 201),
+);
+engineCallbackRoutes.put("/jobs/:id/final.mp3", async (c) =>
+  c.json(await putArtifact({ env: c.env, jobId: c.req.param("id"), kind: "final_mp3", index: null, v1Alias: true }, c.req.raw), 201),
+);

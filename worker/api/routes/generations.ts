@@ -3,10 +3,9 @@ import * as z from "zod";
 import type { ApiEnv } from "../app";
 import { requireUser } from "../../auth/session";
 import { errors, parseOrThrow } from "../../lib/errors";
-import { createGeneration, CreateGenerationBody, deleteGeneration, GenerationQuery, generationView, getOwnedGeneration, listGenerations } from "../../services/generations";
+import { createGeneration, CreateGenerationBody, deleteGeneration, GenerationQuery, getGenerationView, getOwnedGeneration, listGenerations } from "../../services/generations";
 import { ArchiveQuery, generationArchive } from "../../services/generation-archive";
-import { audioKeys } from "../../storage/keys";
-import { serveObject } from "../../storage/serve";
+import { serveGenerationAudio } from "../../services/artifacts";
 import { jsonBody, queryParams } from "../validate";
 
 const AudioQuery = z.object({ format: z.enum(["wav", "mp3"]).default("wav"), download: z.enum(["0", "1"]).optional() });
@@ -38,7 +37,7 @@ export const generationRoutes = new Hono<ApiEnv>()
   .get("/generations/:id", async (c) => {
     const ctx = c.get("ctx");
     const user = await requireUser(ctx, c.req.raw.headers, "history");
-    return c.json({ generation: generationView(await getOwnedGeneration(ctx, user.id, c.req.param("id"))) });
+    return c.json({ generation: await getGenerationView(ctx, user.id, c.req.param("id")) });
   })
   .delete("/generations/:id", async (c) => {
     const ctx = c.get("ctx");
@@ -51,18 +50,6 @@ export const generationRoutes = new Hono<ApiEnv>()
     const user = await requireUser(ctx, c.req.raw.headers, "history");
     const q = queryParams(c, AudioQuery);
     const g = await getOwnedGeneration(ctx, user.id, c.req.param("id"));
-    if (g.status !== "succeeded" || !g.audioKey) throw errors.conflict("audio_not_ready", "This generation has no audio yet.");
-    if (q.format === "mp3") {
-      if (!g.mp3SizeBytes) {
-        throw errors.conflict("format_unavailable", "MP3 is not available for this generation; download the WAV instead.", { available: ["wav"] });
-      }
-      return serveObject(c.env.AUDIO, audioKeys.generationMp3(user.id, g.id), c.req.raw, {
-        contentType: "audio/mpeg",
-        downloadName: q.download === "1" ? `utter-${g.id}.mp3` : undefined,
-      });
-    }
-    return serveObject(c.env.AUDIO, g.audioKey, c.req.raw, {
-      contentType: "audio/wav",
-      downloadName: q.download === "1" ? `utter-${g.id}.wav` : undefined,
-    });
+    if (g.status !== "succeeded") throw errors.conflict("audio_not_ready", "This generation has no audio yet.");
+    return serveGenerationAudio(ctx, g, q.format, c.req.raw, q.download === "1");
   });

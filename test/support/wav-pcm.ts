@@ -1,4 +1,4 @@
-/** The PCM inside a RIFF/WAVE file the engines wrote, and a WAV header for a stream of unknown length. */
+/** The PCM inside a RIFF/WAVE file (a test's expected audio). */
 export interface WavPcm {
   sampleRate: number;
   channels: number;
@@ -24,29 +24,4 @@ export function pcmOfWav(bytes: Uint8Array): WavPcm {
     at = body + size + (size % 2);
   }
   throw new Error("WAV file without a data chunk");
-}
-
-/**
- * A 44-byte WAV header for 16-bit mono PCM whose length is not known yet: the
- * RIFF and data sizes are the largest values, which players read as "until the
- * stream ends" (the convention of streaming TTS servers).
- */
-export function streamingWavHeader(sampleRate: number): Uint8Array {
-  const header = new Uint8Array(44);
-  const view = new DataView(header.buffer);
-  const put = (at: number, s: string) => [...s].forEach((ch, i) => (header[at + i] = ch.charCodeAt(0)));
-  put(0, "RIFF");
-  view.setUint32(4, 0xffffffff, true);
-  put(8, "WAVE");
-  put(12, "fmt ");
-  view.setUint32(16, 16, true);
-  view.setUint16(20, 1, true); // PCM
-  view.setUint16(22, 1, true); // mono
-  view.setUint32(24, sampleRate, true);
-  view.setUint32(28, sampleRate * 2, true);
-  view.setUint16(32, 2, true);
-  view.setUint16(34, 16, true);
-  put(36, "data");
-  view.setUint32(40, 0xffffffff, true);
-  return header;
 }

@@ -1,0 +1,185 @@
+#!/usr/bin/env node
+// `npm run bench:fanout`: one task, N listeners, the engine streaming frames
+// over its v2 socket at 20 frames/s (ADR 0009). Prints, for each N, how many
+// frames every listener got (in order, no gap, no repeat) and the engine's
+// ack round trip (an event every 5th frame). Figures, not a pass/fail test.
+//
+//   --listeners=0,100,1000   listener counts, run one after another on one task each
+//   --seconds=20             streaming time per count
+//   --drain=120              seconds to wait, after the last frame, for every listener to have every frame
+//   --no-build               reuse build/ as it is
+//   --keep                   keep the temp dir (logs, D1/R2 state)
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { installExitHandlers, runCommand, sleep } from "./lib/procs.mjs";
+import { createBenchUser, createBenchVoice } from "./lib/setup-account.mjs";
+import { ms, percentile, table } from "./lib/stats.mjs";
+import { startStubEngine } from "./lib/stub-engine.mjs";
+import { LocalWorker } from "./lib/wrangler.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(`--${name}`);
+const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt;
+const COUNTS = opt("listeners", "0,100,1000").split(",").map(Number);
+const SECONDS = Number(opt("seconds", 20));
+const FPS = 20;
+const DRAIN_S = Number(opt("drain", 120));
+const SAMPLES = 1200; // 50 ms at 24 kHz: real time at 20 frames/s
+
+const tmp = mkdtempSync(join(tmpdir(), "utter-fanout-"));
+installExitHandlers(async () => console.error(`logs and state kept in ${tmp}`));
+
+function frame(n) {
+  const out = new Uint8Array(16 + SAMPLES * 2);
+  const v = new DataView(out.buffer);
+  v.setUint8(0, 1);
+  v.setUint16(2, Math.floor(n / 100), true); // a segment every 100 frames (5 s)
+  v.setUint32(4, n, true);
+  v.setUint32(8, (n % 100) * SAMPLES, true);
+  v.setUint32(12, n * SAMPLES, true);
+  if (n % 100 === 99) v.setUint8(1, 1);
+  for (let i = 0; i < SAMPLES; i++) v.setInt16(16 + i * 2, Math.round(Math.sin((n * SAMPLES + i) / 9) * 6000), true);
+  return out;
+}
+
+function openSocket(url, headers) {
+  // Node's WebSocket (undici) takes headers as a non-standard option.
+  const ws = new WebSocket(url, { headers });
+  ws.binaryType = "arraybuffer";
+  return new Promise((resolve, reject) => {
+    ws.addEventListener("open", () => resolve(ws), { once: true });
+    ws.addEventListener("error", (e) => reject(new Error(`socket ${url}: ${e.message ?? "error"}`)), { once: true });
+  });
+}
+
+async function runCount({ worker, client, stub, voiceId, listeners }) {
+  const task = await client.post("/api/generations", { voice_id: voiceId, text: "Fan-out benchmark. ".repeat(20), language: "en" });
+  const job = await stub.waitForJob(task.task_id);
+  const wsOrigin = worker.origin.replace(/^http/, "ws");
+  const headers = { cookie: client.cookieHeader, origin: worker.origin };
+  const got = [];
+  const sockets = [];
+  for (let i = 0; i < listeners; i += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, listeners - i) }, async () => {
+        const ws = await openSocket(`${wsOrigin}/api/tasks/${task.task_id}/ws`, headers);
+        const rec = { frames: 0, next: 0, outOfOrder: 0 };
+        ws.addEventListener("message", (e) => {
+          if (typeof e.data === "string") return;
+          const n = new DataView(e.data).getUint32(4, true);
+          if (n !== rec.next) rec.outOfOrder++;
+          rec.next = n + 1;
+          rec.frames++;
+        });
+        got.push(rec);
+        return ws;
+      }),
+    );
+    sockets.push(...batch);
+  }
+  const engine = await openSocket(job.callbacks.stream_url, { authorization: `Bearer ${job.callbacks.token}` });
+  const pending = new Map();
+  const acks = [];
+  let hello = null;
+  engine.addEventListener("message", (e) => {
+    const m = JSON.parse(String(e.data));
+    if (m.type === "hello") hello = m;
+    if (m.type === "ack" && pending.has(m.seq)) {
+      acks.push(performance.now() - pending.get(m.seq));
+      pending.delete(m.seq);
+    }
+  });
+  let seq = 0;
+  const send = (body) => {
+    const s = seq++;
+    pending.set(s, performance.now());
+    engine.send(JSON.stringify({ job_id: task.task_id, seq: s, ...body }));
+  };
+  for (let i = 0; !hello && i < 100; i++) await sleep(20);
+  send({ type: "started" });
+  const total = SECONDS * FPS;
+  const t0 = performance.now();
+  for (let n = 0; n < total; n++) {
+    const due = t0 + (n * 1000) / FPS;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    engine.send(frame(n));
+    if (n % 5 === 4) send({ type: "progress", progress: n / total, stage: "generating" });
+  }
+  const sendSeconds = (performance.now() - t0) / 1000;
+  // Let the tail arrive (up to --drain seconds), then count; how long that took says how far the fan-out fell behind.
+  const tEnd = performance.now();
+  while ((pending.size || got.some((r) => r.frames < total)) && performance.now() - tEnd < DRAIN_S * 1000) await sleep(50);
+  const drainSeconds = (performance.now() - tEnd) / 1000;
+  const complete = got.filter((r) => r.frames === total && r.outOfOrder === 0).length;
+  const delivered = got.reduce((a, r) => a + r.frames, 0);
+  for (const ws of sockets) ws.close();
+  engine.close();
+  await client.json(`/api/tasks/${task.task_id}`, { method: "DELETE" }, [200, 409]);
+  return {
+    listeners,
+    frames: total,
+    sendSeconds,
+    drainSeconds,
+    minFrames: got.length ? Math.min(...got.map((r) => r.frames)) : NaN,
+    complete,
+    deliveredPct: listeners ? (100 * delivered) / (listeners * total) : NaN,
+    acks: acks.length,
+    lostAcks: pending.size,
+    p50: percentile(acks, 50),
+    p99: percentile(acks, 99),
+    max: acks.length ? Math.max(...acks) : NaN,
+  };
+}
+
+const secrets = {
+  BETTER_AUTH_SECRET: randomBytes(24).toString("hex"),
+  JOB_TOKEN_SECRET: randomBytes(24).toString("hex"),
+  ENGINE_TOKEN: `bench-${randomBytes(12).toString("hex")}`,
+};
+console.log(
+  `Utter live fan-out benchmark — ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${cpus()[0]?.model ?? "cpu"} × ${availableParallelism()}, ` +
+    `${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load ${loadavg()[0].toFixed(2)}`,
+);
+if (!flag("no-build")) await runCommand(join(root, "node_modules/.bin/remix"), ["vite:build"], { cwd: root, env: process.env });
+const worker = new LocalWorker({ root, tmp, secrets });
+await worker.snapshot();
+await worker.migrate();
+const stub = await startStubEngine(secrets.ENGINE_TOKEN);
+await worker.start(stub.url);
+const { client, user } = await createBenchUser(worker);
+const voice = await createBenchVoice(worker, client, user.id);
+const rows = [];
+for (const listeners of COUNTS) {
+  process.stdout.write(`▶ ${listeners} listeners, ${SECONDS} s at ${FPS} frames/s… `);
+  const r = await runCount({ worker, client, stub, voiceId: voice.voiceId, listeners });
+  console.log(`done (${r.sendSeconds.toFixed(1)} s)`);
+  rows.push(r);
+}
+console.log(
+  "\n" +
+    table(
+      ["listeners", "frames sent", "listeners with every frame, in order", "frames delivered", "last frame → all delivered", "engine acks", "ack p50", "ack p99", "ack max"],
+      rows.map((r) => [
+        r.listeners,
+        r.frames,
+        r.listeners ? `${r.complete} / ${r.listeners}` : "—",
+        r.listeners ? `${r.deliveredPct.toFixed(2)} %` : "—",
+        r.listeners ? `${r.drainSeconds.toFixed(1)} s` : "—",
+        `${r.acks}${r.lostAcks ? ` (${r.lostAcks} unanswered)` : ""}`,
+        ms(r.p50),
+        ms(r.p99),
+        ms(r.max),
+      ]),
+    ),
+);
+console.log(`\nload at the end ${loadavg()[0].toFixed(2)} (the bench client, wrangler dev and any other work share these cores)`);
+await stub.close();
+await worker.stop();
+if (!flag("keep")) rmSync(tmp, { recursive: true, force: true });
+process.exit(0);

@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import registryFixture from "../fixtures/engine-protocol/v2/artifact-kinds.json";
+import framesFixture from "../fixtures/engine-protocol/v2/frames.json";
+import { ARTIFACT_REGISTRY, ArtifactKindSpec, checkArtifactAddress } from "../../worker/engine/artifacts";
+import { decodeFrameHeader, encodeFrame, frameSamples } from "../../worker/engine/frames";
+import { SubmitRequest } from "../../worker/engine/protocol";
+
+const hex = (s: string) => Uint8Array.from(s.match(/../g) ?? [], (b) => parseInt(b, 16));
+
+describe("artifact registry (ADR 0009)", () => {
+  it("equals the shared fixture field for field", () => {
+    const { description: _d, ...fixture } = registryFixture;
+    expect(JSON.parse(JSON.stringify(ARTIFACT_REGISTRY))).toEqual(fixture);
+  });
+
+  it("every kind is a valid spec", () => {
+    for (const spec of Object.values(ARTIFACT_REGISTRY.kinds)) expect(ArtifactKindSpec.safeParse(spec).success).toBe(true);
+  });
+
+  it("checks kind, index and job kind", () => {
+    expect(checkArtifactAddress("segment", 3, "generate")).toBeNull();
+    expect(checkArtifactAddress("final", null, "design_preview")).toBeNull();
+    expect(checkArtifactAddress("alignment", null, "generate")?.field).toBe("kind");
+    expect(checkArtifactAddress("segment", null, "generate")?.field).toBe("index");
+    expect(checkArtifactAddress("final", 0, "generate")?.field).toBe("index");
+    expect(checkArtifactAddress("segment", 10_000, "generate")?.field).toBe("index");
+    expect(checkArtifactAddress("final_mp3", null, "design_preview")?.field).toBe("job_kind");
+  });
+});
+
+describe("frame header codec (ADR 0009 frames fixture)", () => {
+  for (const f of framesFixture.valid) {
+    it(`decodes ${f.description}`, () => {
+      const bytes = hex(f.hex);
+      const r = decodeFrameHeader(bytes);
+      if (!r.ok) throw new Error(`refused: ${r.reason}`);
+      const { samples, ...fields } = f.decoded;
+      const { payload_bytes, ...header } = r.header;
+      expect(header).toEqual(fields);
+      expect(payload_bytes).toBe(samples.length * 2);
+      expect([...frameSamples(bytes)]).toEqual(samples);
+      // and encodes back to the same bytes
+      expect(encodeFrame({ ...fields }, samples)).toEqual(bytes);
+    });
+  }
+  for (const f of framesFixture.invalid) {
+    it(`refuses ${f.description} (${f.reason})`, () => {
+      const r = decodeFrameHeader(hex(f.hex));
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.reason).toBe(f.reason);
+    });
+  }
+  it("refuses a payload over 192,000 bytes", () => {
+    const big = new Uint8Array(16 + 192_002);
+    big[0] = 1;
+    expect(decodeFrameHeader(big)).toEqual({ ok: false, reason: "too_large" });
+    const max = new Uint8Array(16 + 192_000);
+    max[0] = 1;
+    expect(decodeFrameHeader(max).ok).toBe(true);
+  });
+});
+
+describe("SubmitRequest v2", () => {
+  it("the Worker's v2 submit needs a ws(s) stream_url", () => {
+    const base = {
+      protocol: 2,
+      job_id: "task_1",
+      kind: "design_preview",
+      text: "Hello.",
+      language: "en",
+      instruct: "A calm voice.",
+      output: { format: "wav", sample_rate: 24000 },
+      callbacks: { events_url: "http://w.test/e", upload_url: "http://w.test/u", token: "x".repeat(20) },
+      deadline: "2026-12-01T10:00:00Z",
+    };
+    expect(SubmitRequest.safeParse(base).success).toBe(false);
+    expect(SubmitRequest.safeParse({ ...base, callbacks: { ...base.callbacks, stream_url: "ws://w.test/s" } }).success).toBe(true);
+  });
+});

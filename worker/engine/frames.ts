@@ -1,0 +1,88 @@
+/**
+ * Binary audio frames (ADR 0009): a 16-byte little-endian header, then PCM
+ * s16le mono. The Durable Object reads only the header and relays the frame
+ * byte-for-byte; listeners and engines use the same codec. Pinned by
+ * `test/fixtures/engine-protocol/v2/frames.json`. No Worker-only imports.
+ */
+
+export const FRAME_VERSION = 1;
+export const FRAME_HEADER_BYTES = 16;
+/** 4 s at 24 kHz, s16le mono. */
+export const FRAME_MAX_PAYLOAD_BYTES = 192_000;
+export const FRAME_FLAG_LAST_IN_SEGMENT = 0x01;
+const KNOWN_FLAGS = FRAME_FLAG_LAST_IN_SEGMENT;
+
+export interface FrameHeader {
+  version: number;
+  flags: number;
+  segment: number;
+  frame: number;
+  segment_offset: number;
+  stream_offset: number;
+  last_in_segment: boolean;
+  /** Payload length in bytes (samples × 2). */
+  payload_bytes: number;
+}
+
+export type FrameProblem = "short" | "version" | "flags" | "odd" | "too_large";
+export type FrameDecode = { ok: true; header: FrameHeader } | { ok: false; reason: FrameProblem };
+
+function view(bytes: ArrayBuffer | ArrayBufferView): DataView {
+  return bytes instanceof ArrayBuffer ? new DataView(bytes) : new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Reads and checks a frame's header without copying its payload. */
+export function decodeFrameHeader(bytes: ArrayBuffer | ArrayBufferView): FrameDecode {
+  const v = view(bytes);
+  if (v.byteLength < FRAME_HEADER_BYTES) return { ok: false, reason: "short" };
+  const version = v.getUint8(0);
+  if (version !== FRAME_VERSION) return { ok: false, reason: "version" };
+  const flags = v.getUint8(1);
+  if ((flags & ~KNOWN_FLAGS) !== 0) return { ok: false, reason: "flags" };
+  const payload = v.byteLength - FRAME_HEADER_BYTES;
+  if (payload > FRAME_MAX_PAYLOAD_BYTES) return { ok: false, reason: "too_large" };
+  if (payload % 2 !== 0) return { ok: false, reason: "odd" };
+  return {
+    ok: true,
+    header: {
+      version,
+      flags,
+      segment: v.getUint16(2, true),
+      frame: v.getUint32(4, true),
+      segment_offset: v.getUint32(8, true),
+      stream_offset: v.getUint32(12, true),
+      last_in_segment: (flags & FRAME_FLAG_LAST_IN_SEGMENT) !== 0,
+      payload_bytes: payload,
+    },
+  };
+}
+
+/** The frame's samples (a copy), for players and tests. */
+export function frameSamples(bytes: ArrayBuffer | ArrayBufferView): Int16Array {
+  const v = view(bytes);
+  const out = new Int16Array((v.byteLength - FRAME_HEADER_BYTES) >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = v.getInt16(FRAME_HEADER_BYTES + i * 2, true);
+  return out;
+}
+
+export interface FrameFields {
+  segment: number;
+  frame: number;
+  segment_offset: number;
+  stream_offset: number;
+  last_in_segment?: boolean;
+}
+
+/** Builds a frame: header + the samples as s16le. */
+export function encodeFrame(fields: FrameFields, samples: Int16Array | readonly number[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(FRAME_HEADER_BYTES + samples.length * 2);
+  const v = new DataView(out.buffer);
+  v.setUint8(0, FRAME_VERSION);
+  v.setUint8(1, fields.last_in_segment ? FRAME_FLAG_LAST_IN_SEGMENT : 0);
+  v.setUint16(2, fields.segment, true);
+  v.setUint32(4, fields.frame, true);
+  v.setUint32(8, fields.segment_offset, true);
+  v.setUint32(12, fields.stream_offset, true);
+  for (let i = 0; i < samples.length; i++) v.setInt16(FRAME_HEADER_BYTES + i * 2, samples[i]!, true);
+  return out;
+}

@@ -1,0 +1,533 @@
+/**
+ * The TaskTracker's rules as a pure reducer: every input (a dispatch report,
+ * an engine event, a frame header, a stored artifact, a cancel, an alarm)
+ * maps the current state to the next one plus a list of effects, in the order
+ * the Durable Object must run them. No I/O here: the DO (a thin shell,
+ * durable-objects/task-tracker.ts) sends, stores and settles; tests call these
+ * functions directly.
+ *
+ * State is kept in pieces so one event rewrites only what it changed
+ * (issue 16): `state` (the small core record), `seg:<i>` per announced
+ * segment, `art:<kind>[/<i>]` per stored artifact, `held:<i>` per segment event
+ * waiting for its upload, `dlv:<i>` per segment delivered by frames, `frame`
+ * for the live stream's position.
+ */
+import { artifactId, type ArtifactKind } from "../engine/artifacts";
+import type { FrameHeader } from "../engine/frames";
+import { SEQ_MAX_GAP, type EngineError, type EngineEvent, type EventAck } from "../engine/protocol";
+import { CHARACTERS_PER_CREDIT } from "../services/pricing";
+import { audioUrls, artifactUrl } from "../storage/keys";
+import { isTerminal, STAGES, type TaskState, type TerminalState } from "./lifecycle";
+import type { ArtifactView, ChargeView, SegmentView, ServerMessage, TaskResult, TaskView } from "./messages";
+
+export interface TrackerInit {
+  id: string;
+  userId: string;
+  kind: "generate" | "design_preview";
+  cost: number;
+  generationId: string | null;
+  voiceId: string | null;
+  createdAt: number;
+  /** Fail with engine_timeout if not running by then (queue backoff included). */
+  startTimeoutMs: number;
+  /** Fail with engine_timeout after this long without any engine event or frame. */
+  heartbeatTimeoutMs: number;
+  sampleRate?: number;
+}
+
+export interface StoredResult extends TaskResult {
+  key: string;
+}
+
+export interface Core {
+  init: TrackerInit;
+  status: TaskState;
+  progress: number;
+  stage: string | null;
+  segmentsTotal: number | null;
+  segmentChars: number[] | null;
+  /** Last accepted engine `seq` (-1 before the first event). */
+  engineSeq: number;
+  /** Sequence of messages sent to listeners; a snapshot carries the current one. */
+  seq: number;
+  result: StoredResult | null;
+  error: EngineError | null;
+  charge: ChargeView | null;
+  callId: string | null;
+  lastEventAt: number;
+  updatedAt: number;
+  /** True once the terminal state is in D1 (retried by the alarm until it is). */
+  synced: boolean;
+  ignoredEvents: number;
+}
+
+export interface StoredArtifact {
+  kind: ArtifactKind;
+  index: number | null;
+  key: string;
+  size_bytes: number;
+  content_type: string;
+}
+
+export interface AnnouncedSegment extends SegmentView {
+  chars?: number;
+}
+
+export interface HeldSegment {
+  index: number;
+  duration_ms: number;
+  chars?: number;
+}
+
+export interface FramePosition {
+  /** Last relayed frame number (-1 none). */
+  last: number;
+  at: number;
+}
+
+export interface TrackerState {
+  core: Core;
+  segments: Record<number, AnnouncedSegment>;
+  artifacts: Record<string, StoredArtifact>;
+  held: Record<number, HeldSegment>;
+  delivered: Record<number, true>;
+  frame: FramePosition;
+}
+
+export type Effect =
+  | { t: "put"; key: string; value: unknown }
+  | { t: "delete"; key: string }
+  | { t: "broadcast"; message: ServerMessage }
+  /** Write the terminal state to D1 (the settle). */
+  | { t: "settle" }
+  | { t: "alarm"; at: number }
+  | { t: "record_running"; at: number }
+  /** Tell the engine socket to stop (ADR 0009 StreamCancel) and close it with 4009. */
+  | { t: "engine_cancel"; state: "cancelled" | "failed" }
+  /** The shell's replay buffer no longer needs this segment's frames. */
+  | { t: "drop_replay"; index: number }
+  /** An after-completed artifact of a succeeded task: its D1 row now (the settle has run). */
+  | { t: "artifact_row"; artifact: StoredArtifact };
+
+export interface Step<R> {
+  state: TrackerState;
+  effects: Effect[];
+  reply: R;
+}
+
+export const KEYS = {
+  core: "state",
+  frame: "frame",
+  segment: (i: number) => `seg:${i}`,
+  artifact: (kind: ArtifactKind, index: number | null) => `art:${artifactId(kind, index)}`,
+  held: (i: number) => `held:${i}`,
+  delivered: (i: number) => `dlv:${i}`,
+} as const;
+
+export function initialState(init: TrackerInit, now: number): TrackerState {
+  return {
+    core: {
+      init,
+      status: "queued",
+      progress: 0,
+      stage: null,
+      segmentsTotal: null,
+      segmentChars: null,
+      engineSeq: -1,
+      seq: 0,
+      result: null,
+      error: null,
+      charge: null,
+      callId: null,
+      lastEventAt: now,
+      updatedAt: now,
+      synced: false,
+      ignoredEvents: 0,
+    },
+    segments: {},
+    artifacts: {},
+    held: {},
+    delivered: {},
+    frame: { last: -1, at: now },
+  };
+}
+
+/** Builds a step from a draft core: every step that changes the core writes it once. */
+class Builder {
+  effects: Effect[] = [];
+  core: Core;
+  segments: TrackerState["segments"];
+  artifacts: TrackerState["artifacts"];
+  held: TrackerState["held"];
+  delivered: TrackerState["delivered"];
+  frame: FramePosition;
+  private coreDirty = false;
+  constructor(s: TrackerState) {
+    this.core = { ...s.core };
+    this.segments = s.segments;
+    this.artifacts = s.artifacts;
+    this.held = s.held;
+    this.delivered = s.delivered;
+    this.frame = s.frame;
+  }
+  touch(now: number) {
+    this.core.updatedAt = now;
+    this.coreDirty = true;
+  }
+  dirty() {
+    this.coreDirty = true;
+  }
+  broadcast(message: ServerMessage) {
+    this.effects.push({ t: "broadcast", message });
+  }
+  nextSeq() {
+    this.coreDirty = true;
+    return ++this.core.seq;
+  }
+  put(key: string, value: unknown) {
+    this.effects.push({ t: "put", key, value });
+  }
+  del(key: string) {
+    this.effects.push({ t: "delete", key });
+  }
+  done<R>(reply: R): Step<R> {
+    // Broadcasts first (the fan-out goes out before any write), then the writes, then the rest in order.
+    const order = (e: Effect) => (e.t === "broadcast" ? 0 : e.t === "put" || e.t === "delete" ? 1 : 2);
+    const effects = this.effects.map((e, i) => ({ e, i })).sort((a, b) => order(a.e) - order(b.e) || a.i - b.i).map((x) => x.e);
+    if (this.coreDirty) {
+      const at = effects.findIndex((e) => order(e) === 2);
+      const put: Effect = { t: "put", key: KEYS.core, value: this.core };
+      if (at < 0) effects.push(put);
+      else effects.splice(at, 0, put);
+    }
+    return {
+      state: { core: this.core, segments: this.segments, artifacts: this.artifacts, held: this.held, delivered: this.delivered, frame: this.frame },
+      effects,
+      reply,
+    };
+  }
+}
+
+export function resultKey(init: TrackerInit): string {
+  return init.kind === "generate" && init.generationId
+    ? `users/${init.userId}/generations/${init.generationId}.wav`
+    : `users/${init.userId}/previews/${init.id}.wav`;
+}
+
+/** The queue consumer reports a successful submit. `cancel`: the task ended meanwhile; the engine must be told. */
+export function onDispatched(s: TrackerState, callId: string, now: number): Step<{ cancel: boolean }> {
+  const b = new Builder(s);
+  b.core.callId = callId;
+  b.dirty();
+  if (isTerminal(b.core.status)) return b.done({ cancel: true });
+  if (b.core.status === "queued") {
+    b.core.status = "dispatched";
+    b.touch(now);
+    b.broadcast({ type: "status", seq: b.nextSeq(), status: "dispatched" });
+  }
+  return b.done({ cancel: false });
+}
+
+function ignored(b: Builder): Step<EventAck> {
+  b.core.ignoredEvents += 1;
+  b.dirty();
+  return b.done({ accepted: false, state: b.core.status });
+}
+
+/** Announces segment `index` (upload and event both in): once, to every listener. */
+function announceSegment(b: Builder, held: HeldSegment) {
+  if (b.segments[held.index]) return;
+  const seg: AnnouncedSegment = { index: held.index, url: audioUrls.segment(b.core.init.id, held.index), duration_ms: held.duration_ms };
+  if (held.chars !== undefined) seg.chars = held.chars;
+  b.segments = { ...b.segments, [held.index]: seg };
+  b.put(KEYS.segment(held.index), seg);
+  b.broadcast({ type: "segment", seq: b.nextSeq(), index: seg.index, url: seg.url, duration_ms: seg.duration_ms });
+  b.effects.push({ t: "drop_replay", index: held.index });
+}
+
+/** An engine event, already authenticated (HTTP route or engine socket). */
+export function onEvent(s: TrackerState, event: EngineEvent, now: number): Step<EventAck> {
+  const b = new Builder(s);
+  const c = b.core;
+  if (isTerminal(c.status) || event.seq <= c.engineSeq) return ignored(b);
+  // One huge seq must not make every later real event look stale (issue 15).
+  if (event.seq > c.engineSeq + SEQ_MAX_GAP) return ignored(b);
+  c.engineSeq = event.seq;
+  c.lastEventAt = now;
+  b.dirty();
+  if ((c.status === "queued" || c.status === "dispatched") && event.type !== "failed") {
+    c.status = "running";
+    b.touch(now);
+    b.broadcast({ type: "status", seq: b.nextSeq(), status: "running" });
+    // From now on the deadline is silence, not the start.
+    b.effects.push({ t: "alarm", at: now + c.init.heartbeatTimeoutMs });
+    b.effects.push({ t: "record_running", at: now });
+  }
+  switch (event.type) {
+    case "started":
+      c.segmentsTotal = event.segments_total ?? event.segment_chars?.length ?? null;
+      c.segmentChars = event.segment_chars ?? null;
+      c.stage = STAGES.started;
+      b.broadcast({ type: "progress", seq: b.nextSeq(), progress: c.progress, stage: STAGES.started });
+      break;
+    case "progress":
+      // Progress never goes backwards, whatever order the engine's numbers arrive in.
+      c.progress = Math.max(c.progress, event.progress);
+      c.stage = event.stage;
+      b.broadcast({ type: "progress", seq: b.nextSeq(), progress: c.progress, stage: c.stage });
+      break;
+    case "segment": {
+      const held: HeldSegment = { index: event.index, duration_ms: event.duration_ms, ...(event.chars !== undefined ? { chars: event.chars } : {}) };
+      if (b.segments[event.index] || b.held[event.index]) break; // idempotent by index
+      if (b.artifacts[artifactId("segment", event.index)]) announceSegment(b, held);
+      else {
+        // The event overtook its upload: hold it, announce when the upload lands (ADR 0009).
+        b.held = { ...b.held, [event.index]: held };
+        b.put(KEYS.held(event.index), held);
+      }
+      break;
+    }
+    case "heartbeat":
+      break;
+    case "completed": {
+      const final = b.artifacts[artifactId("final", null)];
+      if (!final) {
+        finish(b, "failed", { code: "upload_missing", message: "The engine reported success without uploading the audio.", retryable: true }, now, false);
+        return b.done({ accepted: true, state: c.status });
+      }
+      c.result = {
+        duration_ms: event.duration_ms,
+        sample_rate: event.sample_rate,
+        size_bytes: final.size_bytes,
+        audio_url: c.init.generationId ? audioUrls.generation(c.init.generationId) : audioUrls.preview(c.init.id),
+        generation_id: c.init.generationId,
+        formats: b.artifacts[artifactId("final_mp3", null)] ? ["wav", "mp3"] : ["wav"],
+        key: final.key,
+      };
+      c.progress = 1;
+      finish(b, "succeeded", null, now, false);
+      return b.done({ accepted: true, state: c.status });
+    }
+    case "failed":
+      finish(b, "failed", event.error, now, false);
+      return b.done({ accepted: true, state: c.status });
+  }
+  b.touch(now);
+  return b.done({ accepted: true, state: c.status });
+}
+
+export type UploadCheck = { ok: true; key: string } | { ok: false; status: 404 | 409; code: string; message: string };
+
+/** May this artifact be uploaded now? Kind, index and content are checked by the route against the registry. */
+export function checkUpload(s: TrackerState, kind: ArtifactKind, index: number | null, afterCompleted: boolean): UploadCheck {
+  const c = s.core;
+  const existing = s.artifacts[artifactId(kind, index)];
+  if (c.status === "succeeded") {
+    if (!afterCompleted) return { ok: false, status: 409, code: "job_finished", message: `This job already succeeded; ${kind} artifacts are immutable now.` };
+    if (existing) return { ok: false, status: 409, code: "artifact_exists", message: `This job's ${kind} is already stored and is immutable now.` };
+  } else if (isTerminal(c.status)) {
+    return { ok: false, status: 409, code: "job_finished", message: `This job is already ${c.status}.` };
+  }
+  return { ok: true, key: artifactKey(c.init, kind, index) };
+}
+
+/** R2 keys: under the owner, and for generations where history already looks for the final file. */
+export function artifactKey(init: TrackerInit, kind: ArtifactKind, index: number | null): string {
+  const u = init.userId;
+  switch (kind) {
+    case "segment":
+      return `users/${u}/tasks/${init.id}/segments/${index}.wav`;
+    case "final":
+      return resultKey(init);
+    case "final_mp3":
+      return init.generationId ? `users/${u}/generations/${init.generationId}.mp3` : `users/${u}/tasks/${init.id}/final.mp3`;
+  }
+}
+
+export function artifactView(taskId: string, a: StoredArtifact): ArtifactView {
+  return { kind: a.kind, index: a.index, url: artifactUrl(taskId, a.kind, a.index), size_bytes: a.size_bytes, content_type: a.content_type };
+}
+
+/** An artifact is in R2: record it, announce a held segment, tell listeners of other kinds. */
+export function onArtifactStored(s: TrackerState, a: StoredArtifact, now: number): Step<{ recorded: boolean }> {
+  const b = new Builder(s);
+  const c = b.core;
+  const check = checkUpload(s, a.kind, a.index, a.kind === "final_mp3");
+  if (!check.ok) return b.done({ recorded: false });
+  b.artifacts = { ...b.artifacts, [artifactId(a.kind, a.index)]: a };
+  b.put(KEYS.artifact(a.kind, a.index), a);
+  if (a.kind === "segment" && a.index !== null) {
+    const held = b.held[a.index];
+    if (held) {
+      const { [a.index]: _gone, ...rest } = b.held;
+      b.held = rest;
+      b.del(KEYS.held(a.index));
+      announceSegment(b, held);
+    }
+  } else if (!(a.kind === "final" && c.status !== "succeeded")) {
+    // final is announced by `completed`; other kinds as they land.
+    b.broadcast({ type: "artifact", seq: b.nextSeq(), ...artifactView(c.init.id, a) });
+  }
+  if (c.status === "succeeded" && a.kind === "final_mp3" && c.result) {
+    c.result = { ...c.result, formats: ["wav", "mp3"] };
+    b.effects.push({ t: "artifact_row", artifact: a });
+  }
+  b.touch(now);
+  return b.done({ recorded: true });
+}
+
+export type FrameVerdict = { ok: true } | { ok: false; code: number; reason: string };
+
+/** A binary frame's header (already decoded and size-checked by the shell). */
+export function onFrame(s: TrackerState, h: FrameHeader, now: number): Step<FrameVerdict> {
+  const b = new Builder(s);
+  if (isTerminal(b.core.status)) return b.done({ ok: false, code: 4409, reason: `the task is ${b.core.status}` });
+  if (h.frame !== b.frame.last + 1) return b.done({ ok: false, code: 4409, reason: `frame ${h.frame} after ${b.frame.last}` });
+  if (h.segment > 9999) return b.done({ ok: false, code: 4400, reason: "segment index out of range" });
+  b.frame = { last: h.frame, at: now };
+  b.put(KEYS.frame, b.frame);
+  if (h.last_in_segment && !b.delivered[h.segment]) {
+    b.delivered = { ...b.delivered, [h.segment]: true };
+    b.put(KEYS.delivered(h.segment), true);
+  }
+  return b.done({ ok: true });
+}
+
+export type CancelReply = { cancelled: true; callId: string | null } | { cancelled: false; status: TaskState };
+
+export function onCancel(s: TrackerState, now: number): Step<CancelReply> {
+  const b = new Builder(s);
+  if (isTerminal(b.core.status)) return b.done({ cancelled: false, status: b.core.status });
+  finish(b, "cancelled", null, now, true);
+  return b.done({ cancelled: true, callId: b.core.callId });
+}
+
+/** Fails the task from outside the engine (dead-letter queue, sweep, deadline). */
+export function onFail(s: TrackerState, error: EngineError, now: number): Step<{ failed: boolean }> {
+  const b = new Builder(s);
+  if (isTerminal(b.core.status)) return b.done({ failed: false });
+  finish(b, "failed", error, now, true);
+  return b.done({ failed: true });
+}
+
+/** The alarm: deadlines, or a retry of an unsynced settle. */
+export function onAlarm(s: TrackerState, now: number): Step<null> {
+  const b = new Builder(s);
+  const c = b.core;
+  if (isTerminal(c.status)) {
+    if (!c.synced) b.effects.push({ t: "settle" });
+    return b.done(null);
+  }
+  if ((c.status === "queued" || c.status === "dispatched") && now >= c.init.createdAt + c.init.startTimeoutMs) {
+    finish(b, "failed", { code: "engine_timeout", message: "The speech engine did not start this job in time. Your credits were returned.", retryable: true }, now, true);
+    return b.done(null);
+  }
+  // Frames are a sign of life too (an engine streaming a long segment need not heartbeat in between).
+  const lastSign = b.frame.last >= 0 ? Math.max(c.lastEventAt, b.frame.at) : c.lastEventAt;
+  if (c.status === "running" && now >= lastSign + c.init.heartbeatTimeoutMs) {
+    finish(b, "failed", { code: "engine_timeout", message: "The speech engine stopped responding.", retryable: true }, now, true);
+    return b.done(null);
+  }
+  const next = c.status === "running" ? lastSign + c.init.heartbeatTimeoutMs : c.init.createdAt + c.init.startTimeoutMs;
+  b.effects.push({ t: "alarm", at: Math.max(next, now + 1000) });
+  return b.done(null);
+}
+
+export function onSynced(s: TrackerState): Step<null> {
+  const b = new Builder(s);
+  b.core.synced = true;
+  b.dirty();
+  return b.done(null);
+}
+
+/** Segments the person received: announced artifacts, or every frame through the last one relayed. */
+export function deliveredSegments(s: Pick<TrackerState, "segments" | "delivered">): number[] {
+  const set = new Set<number>([...Object.keys(s.segments), ...Object.keys(s.delivered)].map(Number));
+  return [...set].sort((a, b) => a - b);
+}
+
+/**
+ * The fair charge for a task that did not succeed (DESIGN §6): the credits of
+ * the characters of every delivered part, never more than the reservation.
+ * With per-part characters it charges by characters (100 a credit, rounded
+ * up, as pricing does); else the delivered share of the cost (rounded down);
+ * else nothing.
+ */
+export function chargeFor(s: Pick<TrackerState, "core" | "segments" | "delivered">): ChargeView | null {
+  const c = s.core;
+  const parts = deliveredSegments(s);
+  if (!parts.length || c.init.cost <= 0) return null;
+  const total = c.segmentsTotal;
+  const charsOf = (i: number): number | undefined => c.segmentChars?.[i] ?? s.segments[i]?.chars;
+  let credits: number;
+  if (c.init.kind === "generate" && parts.every((i) => charsOf(i) !== undefined)) {
+    const chars = parts.reduce((n, i) => n + (charsOf(i) ?? 0), 0);
+    credits = Math.ceil(chars / CHARACTERS_PER_CREDIT);
+  } else if (total) {
+    // Rounded down: a share of a credit for audio not (wholly) received is not charged.
+    credits = Math.floor((c.init.cost * Math.min(parts.length, total)) / total);
+  } else {
+    return null;
+  }
+  credits = Math.min(c.init.cost, credits);
+  if (credits <= 0) return null;
+  return { credits, of: c.init.cost, parts_delivered: parts.length, parts_total: total };
+}
+
+function finish(b: Builder, status: TerminalState, error: EngineError | null, now: number, fromOutside: boolean) {
+  const c = b.core;
+  c.status = status;
+  c.error = error;
+  b.touch(now);
+  const seq = b.nextSeq();
+  if (status === "succeeded" && c.result) {
+    const { key: _key, ...result } = c.result;
+    b.broadcast({ type: "completed", seq, result });
+  } else {
+    c.charge = chargeFor({ core: c, segments: b.segments, delivered: b.delivered });
+    const charge = c.charge ? { charge: c.charge } : {};
+    if (status === "failed" && error) b.broadcast({ type: "failed", seq, error, ...charge });
+    else if (status === "cancelled") b.broadcast({ type: "cancelled", seq, ...charge });
+  }
+  if (fromOutside && status !== "succeeded") b.effects.push({ t: "engine_cancel", state: status });
+  b.effects.push({ t: "settle" });
+}
+
+/** The task as listeners and the API see it. */
+export function taskView(s: TrackerState): TaskView {
+  const c = s.core;
+  let result: TaskResult | null = null;
+  if (c.result) {
+    const { key: _key, ...rest } = c.result;
+    result = rest;
+  }
+  return {
+    id: c.init.id,
+    kind: c.init.kind,
+    status: c.status,
+    progress: c.progress,
+    stage: c.stage,
+    segments_total: c.segmentsTotal,
+    generation_id: c.init.generationId,
+    voice_id: c.init.voiceId,
+    cost: c.init.cost,
+    error: c.error,
+    result,
+    charge: c.charge,
+    created_at: new Date(c.init.createdAt).toISOString(),
+    updated_at: new Date(c.updatedAt).toISOString(),
+  };
+}
+
+export function segmentList(s: TrackerState): SegmentView[] {
+  return Object.values(s.segments)
+    .sort((a, b) => a.index - b.index)
+    .map(({ index, url, duration_ms }) => ({ index, url, duration_ms }));
+}
+
+/** Announced artifacts: segments once announced, other kinds once stored (final only once succeeded). */
+export function announcedArtifacts(s: TrackerState): StoredArtifact[] {
+  return Object.values(s.artifacts)
+    .filter((a) => (a.kind === "segment" ? a.index !== null && !!s.segments[a.index] : a.kind !== "final" || s.core.status === "succeeded"))
+    .sort((a, b) => (a.kind === b.kind ? (a.index ?? 0) - (b.index ?? 0) : a.kind < b.kind ? -1 : 1));
+}
