@@ -39,7 +39,8 @@ export function createArtifactUploader(deps: {
     try {
       answer = await deps.client.request(method, url, body);
     } catch (err) {
-      if (err instanceof CallbackError && err.stopsJob) throw new JobStopped(`the Worker refused the upload (${err.status})`, { cause: err });
+      if (err instanceof CallbackError && err.stopsJob)
+        throw new JobStopped(`the Worker refused the upload (${err.status})`, { cause: err });
       const retryable = !(err instanceof CallbackError) || err.status === null || isTransientStatus(err.status);
       throw new JobError("upload_failed", `upload failed: ${errorMessage(err)}`, retryable, { cause: err });
     }
@@ -50,7 +51,11 @@ export function createArtifactUploader(deps: {
     }
   }
 
-  function check<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } } }, value: unknown, what: string): T {
+  function check<T>(
+    schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } } },
+    value: unknown,
+    what: string,
+  ): T {
     const parsed = schema.safeParse(value);
     if (!parsed.success) throw new JobError("upload_failed", `${what} answered without a valid reply: ${parsed.error.message}`, true);
     return parsed.data;
@@ -68,12 +73,20 @@ export function createArtifactUploader(deps: {
         check(ArtifactAck, await call("PUT", url, { bytes, contentType }), url);
         return;
       }
-      const start = check(MultipartStart, await call("POST", `${url}/uploads`, { bytes: "{}", contentType: "application/json" }), `${url}/uploads`);
+      const start = check(
+        MultipartStart,
+        await call("POST", `${url}/uploads`, { bytes: "{}", contentType: "application/json" }),
+        `${url}/uploads`,
+      );
       const partsUrl = `${url}/uploads/${encodeURIComponent(start.upload_id)}`;
       const parts: MultipartPart[] = [];
       for (let offset = 0, n = 1; offset < bytes.length; offset += start.part_size, n++) {
         const part = bytes.subarray(offset, offset + start.part_size);
-        const answer = check(MultipartPart, await call("PUT", `${partsUrl}/parts/${n}`, { bytes: part, contentType }), `${partsUrl}/parts/${n}`);
+        const answer = check(
+          MultipartPart,
+          await call("PUT", `${partsUrl}/parts/${n}`, { bytes: part, contentType }),
+          `${partsUrl}/parts/${n}`,
+        );
         parts.push({ part_number: n, etag: answer.etag });
       }
       const done = await call("POST", `${partsUrl}/complete`, { bytes: JSON.stringify({ parts }), contentType: "application/json" });

@@ -5,7 +5,7 @@ import { CallbackError, createCallbackClient, isTransientStatus, type CallbackCl
 import type { Clock } from "./clock.ts";
 import type { Synthesizer } from "./espeak-synth.ts";
 import { createEventSender, type EventSender } from "./event-sender.ts";
-import { createStreamSender, type ReconnectPolicy, type StreamSender } from "./stream-sender.ts";
+import { createStreamSender, type ReconnectPolicy, type StreamSender, type WebSocketCtor } from "./stream-sender.ts";
 import type { JobSubmit } from "./v2-wire.ts";
 import { JobError, JobStopped, toEngineError } from "./job-errors.ts";
 import { espeakLanguage } from "./language.ts";
@@ -45,6 +45,8 @@ export type JobDeps = {
   realtime?: boolean;
   /** v2: socket reconnect backoff. */
   reconnect?: ReconnectPolicy;
+  /** v2: the WebSocket client (default Node's global one). */
+  WebSocket?: WebSocketCtor;
   /** v2: bodies above this are uploaded in parts (default the registry's 8 MiB). */
   maxSingleBytes?: number;
 };
@@ -87,6 +89,7 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
         clock,
         log,
         reconnect: deps.reconnect,
+        WebSocket: deps.WebSocket,
         onStop,
       })
     : null;
@@ -254,7 +257,14 @@ async function synthesiseSegment(
 }
 
 /** Best effort: the job already succeeded with its WAV; a missing MP3 only hides that download. */
-async function uploadMp3(uploads: ArtifactUploader, final: Float32Array, rate: number, encode: Mp3EncodeFn, log: Logger, ctx: Record<string, string>) {
+async function uploadMp3(
+  uploads: ArtifactUploader,
+  final: Float32Array,
+  rate: number,
+  encode: Mp3EncodeFn,
+  log: Logger,
+  ctx: Record<string, string>,
+) {
   try {
     const mp3 = await encode(final, rate);
     await uploads.put("final_mp3", null, mp3, "audio/mpeg");
@@ -278,7 +288,14 @@ function realtimePacer(clock: Clock, rate: number, signal: AbortSignal): Pacer {
 }
 
 /** One segment's PCM as frames of FRAME_SECONDS, the last one flagged; paced when asked. */
-async function streamSegment(stream: StreamSender, index: number, pcm: Uint8Array, rate: number, pacer: Pacer | null, checkpoint: () => void) {
+async function streamSegment(
+  stream: StreamSender,
+  index: number,
+  pcm: Uint8Array,
+  rate: number,
+  pacer: Pacer | null,
+  checkpoint: () => void,
+) {
   const frameBytes = Math.max(2, Math.round(FRAME_SECONDS * rate) * 2);
   for (let offset = 0; offset < pcm.length || offset === 0; offset += frameBytes) {
     if (pacer) {

@@ -37,7 +37,7 @@ export type ReconnectPolicy = { attempts: number; baseDelayMs: number; maxDelayM
 export const DEFAULT_RECONNECT: ReconnectPolicy = { attempts: 6, baseDelayMs: 100, maxDelayMs: 3000 };
 
 type Pending = { event: EngineEvent; body: EventBody; resolve(ack: EventAck | undefined): void; reject(err: unknown): void };
-type WebSocketCtor = new (url: string, init: { headers: Record<string, string> }) => WebSocket;
+export type WebSocketCtor = new (url: string, init: { headers: Record<string, string> }) => WebSocket;
 
 export function createStreamSender(deps: {
   jobId: string;
@@ -86,7 +86,11 @@ export function createStreamSender(deps: {
     if (closed && pending.size === 0) return;
     closed = true;
     deps.onStop(reason);
-    for (const p of pending.values()) (err ? p.reject(err) : p.resolve(undefined));
+    helloSeen(null);
+    for (const p of pending.values()) {
+      if (err) p.reject(err);
+      else p.resolve(undefined);
+    }
     pending.clear();
     ws?.close(1000, "job stopped");
     settleIdle();
@@ -180,7 +184,10 @@ export function createStreamSender(deps: {
   function onClose(code: number) {
     if (code === CLOSE.taskEnded) return stopWith("the task ended (the Worker closed the stream)");
     if (code === CLOSE.badToken || code === CLOSE.otherJob) {
-      return stopWith(`the Worker refused the job token (close ${code})`, new JobStopped(`the Worker refused the job token (close ${code})`));
+      return stopWith(
+        `the Worker refused the job token (close ${code})`,
+        new JobStopped(`the Worker refused the job token (close ${code})`),
+      );
     }
     if (closed || connecting) return;
     if (code === CLOSE.malformed || code === CLOSE.tooLarge || code === CLOSE.outOfOrder) {
@@ -227,26 +234,36 @@ export function createStreamSender(deps: {
     for (const p of waiting) fallback.send(p.body).then(p.resolve, p.reject);
   }
 
+  let helloReceived = false;
+  void firstHello.then(() => (helloReceived = true));
+
   function send(body: EventBody): Promise<EventAck | undefined> {
     if (closed || finishing) return Promise.resolve(undefined);
-    if (fallback) return fallback.send(body);
-    const parsed = EngineEvent.safeParse({ job_id: jobId, seq, ...body });
-    if (!parsed.success) return Promise.reject(new Error(`refusing to send an invalid ${body.type} event: ${parsed.error.message}`));
     const terminal = body.type === "completed" || body.type === "failed";
     if (terminal) finishing = true;
+    // Seqs are assigned only once the first hello has said where the DO stands (a restarted
+    // attempt continues above its acked_seq); promise callbacks keep the events in order.
+    const delivery = helloReceived ? enqueue(body) : firstHello.then(() => enqueue(body));
+    return delivery.catch((err: unknown) => {
+      if (terminal) finishing = false;
+      throw err instanceof JobStopped || err instanceof JobError
+        ? err
+        : new JobError("internal", `could not deliver the ${body.type} event: ${errorMessage(err)}`, true, { cause: err });
+    });
+  }
+
+  function enqueue(body: EventBody): Promise<EventAck | undefined> {
+    if (fallback) return fallback.send(body);
+    if (closed) return Promise.resolve(undefined);
+    const parsed = EngineEvent.safeParse({ job_id: jobId, seq, ...body });
+    if (!parsed.success) return Promise.reject(new Error(`refusing to send an invalid ${body.type} event: ${parsed.error.message}`));
     seq++;
     const event = parsed.data;
     const delivery = new Promise<EventAck | undefined>((resolve, reject) => pending.set(event.seq, { event, body, resolve, reject }));
     write(JSON.stringify(event));
     if (!ws && !connecting) void connect();
-    return delivery.catch((err: unknown) => {
-      if (terminal) finishing = false;
-      throw err instanceof JobStopped || err instanceof JobError
-        ? err
-        : new JobError("internal", `could not deliver the ${event.type} event: ${errorMessage(err)}`, true, { cause: err });
-    });
+    return delivery;
   }
-
   void connect();
 
   return {
@@ -280,6 +297,7 @@ export function createStreamSender(deps: {
       if (fallback) fallback.close();
       if (closed) return;
       closed = true;
+      helloSeen(null);
       for (const p of pending.values()) p.resolve(undefined);
       pending.clear();
       ws?.close(1000, "job over");

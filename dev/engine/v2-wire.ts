@@ -118,7 +118,11 @@ export type StreamServerMessage = z.infer<typeof StreamServerMessage>;
 /** Artifact kinds this engine uploads (the registry lives in the Worker; ADR 0009). */
 export type ArtifactKind = "segment" | "final" | "final_mp3";
 
-export const ArtifactAck = z.object({ kind: z.string().min(1), index: z.number().int().min(0).nullable(), size_bytes: z.number().int().min(0) });
+export const ArtifactAck = z.object({
+  kind: z.string().min(1),
+  index: z.number().int().min(0).nullable(),
+  size_bytes: z.number().int().min(0),
+});
 export type ArtifactAck = z.infer<typeof ArtifactAck>;
 export const MultipartStart = z.object({ upload_id: z.string().min(1).max(1024), part_size: z.number().int().min(1) });
 export type MultipartStart = z.infer<typeof MultipartStart>;
@@ -141,7 +145,9 @@ export type JobSubmit = SubmitRequest & { stream_url?: string };
  * `protocol: 2` and `callbacks.stream_url`; the rest is validated by the v1
  * schema, so both versions share every other rule.
  */
-export function parseSubmit(body: unknown): { success: true; data: JobSubmit } | { success: false; issues: { path: string; message: string }[] } {
+export function parseSubmit(
+  body: unknown,
+): { success: true; data: JobSubmit } | { success: false; issues: { path: string; message: string }[] } {
   const issues = (error: z.ZodError, prefix: (string | number)[] = []) =>
     error.issues.map((i) => ({ path: [...prefix, ...i.path].join(".") || "(body)", message: i.message }));
   const record = body && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : null;

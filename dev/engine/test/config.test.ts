@@ -22,7 +22,14 @@ describe("engine config", () => {
       DEV_ENGINE_HEARTBEAT_MS: "1000",
       DEV_ENGINE_REALTIME: "1",
     });
-    assert.deepEqual(config, { port: 9000, host: "127.0.0.1", token: "a-longer-secret", segmentDelayMs: 750, heartbeatMs: 1000, realtime: true });
+    assert.deepEqual(config, {
+      port: 9000,
+      host: "127.0.0.1",
+      token: "a-longer-secret",
+      segmentDelayMs: 750,
+      heartbeatMs: 1000,
+      realtime: true,
+    });
   });
 
   it("refuses bad values, naming them", () => {

@@ -89,7 +89,10 @@ describe("engine HTTP endpoints", () => {
       [{ ...worker.job(), voice: undefined }, "voice"],
       [{ ...worker.job(), protocol: 3 }, "protocol"],
       [{ ...worker.job(), protocol: 2 }, "callbacks.stream_url"],
-      [{ ...worker.submitBodyV2(), callbacks: { ...worker.job().callbacks, stream_url: "http://127.0.0.1/stream" } }, "callbacks.stream_url"],
+      [
+        { ...worker.submitBodyV2(), callbacks: { ...worker.job().callbacks, stream_url: "http://127.0.0.1/stream" } },
+        "callbacks.stream_url",
+      ],
       ["{not json", "JSON"],
     ];
     for (const [body, field] of cases) {

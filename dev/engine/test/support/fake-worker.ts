@@ -35,7 +35,8 @@ export type TimelineEntry =
   | { op: "connect" | "close"; connection: number; at: number; code?: number };
 /** One engine socket: what arrived on it and what was acknowledged. */
 export type Connection = { received: number[]; acked: number[]; frames: number[]; closeCode: number | null; ws: ServerSocket };
-export type Arrival = { kind: "event"; event: EngineEvent; connection: number } | { kind: "frame"; frame: DecodedFrame; connection: number };
+export type Arrival =
+  { kind: "event"; event: EngineEvent; connection: number } | { kind: "frame"; frame: DecodedFrame; connection: number };
 
 export type FakeWorkerOptions = {
   /** State reported in each EventAck; default: running until the terminal event. */
@@ -98,7 +99,9 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
     changed();
   };
 
-  const currentState = (): TaskState => cancelledFromOutside ?? (terminalSeen ? (steps.some((s) => s.op === "event" && s.value.type === "completed") ? "succeeded" : "failed") : "running");
+  const currentState = (): TaskState =>
+    cancelledFromOutside ??
+    (terminalSeen ? (steps.some((s) => s.op === "event" && s.value.type === "completed") ? "succeeded" : "failed") : "running");
 
   /** One event, from HTTP or the socket: dedupe by seq, check order rules, answer with the ack's fields. */
   const receiveEvent = (event: EngineEvent): { accepted: boolean; state: TaskState } => {
@@ -109,7 +112,8 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
     if (accepted) {
       if (event.seq !== lastSeq + 1) violations.push(`seq gap: ${lastSeq} → ${event.seq}`);
       lastSeq = event.seq;
-      if (event.type === "segment" && !uploads.has(`segments/${event.index}`)) violations.push(`segment ${event.index} announced before its upload`);
+      if (event.type === "segment" && !uploads.has(`segments/${event.index}`))
+        violations.push(`segment ${event.index} announced before its upload`);
       if (event.type === "completed" && !uploads.has("final")) violations.push("completed before the final upload");
       if (event.type === "completed" || event.type === "failed") terminalSeen = true;
       record({ op: "event", value: event });
@@ -178,7 +182,7 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
 
   /** `{kind}[/{index}]`, then optionally `/uploads[/{id}/(parts/{n}|complete)]`. */
   function artifactRoute(req: IncomingMessage, res: ServerResponse, rest: string, body: Uint8Array, attempt: number) {
-    const m = /^([a-z_]+)(?:\/(\d+))?(\/uploads(?:\/([^/]+)\/(?:parts\/(\d+)|(complete)))?)?$/.exec(rest);
+    const m = /^([a-z][a-z0-9_]*)(?:\/(\d+))?(\/uploads(?:\/([^/]+)\/(?:parts\/(\d+)|(complete)))?)?$/.exec(rest);
     if (!m) return json(res, 404, { error: { code: "not_found", message: rest } });
     const [, kind = "", indexText, uploadsPart, uploadId, partText, complete] = m;
     const rule = REGISTRY.kinds[kind];
@@ -196,7 +200,8 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
 
     if (!uploadsPart) {
       if (req.method !== "PUT") return json(res, 405, { error: { code: "method_not_allowed", message: "use PUT" } });
-      if (!rule.content_types.includes(contentType)) return json(res, 415, { error: { code: "unsupported_content_type", message: contentType } });
+      if (!rule.content_types.includes(contentType))
+        return json(res, 415, { error: { code: "unsupported_content_type", message: contentType } });
       if (body.length > REGISTRY.max_single_bytes) {
         violations.push(`${path}: a single body of ${body.length} bytes`);
         return json(res, 413, { error: { code: "too_large", message: `over ${REGISTRY.max_single_bytes}; use uploads` } });
@@ -226,10 +231,14 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
       for (const [i, p] of parsed.data.parts.entries()) {
         const part = open.parts.get(p.part_number);
         if (p.part_number !== i + 1 || !part || etagOf(uploadId, p.part_number, part) !== p.etag) {
-          return json(res, 400, { error: { code: "invalid_parts", message: `part ${p.part_number} is missing, out of order or has the wrong etag` } });
+          return json(res, 400, {
+            error: { code: "invalid_parts", message: `part ${p.part_number} is missing, out of order or has the wrong etag` },
+          });
         }
         if (i < parsed.data.parts.length - 1 && part.length !== partSize) {
-          return json(res, 400, { error: { code: "invalid_parts", message: `part ${p.part_number} is ${part.length} bytes, not ${partSize}` } });
+          return json(res, 400, {
+            error: { code: "invalid_parts", message: `part ${p.part_number} is ${part.length} bytes, not ${partSize}` },
+          });
         }
         chunks.push(part);
       }

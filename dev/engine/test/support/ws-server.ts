@@ -27,13 +27,20 @@ export type SocketHandlers = {
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /** Answers the upgrade (101) and wires the socket; returns null (after a 400) for a request that is not a WebSocket upgrade. */
-export function acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, handlers: (ws: ServerSocket) => SocketHandlers): ServerSocket | null {
+export function acceptWebSocket(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  handlers: (ws: ServerSocket) => SocketHandlers,
+): ServerSocket | null {
   const key = req.headers["sec-websocket-key"];
   if (typeof key !== "string" || (req.headers.upgrade ?? "").toLowerCase() !== "websocket") {
     socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
     return null;
   }
-  const accept = createHash("sha1").update(key + GUID).digest("base64");
+  const accept = createHash("sha1")
+    .update(key + GUID)
+    .digest("base64");
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`);
 
   let open = true;
