@@ -13,6 +13,8 @@ export type VirtualClock = Clock & {
   advance(ms: number): void;
   /** Every sleep asked for, in order (ms). */
   readonly sleeps: number[];
+  /** `every` timers not yet stopped. */
+  activeTimers(): number;
 };
 
 export const VIRTUAL_EPOCH = Date.parse("2026-01-01T00:00:00.000Z");
@@ -37,6 +39,7 @@ export function virtualClock(start = VIRTUAL_EPOCH): VirtualClock {
   return {
     now: () => now,
     sleeps,
+    activeTimers: () => timers.size,
     advance: (ms) => moveTo(now + ms),
     sleep(ms, signal) {
       sleeps.push(ms);
