@@ -72,6 +72,7 @@ export function TaskRun({
   const [firstAudioAt, setFirstAudioAt] = useState<number | null>(null);
   const [firstSegmentAt, setFirstSegmentAt] = useState<number | null>(null);
   const [handedOver, setHandedOver] = useState(false);
+  const [handoverMs, setHandoverMs] = useState<number | null>(null);
   const finalRef = useRef<WaveformPlayerHandle>(null);
 
   // The live player belongs to this run: made here (or adopted from the click) and closed on the way out.
@@ -122,6 +123,7 @@ export function TaskRun({
     const wasPlaying = state === "playing" || state === "buffering";
     void player.pause();
     setHandedOver(true);
+    setHandoverMs(Math.round(position * 1000));
     if (state !== "ended" && position > 0) finalRef.current?.setTime(position);
     if (wasPlaying) {
       finalRef.current?.play().catch(() => {
@@ -160,6 +162,7 @@ export function TaskRun({
       data-first-audio-from={snap?.firstAudioFrom ?? undefined}
       data-underruns={snap?.underruns ?? 0}
       data-handed-over={handedOver ? "true" : "false"}
+      data-handover-position-ms={handoverMs ?? undefined}
     >
       <TaskProgress live={live} label={label} />
       {showLive ? (
