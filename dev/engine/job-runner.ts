@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { SubmitRequest } from "../../worker/engine/protocol.ts";
 import { createArtifactUploader, type ArtifactUploader } from "./artifact-uploader.ts";
 import { crossfadeConcat, durationMs, fadeEdges, normaliseLoudness, padWithSilence, resample } from "./audio-dsp.ts";
@@ -140,13 +141,13 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
         await clock.sleep(deps.segmentDelayMs, signal);
         checkpoint();
       }
-      const samples = await synthesiseSegment(text, language, traits, rate, minSamples, deps);
+      const live = stream?.live && !durable.has(index) ? stream : null;
+      const samples = live
+        ? await synthesiseAndStream(text, index, { language, traits, rate, minSamples, deps, stream: live, pacer, checkpoint })
+        : await synthesiseSegment(text, language, traits, rate, minSamples, deps);
       audio.push(samples);
       const wav = encodeWav(samples, rate);
-      if (!durable.has(index)) {
-        if (stream?.live) await streamSegment(stream, index, wav.subarray(WAV_HEADER_BYTES), rate, pacer, checkpoint);
-        await uploads.put("segment", index, wav, "audio/wav");
-      }
+      if (!durable.has(index)) await uploads.put("segment", index, wav, "audio/wav");
       await events.send({ type: "segment", index, duration_ms: durationMs(samples.length, rate) });
       await events.send({ type: "progress", progress: round3(0.05 + (0.85 * (index + 1)) / segments.length), stage: "generating" });
     }
@@ -201,6 +202,10 @@ function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
+/** Voice traits by reference content (bytes, type, transcript): the analysis is deterministic, so a cache cannot change a voice. */
+const analysedReferences = new Map<string, VoiceTraits>();
+const MAX_CACHED_REFERENCES = 64;
+
 async function resolveVoice(job: SubmitRequest, client: CallbackClient, events: EventSender, deps: JobDeps): Promise<VoiceTraits> {
   if (job.kind === "design_preview") {
     await events.send({ type: "progress", progress: 0.02, stage: "preparing_voice" });
@@ -222,6 +227,16 @@ async function resolveVoice(job: SubmitRequest, client: CallbackClient, events: 
   if (answer.body.length > MAX_REFERENCE_BYTES) {
     throw new JobError("reference_unusable", `the reference audio is ${answer.body.length} bytes, more than ${MAX_REFERENCE_BYTES}`, false);
   }
+  // The same voice is analysed once per process: a second generation with it starts speaking sooner.
+  const key = createHash("sha256")
+    .update(answer.body)
+    .update(`\0${answer.contentType}\0${voice.reference_text ?? ""}`)
+    .digest("hex");
+  const cached = analysedReferences.get(key);
+  if (cached) {
+    deps.log.info("reference_cached", { job_id: job.job_id, voice_id: voice.voice_id, bytes: answer.body.length });
+    return cached;
+  }
   const reference = voiceFromReference(answer.body, { contentType: answer.contentType, referenceText: voice.reference_text });
   deps.log.info("reference_analysed", {
     job_id: job.job_id,
@@ -233,7 +248,20 @@ async function resolveVoice(job: SubmitRequest, client: CallbackClient, events: 
       ? { f0_hz: reference.features.f0Hz && Math.round(reference.features.f0Hz), syllables_per_s: round3(reference.features.syllableRate) }
       : {}),
   });
+  analysedReferences.set(key, reference.traits);
+  if (analysedReferences.size > MAX_CACHED_REFERENCES) analysedReferences.delete(analysedReferences.keys().next().value!);
   return reference.traits;
+}
+
+async function synthesise(text: string, language: string, traits: VoiceTraits, rate: number, deps: JobDeps): Promise<Float32Array> {
+  let result;
+  try {
+    result = await deps.synthesize({ text, language, traits });
+  } catch (err) {
+    if (err instanceof JobError) throw err;
+    throw new JobError("generation_failed", `speech synthesis failed: ${errorMessage(err)}`, true, { cause: err });
+  }
+  return resample(result.samples, result.sampleRate, rate);
 }
 
 async function synthesiseSegment(
@@ -244,14 +272,7 @@ async function synthesiseSegment(
   minSamples: number,
   deps: JobDeps,
 ): Promise<Float32Array> {
-  let result;
-  try {
-    result = await deps.synthesize({ text, language, traits });
-  } catch (err) {
-    if (err instanceof JobError) throw err;
-    throw new JobError("generation_failed", `speech synthesis failed: ${errorMessage(err)}`, true, { cause: err });
-  }
-  const samples = padWithSilence(resample(result.samples, result.sampleRate, rate), minSamples);
+  const samples = padWithSilence(await synthesise(text, language, traits, rate, deps), minSamples);
   // Each segment gets the same loudness target as the final file, so progressive playback and the final match.
   return normaliseLoudness(samples, rate);
 }
@@ -288,22 +309,88 @@ function realtimePacer(clock: Clock, rate: number, signal: AbortSignal): Pacer {
 }
 
 /** One segment's PCM as frames of FRAME_SECONDS, the last one flagged; paced when asked. */
-async function streamSegment(
+/**
+ * v2: a segment synthesised one sentence at a time, each sentence streamed as
+ * frames the moment it exists, so the first sound leaves after one sentence's
+ * synthesis rather than a whole segment's. Each sentence is loudness-normalised
+ * on its own (as whole segments are in v1); the segment artifact is exactly
+ * the concatenation of what was streamed.
+ */
+async function synthesiseAndStream(
+  text: string,
+  index: number,
+  o: {
+    language: string;
+    traits: VoiceTraits;
+    rate: number;
+    minSamples: number;
+    deps: JobDeps;
+    stream: StreamSender;
+    pacer: Pacer | null;
+    checkpoint: () => void;
+  },
+): Promise<Float32Array> {
+  const pieces = sentencePieces(text);
+  const parts: Float32Array[] = [];
+  let length = 0;
+  for (const [k, piece] of pieces.entries()) {
+    const last = k === pieces.length - 1;
+    let samples = await synthesise(piece, o.language, o.traits, o.rate, o.deps);
+    if (last) samples = padWithSilence(samples, o.minSamples - length);
+    samples = normaliseLoudness(samples, o.rate);
+    parts.push(samples);
+    length += samples.length;
+    await streamPcm(o.stream, index, encodeWav(samples, o.rate).subarray(WAV_HEADER_BYTES), last, o.rate, o.pacer, o.checkpoint);
+    if (!last) o.checkpoint();
+  }
+  const out = new Float32Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+const MIN_PIECE_CHARS = 24;
+
+/** Sentences of a segment (ending at . ! ? … 。！？ or a line break); ones shorter than MIN_PIECE_CHARS join the next. */
+export function sentencePieces(text: string): string[] {
+  const sentences = text.match(/[^.!?…。！？\n]*(?:[.!?…。！？]+["'”’)\]]*\s*|\n+|$)/g)?.filter((p) => p.trim().length > 0) ?? [];
+  const pieces: string[] = [];
+  let carry = "";
+  for (const sentence of sentences) {
+    carry += sentence;
+    if (carry.trim().length >= MIN_PIECE_CHARS) {
+      pieces.push(carry.trim());
+      carry = "";
+    }
+  }
+  if (carry.trim()) {
+    if (pieces.length > 0) pieces[pieces.length - 1] = `${pieces[pieces.length - 1]} ${carry.trim()}`;
+    else pieces.push(carry.trim());
+  }
+  return pieces.length > 0 ? pieces : [text];
+}
+
+/** PCM as frames of FRAME_SECONDS; the last one flagged when it ends the segment; paced when asked. */
+async function streamPcm(
   stream: StreamSender,
   index: number,
   pcm: Uint8Array,
+  endsSegment: boolean,
   rate: number,
   pacer: Pacer | null,
   checkpoint: () => void,
 ) {
   const frameBytes = Math.max(2, Math.round(FRAME_SECONDS * rate) * 2);
-  for (let offset = 0; offset < pcm.length || offset === 0; offset += frameBytes) {
+  for (let offset = 0; offset < pcm.length || (offset === 0 && endsSegment); offset += frameBytes) {
     if (pacer) {
       await pacer(stream.streamOffset);
       checkpoint();
     }
     const end = Math.min(pcm.length, offset + frameBytes);
-    stream.frame(index, pcm.subarray(offset, end), end >= pcm.length);
+    stream.frame(index, pcm.subarray(offset, end), endsSegment && end >= pcm.length);
     if (end >= pcm.length) break;
   }
 }

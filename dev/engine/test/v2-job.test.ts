@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import type { SubmitRequest } from "../../../worker/engine/protocol.ts";
-import { runJob, type JobDeps } from "../job-runner.ts";
+import { runJob, sentencePieces, type JobDeps } from "../job-runner.ts";
 import { silentLogger } from "../log.ts";
 import { encodeMp3 } from "../mp3.ts";
 import type { JobSubmit } from "../v2-wire.ts";
@@ -125,6 +125,23 @@ describe("a protocol 2 job", () => {
       ["started", "progress"],
       "only started and preparing_voice precede the first audio",
     );
+  });
+
+  it("sends the first frame once the first sentence is synthesised, before the rest of the segment", async () => {
+    const calls: string[] = [];
+    let callsAtFirstFrame: number | null = null;
+    class FirstFrameWebSocket extends WebSocket {
+      override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+        if (typeof data !== "string") callsAtFirstFrame ??= calls.length;
+        super.send(data);
+      }
+    }
+    const text = "The first sentence is short enough. The second sentence comes after it. And a third one closes the segment.";
+    const { outcome, worker } = await runV2({}, { text }, { synthesize: toneSynthesizer(calls), WebSocket: FirstFrameWebSocket });
+    assert.equal(outcome, "completed");
+    assert.deepEqual(calls, sentencePieces(text), "synthesised sentence by sentence");
+    assert.equal(callsAtFirstFrame, 1, "the first frame left after one sentence");
+    assertGaplessFrames(worker);
   });
 
   it("reconnects when the socket drops mid-job and resends only what was not acknowledged", async () => {
@@ -256,6 +273,19 @@ describe("a protocol 2 job", () => {
     assert.equal(again.frames[0], framesBefore, "frames continue after last_frame");
     const reuploaded = worker.steps.slice(stepsBefore).flatMap((s) => (s.op === "upload" ? [s.path] : []));
     assert.ok(!reuploaded.includes("segments/0") && !reuploaded.includes("segments/1"), reuploaded.join(","));
+  });
+});
+
+describe("sentence pieces of a segment", () => {
+  it("splits at sentence ends and joins short sentences to the next", () => {
+    assert.deepEqual(sentencePieces("Hi. This is the first real sentence here! Is it? Yes… it is; and so on."), [
+      "Hi. This is the first real sentence here!",
+      "Is it? Yes… it is; and so on.",
+    ]);
+    assert.deepEqual(sentencePieces("no punctuation at all"), ["no punctuation at all"]);
+    assert.deepEqual(sentencePieces("你好世界，这是第一句话。这是第二句话，也很长很长很长很长很长很长。"), [
+      "你好世界，这是第一句话。这是第二句话，也很长很长很长很长很长很长。",
+    ]);
   });
 });
 
