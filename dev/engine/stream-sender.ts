@@ -34,6 +34,8 @@ export type StreamSender = EventSender & {
 };
 
 export type ReconnectPolicy = { attempts: number; baseDelayMs: number; maxDelayMs: number };
+/** Socket refusals (4400/4409/4413) after which the job stops streaming and sends its events over HTTP. */
+const MAX_REFUSALS = 3;
 export const DEFAULT_RECONNECT: ReconnectPolicy = { attempts: 6, baseDelayMs: 100, maxDelayMs: 3000 };
 
 type Pending = { event: EngineEvent; body: EventBody; resolve(ack: EventAck | undefined): void; reject(err: unknown): void };
@@ -75,6 +77,7 @@ export function createStreamSender(deps: {
   let helloSeen: (hello: StreamHello | null) => void = () => {};
   const firstHello = new Promise<StreamHello | null>((resolve) => (helloSeen = resolve));
   const idleWaiters = new Set<() => void>();
+  let refusals = 0;
 
   const settleIdle = () => {
     if (pending.size > 0 || connecting) return;
@@ -191,7 +194,14 @@ export function createStreamSender(deps: {
     }
     if (closed || connecting) return;
     if (code === CLOSE.malformed || code === CLOSE.tooLarge || code === CLOSE.outOfOrder) {
-      log.warn("stream_refused", { job_id: jobId, code });
+      // The DO refused what we sent; the next hello says where it stands. If it keeps refusing,
+      // the live path is given up (events continue over HTTP) rather than looping.
+      refusals += 1;
+      log.warn("stream_refused", { job_id: jobId, code, refusals });
+      if (refusals >= MAX_REFUSALS) {
+        void fallBack();
+        return;
+      }
     }
     void connect();
   }

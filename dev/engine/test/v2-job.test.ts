@@ -189,6 +189,15 @@ describe("a protocol 2 job", () => {
     assertProtocolOrder(worker.steps);
   });
 
+  it("gives up the live path after repeated refusals and finishes with HTTP events", async () => {
+    const { outcome, worker } = await runV2({ refuseFrames: true }, { text: longText(800) });
+    assert.equal(outcome, "completed");
+    assert.equal(worker.connections.length, 3, "three refusals, then no more sockets");
+    assert.equal(worker.frames.length, 0);
+    assertProtocolOrder(worker.steps);
+    assert.equal(worker.events().at(-1)!.type, "completed");
+  });
+
   it("stops when the DO sends cancel (close 4009): no frame, event or upload after it", async () => {
     const { outcome, worker } = await runV2({ cancelOn: (a) => a.kind === "frame" && a.frame.frame === 3 }, { text: longText(1500) });
     assert.equal(outcome, "cancelled");

@@ -54,6 +54,8 @@ export type FakeWorkerOptions = {
   cancelOn?: (arrival: Arrival) => boolean;
   /** v2: refuse the socket upgrade this many times (HTTP 503) before accepting. */
   refuseConnections?: number;
+  /** v2: close the socket with 4400 on every frame (a DO that keeps refusing). */
+  refuseFrames?: boolean;
   /** v2: part size the multipart start answers (default the registry's). */
   partSize?: number;
 };
@@ -294,6 +296,7 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
           changed();
         },
         onBinary(bytes) {
+          if (options.refuseFrames) return ws.close(CLOSE.malformed, "refused for the test");
           const decoded = decodeFrame(bytes);
           if (!decoded.ok) return refuse(decoded.reason === "oversized" ? CLOSE.tooLarge : CLOSE.malformed, `frame ${decoded.reason}`);
           const frame = decoded.frame;
