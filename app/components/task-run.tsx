@@ -6,6 +6,7 @@ import { formatClock } from "../lib/format";
 import { SegmentPlayer, type SegmentPlayerSnapshot } from "../lib/segment-player";
 import { useShowTask } from "../lib/shown-tasks";
 import { isTerminal, type TaskResult, type TaskSnapshot } from "../lib/task-state";
+import { LiveWaveform } from "./live-waveform";
 import { TaskProgress } from "./task-progress";
 import { WaveformPlayer, type WaveformPlayerHandle } from "./waveform-player";
 
@@ -43,8 +44,9 @@ interface Props {
 }
 
 /**
- * One task, live: progress (socket with polling fallback), the segments
- * playing back to back as they arrive, then the finished file in a normal
+ * One task, live: progress (socket with polling fallback), the audio playing
+ * as it arrives (live frames from a v2 engine, else the segments back to back)
+ * with a waveform of what has arrived, then the finished file in a normal
  * player with a waveform and a download. When the finished file is ready
  * while the live stream is still playing, playback moves over to it at the
  * same position.
@@ -63,15 +65,19 @@ export function TaskRun({
   focusOnStart,
 }: Props) {
   useShowTask(taskId);
-  const live = useTaskSocket(taskId, { initial });
+  // Live frames go straight to the player (engine protocol v2); the ref outlives renders.
+  const playerRef = useRef<SegmentPlayer | null>(null);
+  const live = useTaskSocket(taskId, { initial, onFrame: (frame) => playerRef.current?.addFrame(frame) });
   const task = live.task;
   const startedDone = useRef(isTerminal(initial?.task));
   const [player, setPlayer] = useState<SegmentPlayer | null>(null);
+  playerRef.current = player;
   const snap = usePlayerSnapshot(player);
   const [completedAt, setCompletedAt] = useState<number | null>(null);
   const [firstAudioAt, setFirstAudioAt] = useState<number | null>(null);
   const [firstSegmentAt, setFirstSegmentAt] = useState<number | null>(null);
   const [handedOver, setHandedOver] = useState(false);
+  const [handoverMs, setHandoverMs] = useState<number | null>(null);
   const finalRef = useRef<WaveformPlayerHandle>(null);
   const sectionRef = useRef<HTMLElement>(null);
   useEffect(() => {
@@ -133,6 +139,7 @@ export function TaskRun({
     const wasPlaying = state === "playing" || state === "buffering";
     void player.pause();
     setHandedOver(true);
+    setHandoverMs(Math.round(position * 1000));
     if (state !== "ended" && position > 0) finalRef.current?.setTime(position);
     if (wasPlaying) {
       finalRef.current?.play().catch(() => {
@@ -147,7 +154,7 @@ export function TaskRun({
   const liveLabel = !snap
     ? ""
     : snap.status === "buffering"
-      ? snap.segmentsScheduled === 0
+      ? snap.scheduledMs === 0
         ? "The first sentences will play as soon as they are ready…"
         : "Waiting for the next part…"
       : snap.status === "paused"
@@ -169,8 +176,11 @@ export function TaskRun({
       data-first-audio-at={firstAudioAt ?? undefined}
       data-completed-at={completedAt ?? undefined}
       data-segments-scheduled={snap?.segmentsScheduled ?? 0}
+      data-frames-received={snap?.framesReceived ?? 0}
+      data-first-audio-from={snap?.firstAudioFrom ?? undefined}
       data-underruns={snap?.underruns ?? 0}
       data-handed-over={handedOver ? "true" : "false"}
+      data-handover-position-ms={handoverMs ?? undefined}
     >
       <TaskProgress live={live} label={label} />
       {showLive ? (
@@ -191,6 +201,7 @@ export function TaskRun({
               {task?.segments_total ? ` · part ${Math.min(snap.segmentsScheduled, task.segments_total)} of ${task.segments_total}` : ""}
             </span>
           </div>
+          {snap.receivedMs > 0 ? <LiveWaveform peaks={player.waveform()} heardBars={Math.floor(snap.positionMs / 50)} /> : null}
           {snap.error ? (
             <p className="form-error" role="alert">
               {snap.error}

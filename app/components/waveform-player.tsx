@@ -146,6 +146,7 @@ export const WaveformPlayer = forwardRef<WaveformPlayerHandle, Props>(function W
       data-state={state}
       data-playing={playing ? "true" : "false"}
       data-duration={duration ? duration.toFixed(2) : undefined}
+      data-time={time.toFixed(2)}
     >
       <span id={labelId} className="visually-hidden">
         {label}

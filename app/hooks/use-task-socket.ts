@@ -26,6 +26,13 @@ export interface TaskSocketOptions {
   maxSocketFailures?: number;
   pollIntervalMs?: number;
   pingIntervalMs?: number;
+  /**
+   * Live audio (engine protocol v2): each binary message is one frame, handed
+   * over as it arrives, before anything else happens to it. Reconnects need no
+   * help here: the snapshot lists the segment artifacts, and the player fills
+   * any hole from them.
+   */
+  onFrame?: (frame: ArrayBuffer) => void;
 }
 
 const BACKOFF_BASE_MS = 500;
@@ -61,6 +68,9 @@ export function useTaskSocket(taskId: string | null | undefined, options: TaskSo
   stateRef.current = state;
   const initialRef = useRef(initial);
   initialRef.current = initial;
+  // Live frames: read through a ref so a new callback does not reconnect the socket.
+  const onFrameRef = useRef(options.onFrame);
+  onFrameRef.current = options.onFrame;
 
   useEffect(() => {
     if (!taskId) {
@@ -108,6 +118,7 @@ export function useTaskSocket(taskId: string | null | undefined, options: TaskSo
       if (stopped) return;
       let heard = false;
       const socket = new WebSocket(socketUrl(taskId));
+      socket.binaryType = "arraybuffer"; // live audio frames
       ws = socket;
       socket.onopen = () => {
         clearInterval(pingTimer);
@@ -117,6 +128,10 @@ export function useTaskSocket(taskId: string | null | undefined, options: TaskSo
         }, pingIntervalMs);
       };
       socket.onmessage = (event) => {
+        if (event.data instanceof ArrayBuffer) {
+          onFrameRef.current?.(event.data);
+          return;
+        }
         if (typeof event.data !== "string" || event.data === "pong") return;
         const msg = parseServerMessage(event.data);
         if (!msg) return;

@@ -1,14 +1,18 @@
 /**
- * Progressive playback of a task's segments (DESIGN §1 "hear it while it is
- * being made"). Each segment WAV is fetched and decoded with Web Audio and
- * scheduled on one AudioContext timeline, each starting exactly where the
- * previous one ends, so there is no audible gap between segments — unlike
- * swapping <audio> sources, which always clicks and pauses. Segments may
- * arrive in any order and while playing; they are played in index order.
+ * Progressive playback of a task (DESIGN §1 "hear it while it is being made").
+ * Audio arrives as live frames over the task socket (engine protocol v2) and
+ * as segment WAVs (every engine); `LiveStream` turns both into one gapless
+ * stream of samples, and each run of samples it hands out is scheduled on one
+ * AudioContext timeline exactly where the previous one ends, so there is no
+ * audible gap — unlike swapping <audio> sources, which always clicks and
+ * pauses. A segment WAV is fetched only when the frames did not bring all of
+ * its audio (a v1 engine sends none; a reconnect may lose some), so a v1
+ * engine's segments play exactly as before.
  *
  * Pause/play suspend and resume the AudioContext, which freezes the whole
  * timeline, so nothing needs rescheduling.
  */
+import { decodeLiveFrame, LiveStream, pcmFromWav, StreamPeaks } from "./live-stream";
 
 export type SegmentPlayerStatus = "idle" | "buffering" | "playing" | "paused" | "ended" | "error";
 
@@ -19,6 +23,12 @@ export interface SegmentPlayerSnapshot {
   /** Milliseconds decoded and scheduled (what can be heard without waiting). */
   scheduledMs: number;
   segmentsScheduled: number;
+  /** Live frames received over the socket (0 for an engine that only uploads segments). */
+  framesReceived: number;
+  /** What the first audible audio came from. */
+  firstAudioFrom: "frame" | "segment" | null;
+  /** Milliseconds of audio received so far (frames or segments), heard or not. */
+  receivedMs: number;
   /** Date.now() when the first segment actually started sounding; null until then. */
   firstAudioAt: number | null;
   /** Times playback ran dry and the next segment had to start late. */
@@ -27,24 +37,31 @@ export interface SegmentPlayerSnapshot {
 }
 
 interface Scheduled {
-  index: number;
   start: number;
   end: number;
   source: AudioBufferSourceNode;
 }
 
-/** How far ahead of "now" the first segment (and any late one) is scheduled, seconds. */
+/** How far ahead of "now" the first audio (and any late one) is scheduled, seconds. */
 const LEAD_S = 0.06;
+/** The Worker asks every engine for 24 kHz (worker/queue/dispatch.ts); segment WAVs say their own rate. */
+export const DEFAULT_STREAM_RATE = 24_000;
+/** One waveform bar per 50 ms of audio. */
+const PEAK_SECONDS = 0.05;
 
 type AudioContextCtor = typeof AudioContext;
 
 export class SegmentPlayer {
   private readonly ctx: AudioContext;
   private readonly out: GainNode;
-  private readonly decoded = new Map<number, AudioBuffer>();
+  private readonly stream = new LiveStream();
+  private readonly known = new Map<number, string>();
   private readonly requested = new Set<number>();
   private readonly scheduled: Scheduled[] = [];
-  private nextIndex = 0;
+  private rate = DEFAULT_STREAM_RATE;
+  private rateFixed = false;
+  private peaks = new StreamPeaks(Math.round(PEAK_SECONDS * DEFAULT_STREAM_RATE));
+  private firstFrom: "frame" | "segment" | null = null;
   private timelineEnd = 0;
   private timelineStart: number | null = null;
   private total: number | null = null;
@@ -57,6 +74,9 @@ export class SegmentPlayer {
     positionMs: 0,
     scheduledMs: 0,
     segmentsScheduled: 0,
+    framesReceived: 0,
+    firstAudioFrom: null,
+    receivedMs: 0,
     firstAudioAt: null,
     underruns: 0,
     error: null,
@@ -97,11 +117,51 @@ export class SegmentPlayer {
     }
   }
 
-  /** Adds a segment; fetching and decoding run in the background. Adding the same index twice is a no-op. */
+  /** The live stream's sample rate, when the task says it (frames carry none; default 24 kHz). */
+  setSampleRate(rate: number): void {
+    if (!this.rateFixed && rate >= 8000 && rate <= 48000) this.useRate(rate);
+  }
+
+  private useRate(rate: number): void {
+    this.rateFixed = true;
+    if (rate === this.rate) return;
+    this.rate = rate;
+    this.peaks = new StreamPeaks(Math.round(PEAK_SECONDS * rate));
+  }
+
+  /**
+   * Adds a segment artifact; it is fetched (in the background) only if the live
+   * frames did not bring all of its audio. Adding the same index twice is a no-op.
+   */
   add(segment: { index: number; url: string }): void {
-    if (this.closed || this.requested.has(segment.index)) return;
-    this.requested.add(segment.index);
-    void this.load(segment.index, segment.url);
+    if (this.closed || this.known.has(segment.index)) return;
+    this.known.set(segment.index, segment.url);
+    this.fetchWhatIsMissing();
+  }
+
+  /** A binary message from the task socket: one live frame (anything else is ignored). */
+  addFrame(data: ArrayBuffer): void {
+    if (this.closed) return;
+    const frame = decodeLiveFrame(data);
+    if (!frame) return;
+    // Frames carry no rate: once one has played, the stream's rate is settled.
+    this.rateFixed = true;
+    this.peaks.add(frame.streamOffset, frame.samples);
+    this.enqueue(this.stream.addFrame(frame));
+    this.fetchWhatIsMissing();
+  }
+
+  /** Peaks (0..1) of the audio received so far, one per 50 ms of stream: the live waveform. */
+  waveform(): readonly number[] {
+    return this.peaks.peaks;
+  }
+
+  private fetchWhatIsMissing(): void {
+    for (const [index, url] of this.known) {
+      if (this.requested.has(index) || !this.stream.needsSegment(index)) continue;
+      this.requested.add(index);
+      void this.load(index, url);
+    }
   }
 
   private async load(index: number, url: string, attempt = 0): Promise<void> {
@@ -110,10 +170,10 @@ export class SegmentPlayer {
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const bytes = await res.arrayBuffer();
       if (this.closed) return;
-      const buffer = await this.ctx.decodeAudioData(bytes);
+      const samples = await this.segmentSamples(bytes);
       if (this.closed) return;
-      this.decoded.set(index, buffer);
-      this.pump();
+      this.enqueue(this.stream.addSegment(index, samples));
+      this.fetchWhatIsMissing();
     } catch (err) {
       if (this.closed) return;
       if (attempt < 2) {
@@ -125,29 +185,53 @@ export class SegmentPlayer {
     }
   }
 
-  /** Schedules every decoded segment that is next in line, back to back. */
-  private pump(): void {
-    let buffer = this.decoded.get(this.nextIndex);
-    while (buffer) {
+  /** A segment WAV as samples at the stream's rate (our engines write 16-bit PCM; anything else goes through Web Audio). */
+  private async segmentSamples(bytes: ArrayBuffer): Promise<Int16Array> {
+    const pcm = pcmFromWav(bytes);
+    if (pcm && (pcm.sampleRate === this.rate || !this.rateFixed)) {
+      if (!this.rateFixed) this.useRate(pcm.sampleRate);
+      return pcm.samples;
+    }
+    const buffer = await this.ctx.decodeAudioData(bytes);
+    const channel = buffer.getChannelData(0);
+    const length = Math.round((channel.length * this.rate) / buffer.sampleRate);
+    const out = new Int16Array(length);
+    for (let i = 0; i < length; i++) {
+      const v = channel[Math.min(channel.length - 1, Math.floor((i * buffer.sampleRate) / this.rate))] ?? 0;
+      out[i] = Math.max(-32768, Math.min(32767, Math.round(v * 32767)));
+    }
+    return out;
+  }
+
+  /** Schedules runs of samples the stream handed out, back to back on the timeline. */
+  private enqueue(chunks: { start: number; samples: Int16Array; from: "frame" | "segment" }[]): void {
+    for (const chunk of chunks) {
+      if (chunk.samples.length === 0) continue;
+      if (chunk.from === "segment") this.peaks.add(chunk.start, chunk.samples);
       const now = this.ctx.currentTime;
       const earliest = now + LEAD_S;
       let start = this.timelineEnd;
       if (this.timelineStart === null || start < earliest) {
-        // First segment, or the previous one already finished: start as soon as possible.
+        // First audio, or the previous run already finished: start as soon as possible.
         if (this.timelineStart !== null) this.snap = { ...this.snap, underruns: this.snap.underruns + 1 };
         start = earliest;
       }
+      const buffer = this.ctx.createBuffer(1, chunk.samples.length, this.rate);
+      const data = buffer.getChannelData(0);
+      for (let i = 0; i < chunk.samples.length; i++) data[i] = chunk.samples[i]! / 32768;
       const source = this.ctx.createBufferSource();
       source.buffer = buffer;
       source.connect(this.out);
       source.start(start);
       source.onended = () => this.refresh();
-      if (this.timelineStart === null) this.timelineStart = start;
+      if (this.timelineStart === null) {
+        this.timelineStart = start;
+        this.firstFrom = chunk.from;
+      }
       this.timelineEnd = start + buffer.duration;
-      this.scheduled.push({ index: this.nextIndex, start, end: this.timelineEnd, source });
-      this.decoded.delete(this.nextIndex);
-      this.nextIndex += 1;
-      buffer = this.decoded.get(this.nextIndex);
+      this.scheduled.push({ start, end: this.timelineEnd, source });
+      // Sources that have finished need no reference (long texts make thousands of frames).
+      while (this.scheduled.length > 64 && this.scheduled[0]!.end < now) this.scheduled.shift();
     }
     this.refresh();
   }
@@ -173,7 +257,7 @@ export class SegmentPlayer {
     return Math.max(0, Math.min(this.ctx.currentTime, this.timelineEnd) - this.timelineStart);
   }
 
-  /** True once every segment (of a known total) has been scheduled and heard. */
+  /** True once all the audio (of a known number of segments) has been scheduled and heard. */
   get ended(): boolean {
     return this.snap.status === "ended";
   }
@@ -186,7 +270,8 @@ export class SegmentPlayer {
     if (firstAudioAt === null && running && this.timelineStart !== null && now >= this.timelineStart) {
       firstAudioAt = Date.now() - Math.round((now - this.timelineStart) * 1000);
     }
-    const allScheduled = this.total !== null && this.nextIndex >= this.total;
+    const streamEnd = this.total === null ? undefined : this.total === 0 ? 0 : this.stream.segmentEndOf(this.total - 1);
+    const allScheduled = streamEnd !== undefined && this.stream.next >= streamEnd;
     let status: SegmentPlayerStatus;
     if (allScheduled && this.timelineStart !== null && now >= this.timelineEnd) status = "ended";
     else if (!this.wantPlaying || !running) status = this.timelineStart === null && this.wantPlaying ? "buffering" : "paused";
@@ -195,14 +280,29 @@ export class SegmentPlayer {
     if (this.snap.error && status === "buffering") status = "error";
     const positionMs = Math.round(this.positionSeconds() * 1000);
     const scheduledMs = this.timelineStart === null ? 0 : Math.round((this.timelineEnd - this.timelineStart) * 1000);
+    const segmentsScheduled = this.stream.segmentsDone();
+    const framesReceived = this.stream.framesReceived;
+    const receivedMs = Math.round((this.stream.receivedEnd / this.rate) * 1000);
     const changed =
       status !== this.snap.status ||
       firstAudioAt !== this.snap.firstAudioAt ||
       scheduledMs !== this.snap.scheduledMs ||
       Math.abs(positionMs - this.snap.positionMs) >= 200 ||
-      this.scheduled.length !== this.snap.segmentsScheduled;
+      segmentsScheduled !== this.snap.segmentsScheduled ||
+      framesReceived !== this.snap.framesReceived ||
+      receivedMs !== this.snap.receivedMs;
     if (!changed) return;
-    this.snap = { ...this.snap, status, positionMs, scheduledMs, firstAudioAt, segmentsScheduled: this.scheduled.length };
+    this.snap = {
+      ...this.snap,
+      status,
+      positionMs,
+      scheduledMs,
+      firstAudioAt,
+      segmentsScheduled,
+      framesReceived,
+      receivedMs,
+      firstAudioFrom: firstAudioAt === null ? null : this.firstFrom,
+    };
     this.emit();
     if (status === "ended") clearInterval(this.ticker);
   }

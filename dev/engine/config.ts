@@ -10,6 +10,8 @@ const EngineEnv = z
     ENGINE_TOKEN: z.string().min(8).optional(),
     DEV_ENGINE_SEGMENT_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
     DEV_ENGINE_HEARTBEAT_MS: z.coerce.number().int().min(10).max(10_000).default(5000),
+    /** v2 jobs: send audio frames no faster than real time, so the live path can be watched (and heard) as it streams. */
+    DEV_ENGINE_REALTIME: z.enum(["0", "1", "false", "true"]).default("0"),
   })
   .transform((env, ctx) => {
     // The well-known default is fine on a laptop, never anywhere that says it is production.
@@ -23,6 +25,7 @@ const EngineEnv = z
       token: env.ENGINE_TOKEN ?? "dev-engine-token",
       segmentDelayMs: env.DEV_ENGINE_SEGMENT_DELAY_MS,
       heartbeatMs: env.DEV_ENGINE_HEARTBEAT_MS,
+      realtime: env.DEV_ENGINE_REALTIME === "1" || env.DEV_ENGINE_REALTIME === "true",
     };
   });
 export type EngineConfig = z.output<typeof EngineEnv>;

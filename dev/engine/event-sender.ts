@@ -31,6 +31,8 @@ export function createEventSender(deps: {
   eventsUrl: string;
   client: CallbackClient;
   log: Logger;
+  /** First seq to send (default 0); a v2 job falling back to HTTP continues its socket's seqs. */
+  firstSeq?: number;
   /**
    * Called when the job must stop without another event: an ack says the task
    * is already over (e.g. the user cancelled), or the Worker refused the token
@@ -39,7 +41,7 @@ export function createEventSender(deps: {
   onStop(reason: string): void;
 }): EventSender {
   const { jobId, log } = deps;
-  let seq = 0;
+  let seq = deps.firstSeq ?? 0;
   let queue: Promise<unknown> = Promise.resolve();
   let closed = false;
   /** Set when a terminal event is queued: nothing may follow it. */

@@ -1,12 +1,13 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { CancelResponse, PROTOCOL_VERSION, SubmitRequest, SubmitResponse } from "../../worker/engine/protocol.ts";
+import { CancelResponse, SubmitResponse } from "../../worker/engine/protocol.ts";
 import type { JobRegistry } from "./job-registry.ts";
 import type { Logger } from "./log.ts";
+import { parseSubmit } from "./v2-wire.ts";
 
 /**
- * The engine's side of protocol v1 over plain node:http: submit, cancel,
- * health. Errors use the API's shape `{"error":{"code","message","details"?}}`.
+ * The engine's side of protocols v1 and v2 over plain node:http: submit
+ * (a protocol 2 submit names the task's socket, ADR 0009), cancel, health. Errors use the API's shape `{"error":{"code","message","details"?}}`.
  */
 const MAX_BODY_BYTES = 1024 * 1024; // a SubmitRequest is a few kB at most
 const CANCEL_PATH = /^\/jobs\/([^/]+)\/cancel$/;
@@ -36,14 +37,14 @@ export function createEngineHttpServer(deps: { token: string; registry: JobRegis
     const path = new URL(req.url ?? "/", "http://engine").pathname;
     if (path === "/health") {
       if (req.method !== "GET") throw new HttpError(405, "method_not_allowed", "use GET");
-      return { status: 200, body: { ok: true, engine: "dev", protocol: PROTOCOL_VERSION, active_jobs: deps.registry.activeCount() } };
+      return { status: 200, body: { ok: true, engine: "dev", protocol: 2, protocols: [1, 2], active_jobs: deps.registry.activeCount() } };
     }
     if (path === "/jobs") {
       if (req.method !== "POST") throw new HttpError(405, "method_not_allowed", "use POST");
       authorise(req);
-      const parsed = SubmitRequest.safeParse(await readJson(req));
+      const parsed = parseSubmit(await readJson(req));
       if (!parsed.success) {
-        const issues = parsed.error.issues.map((i) => ({ path: i.path.join(".") || "(body)", message: i.message }));
+        const issues = parsed.issues;
         throw new HttpError(400, "invalid_request", issues.map((i) => `${i.path}: ${i.message}`).join("; "), { issues });
       }
       return { status: 202, body: SubmitResponse.parse({ call_id: deps.registry.submit(parsed.data) }) };

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { SubmitRequest } from "../../worker/engine/protocol.ts";
 import { SHUTDOWN_REASON, type JobOutcome } from "./job-runner.ts";
 import type { Logger } from "./log.ts";
+import type { JobSubmit as SubmitRequest } from "./v2-wire.ts";
 
 /**
  * The jobs this process is running, by call id. Jobs run in the background;

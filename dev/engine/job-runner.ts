@@ -1,9 +1,13 @@
-import { UploadAck, type SubmitRequest } from "../../worker/engine/protocol.ts";
+import { createHash } from "node:crypto";
+import type { SubmitRequest } from "../../worker/engine/protocol.ts";
+import { createArtifactUploader, type ArtifactUploader } from "./artifact-uploader.ts";
 import { crossfadeConcat, durationMs, fadeEdges, normaliseLoudness, padWithSilence, resample } from "./audio-dsp.ts";
 import { CallbackError, createCallbackClient, isTransientStatus, type CallbackClient, type RetryPolicy } from "./callback-client.ts";
 import type { Clock } from "./clock.ts";
 import type { Synthesizer } from "./espeak-synth.ts";
 import { createEventSender, type EventSender } from "./event-sender.ts";
+import { createStreamSender, type ReconnectPolicy, type StreamSender, type WebSocketCtor } from "./stream-sender.ts";
+import type { JobSubmit } from "./v2-wire.ts";
 import { JobError, JobStopped, toEngineError } from "./job-errors.ts";
 import { espeakLanguage } from "./language.ts";
 import { errorMessage, type Logger } from "./log.ts";
@@ -11,7 +15,7 @@ import { voiceFromReference } from "./reference-voice.ts";
 import { DEFAULT_SEGMENT_OPTIONS, segmentText, type SegmentOptions } from "./segmentation.ts";
 import { voiceFromDescription } from "./voice-description.ts";
 import type { VoiceTraits } from "./voice-settings.ts";
-import { encodeWav } from "./wav-codec.ts";
+import { encodeWav, WAV_HEADER_BYTES } from "./wav-codec.ts";
 import type { Mp3EncodeFn } from "./mp3.ts";
 
 /**
@@ -20,6 +24,11 @@ import type { Mp3EncodeFn } from "./mp3.ts";
  * heartbeats from a timer throughout, then stitch → upload final → `completed`;
  * or `failed` with a protocol error code. A cancel (endpoint or a terminal
  * EventAck) stops it between segments, silently.
+ *
+ * A protocol 2 submit (ADR 0009) runs the same steps over the task's socket:
+ * events go as text with acks by seq, each segment's audio leaves as binary
+ * frames the moment it is synthesised (before its artifact upload), and the
+ * uploads use the artifact routes (in parts when large).
  */
 export type JobDeps = {
   fetch: typeof fetch;
@@ -33,7 +42,20 @@ export type JobDeps = {
   segmentOptions?: SegmentOptions;
   /** When set, generate jobs also get an MP3 of the final audio, uploaded after `completed`. */
   encodeMp3?: Mp3EncodeFn;
+  /** v2: send frames no faster than real time (DEV_ENGINE_REALTIME), so the live path can be watched. */
+  realtime?: boolean;
+  /** v2: socket reconnect backoff. */
+  reconnect?: ReconnectPolicy;
+  /** v2: the WebSocket client (default Node's global one). */
+  WebSocket?: WebSocketCtor;
+  /** v2: bodies above this are uploaded in parts (default the registry's 8 MiB). */
+  maxSingleBytes?: number;
 };
+
+/** Audio per frame: 100 ms, so a listener hears the first sound one frame after the segment is synthesised. */
+export const FRAME_SECONDS = 0.1;
+/** With real-time pacing, how far frames may run ahead of the audio clock (a listener's buffer). */
+export const REALTIME_LEAD_MS = 300;
 
 /** Overlap between neighbouring segments in the final file. */
 export const CROSSFADE_SECONDS = 0.01;
@@ -52,19 +74,33 @@ export function crossfadeSamples(sampleRate: number): number {
   return Math.round(CROSSFADE_SECONDS * sampleRate);
 }
 
-export async function runJob(job: SubmitRequest, deps: JobDeps, control: AbortController): Promise<JobOutcome> {
+export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortController): Promise<JobOutcome> {
   const { log, clock } = deps;
   const signal = control.signal;
-  const ctx = { job_id: job.job_id, kind: job.kind };
+  const ctx = { job_id: job.job_id, kind: job.kind, protocol: job.stream_url ? "2" : "1" };
   const client = createCallbackClient({ fetch: deps.fetch, clock, token: job.callbacks.token, retry: deps.retry, log, jobId: job.job_id });
-  const events = createEventSender({
-    jobId: job.job_id,
-    eventsUrl: job.callbacks.events_url,
+  const onStop = (reason: string) => control.abort(reason);
+  const stream: StreamSender | null = job.stream_url
+    ? createStreamSender({
+        jobId: job.job_id,
+        streamUrl: job.stream_url,
+        token: job.callbacks.token,
+        eventsUrl: job.callbacks.events_url,
+        client,
+        clock,
+        log,
+        reconnect: deps.reconnect,
+        WebSocket: deps.WebSocket,
+        onStop,
+      })
+    : null;
+  const events: EventSender = stream ?? createEventSender({ jobId: job.job_id, eventsUrl: job.callbacks.events_url, client, log, onStop });
+  const uploads = createArtifactUploader({
     client,
-    log,
-    onStop: (reason) => control.abort(reason),
+    uploadUrl: job.callbacks.upload_url,
+    protocol: stream ? 2 : 1,
+    maxSingleBytes: deps.maxSingleBytes,
   });
-  const uploadBase = job.callbacks.upload_url.replace(/\/+$/, "");
   const deadline = Date.parse(job.deadline);
   const checkpoint = () => {
     if (signal.aborted) throw new JobStopped(String(signal.reason));
@@ -95,15 +131,23 @@ export async function runJob(job: SubmitRequest, deps: JobDeps, control: AbortCo
     const fade = crossfadeSamples(rate);
     const minSamples = Math.max(2 * fade, Math.round(MIN_SEGMENT_SECONDS * rate));
     const audio: Float32Array[] = [];
+    // A restarted attempt (the DO already holds some segments) does not send those again.
+    const hello = stream ? await stream.ready() : null;
+    const durable = new Set(hello?.artifacts.flatMap((a) => (a.kind === "segment" && a.index != null ? [a.index] : [])) ?? []);
+    const pacer = stream && deps.realtime ? realtimePacer(clock, rate, signal) : null;
     for (const [index, text] of segments.entries()) {
       checkpoint();
       if (deps.segmentDelayMs > 0) {
         await clock.sleep(deps.segmentDelayMs, signal);
         checkpoint();
       }
-      const samples = await synthesiseSegment(text, language, traits, rate, minSamples, deps);
+      const live = stream?.live && !durable.has(index) ? stream : null;
+      const samples = live
+        ? await synthesiseAndStream(text, index, { language, traits, rate, minSamples, deps, stream: live, pacer, checkpoint })
+        : await synthesiseSegment(text, language, traits, rate, minSamples, deps);
       audio.push(samples);
-      await upload(client, `${uploadBase}/segments/${index}`, encodeWav(samples, rate));
+      const wav = encodeWav(samples, rate);
+      if (!durable.has(index)) await uploads.put("segment", index, wav, "audio/wav");
       await events.send({ type: "segment", index, duration_ms: durationMs(samples.length, rate) });
       await events.send({ type: "progress", progress: round3(0.05 + (0.85 * (index + 1)) / segments.length), stage: "generating" });
     }
@@ -111,19 +155,19 @@ export async function runJob(job: SubmitRequest, deps: JobDeps, control: AbortCo
     checkpoint();
     await events.send({ type: "progress", progress: 0.92, stage: "stitching" });
     const final = fadeEdges(normaliseLoudness(crossfadeConcat(audio, fade), rate), Math.round(EDGE_FADE_SECONDS * rate));
-    const wav = encodeWav(final, rate);
+    const finalWav = encodeWav(final, rate);
     await events.send({ type: "progress", progress: 0.96, stage: "uploading" });
-    await upload(client, `${uploadBase}/final`, wav);
+    await uploads.put("final", null, finalWav, "audio/wav");
     checkpoint();
     stopHeartbeats();
-    await events.send({ type: "completed", duration_ms: durationMs(final.length, rate), sample_rate: rate, size_bytes: wav.length });
+    await events.send({ type: "completed", duration_ms: durationMs(final.length, rate), sample_rate: rate, size_bytes: finalWav.length });
     log.info("job_completed", {
       ...ctx,
       segments: segments.length,
       audio_ms: durationMs(final.length, rate),
       took_ms: clock.now() - startedAt,
     });
-    if (deps.encodeMp3 && job.kind === "generate") await uploadMp3(client, `${uploadBase}/final.mp3`, final, rate, deps.encodeMp3, log, ctx);
+    if (deps.encodeMp3 && job.kind === "generate") await uploadMp3(uploads, final, rate, deps.encodeMp3, log, ctx);
     return "completed";
   } catch (err) {
     stopHeartbeats();
@@ -158,6 +202,10 @@ function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
+/** Voice traits by reference content (bytes, type, transcript): the analysis is deterministic, so a cache cannot change a voice. */
+const analysedReferences = new Map<string, VoiceTraits>();
+const MAX_CACHED_REFERENCES = 64;
+
 async function resolveVoice(job: SubmitRequest, client: CallbackClient, events: EventSender, deps: JobDeps): Promise<VoiceTraits> {
   if (job.kind === "design_preview") {
     await events.send({ type: "progress", progress: 0.02, stage: "preparing_voice" });
@@ -179,6 +227,16 @@ async function resolveVoice(job: SubmitRequest, client: CallbackClient, events: 
   if (answer.body.length > MAX_REFERENCE_BYTES) {
     throw new JobError("reference_unusable", `the reference audio is ${answer.body.length} bytes, more than ${MAX_REFERENCE_BYTES}`, false);
   }
+  // The same voice is analysed once per process: a second generation with it starts speaking sooner.
+  const key = createHash("sha256")
+    .update(answer.body)
+    .update(`\0${answer.contentType}\0${voice.reference_text ?? ""}`)
+    .digest("hex");
+  const cached = analysedReferences.get(key);
+  if (cached) {
+    deps.log.info("reference_cached", { job_id: job.job_id, voice_id: voice.voice_id, bytes: answer.body.length });
+    return cached;
+  }
   const reference = voiceFromReference(answer.body, { contentType: answer.contentType, referenceText: voice.reference_text });
   deps.log.info("reference_analysed", {
     job_id: job.job_id,
@@ -190,7 +248,20 @@ async function resolveVoice(job: SubmitRequest, client: CallbackClient, events: 
       ? { f0_hz: reference.features.f0Hz && Math.round(reference.features.f0Hz), syllables_per_s: round3(reference.features.syllableRate) }
       : {}),
   });
+  analysedReferences.set(key, reference.traits);
+  if (analysedReferences.size > MAX_CACHED_REFERENCES) analysedReferences.delete(analysedReferences.keys().next().value!);
   return reference.traits;
+}
+
+async function synthesise(text: string, language: string, traits: VoiceTraits, rate: number, deps: JobDeps): Promise<Float32Array> {
+  let result;
+  try {
+    result = await deps.synthesize({ text, language, traits });
+  } catch (err) {
+    if (err instanceof JobError) throw err;
+    throw new JobError("generation_failed", `speech synthesis failed: ${errorMessage(err)}`, true, { cause: err });
+  }
+  return resample(result.samples, result.sampleRate, rate);
 }
 
 async function synthesiseSegment(
@@ -201,44 +272,125 @@ async function synthesiseSegment(
   minSamples: number,
   deps: JobDeps,
 ): Promise<Float32Array> {
-  let result;
-  try {
-    result = await deps.synthesize({ text, language, traits });
-  } catch (err) {
-    if (err instanceof JobError) throw err;
-    throw new JobError("generation_failed", `speech synthesis failed: ${errorMessage(err)}`, true, { cause: err });
-  }
-  const samples = padWithSilence(resample(result.samples, result.sampleRate, rate), minSamples);
+  const samples = padWithSilence(await synthesise(text, language, traits, rate, deps), minSamples);
   // Each segment gets the same loudness target as the final file, so progressive playback and the final match.
   return normaliseLoudness(samples, rate);
 }
 
 /** Best effort: the job already succeeded with its WAV; a missing MP3 only hides that download. */
-async function uploadMp3(client: CallbackClient, url: string, final: Float32Array, rate: number, encode: Mp3EncodeFn, log: Logger, ctx: Record<string, string>) {
+async function uploadMp3(
+  uploads: ArtifactUploader,
+  final: Float32Array,
+  rate: number,
+  encode: Mp3EncodeFn,
+  log: Logger,
+  ctx: Record<string, string>,
+) {
   try {
     const mp3 = await encode(final, rate);
-    await client.request("PUT", url, { bytes: mp3, contentType: "audio/mpeg" });
+    await uploads.put("final_mp3", null, mp3, "audio/mpeg");
     log.info("mp3_uploaded", { ...ctx, size_bytes: mp3.length });
   } catch (err) {
     log.warn("mp3_upload_failed", { ...ctx, error: errorMessage(err) });
   }
 }
 
-async function upload(client: CallbackClient, url: string, wav: Uint8Array): Promise<void> {
-  let answer;
-  try {
-    answer = await client.request("PUT", url, { bytes: wav, contentType: "audio/wav" });
-  } catch (err) {
-    if (err instanceof CallbackError && err.stopsJob) throw new JobStopped(`the Worker refused the upload (${err.status})`, { cause: err });
-    const retryable = !(err instanceof CallbackError) || err.status === null || isTransientStatus(err.status);
-    throw new JobError("upload_failed", `upload failed: ${errorMessage(err)}`, retryable, { cause: err });
+type Pacer = (streamSamples: number) => Promise<void>;
+
+/** Waits until the audio clock (first frame = 0) is within REALTIME_LEAD_MS of `streamSamples`. */
+function realtimePacer(clock: Clock, rate: number, signal: AbortSignal): Pacer {
+  let startedAt: number | null = null;
+  return async (streamSamples) => {
+    startedAt ??= clock.now();
+    const due = startedAt + (streamSamples / rate) * 1000 - REALTIME_LEAD_MS;
+    const wait = due - clock.now();
+    if (wait > 0) await clock.sleep(wait, signal);
+  };
+}
+
+/** One segment's PCM as frames of FRAME_SECONDS, the last one flagged; paced when asked. */
+/**
+ * v2: a segment synthesised one sentence at a time, each sentence streamed as
+ * frames the moment it exists, so the first sound leaves after one sentence's
+ * synthesis rather than a whole segment's. Each sentence is loudness-normalised
+ * on its own (as whole segments are in v1); the segment artifact is exactly
+ * the concatenation of what was streamed.
+ */
+async function synthesiseAndStream(
+  text: string,
+  index: number,
+  o: {
+    language: string;
+    traits: VoiceTraits;
+    rate: number;
+    minSamples: number;
+    deps: JobDeps;
+    stream: StreamSender;
+    pacer: Pacer | null;
+    checkpoint: () => void;
+  },
+): Promise<Float32Array> {
+  const pieces = sentencePieces(text);
+  const parts: Float32Array[] = [];
+  let length = 0;
+  for (const [k, piece] of pieces.entries()) {
+    const last = k === pieces.length - 1;
+    let samples = await synthesise(piece, o.language, o.traits, o.rate, o.deps);
+    if (last) samples = padWithSilence(samples, o.minSamples - length);
+    samples = normaliseLoudness(samples, o.rate);
+    parts.push(samples);
+    length += samples.length;
+    await streamPcm(o.stream, index, encodeWav(samples, o.rate).subarray(WAV_HEADER_BYTES), last, o.rate, o.pacer, o.checkpoint);
+    if (!last) o.checkpoint();
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(answer.body));
-  } catch {
-    json = undefined;
+  const out = new Float32Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
   }
-  const ack = UploadAck.safeParse(json);
-  if (!ack.success) throw new JobError("upload_failed", `${url} answered without a valid UploadAck: ${ack.error.message}`, true);
+  return out;
+}
+
+const MIN_PIECE_CHARS = 24;
+
+/** Sentences of a segment (ending at . ! ? … 。！？ or a line break); ones shorter than MIN_PIECE_CHARS join the next. */
+export function sentencePieces(text: string): string[] {
+  const sentences = text.match(/[^.!?…。！？\n]*(?:[.!?…。！？]+["'”’)\]]*\s*|\n+|$)/g)?.filter((p) => p.trim().length > 0) ?? [];
+  const pieces: string[] = [];
+  let carry = "";
+  for (const sentence of sentences) {
+    carry += sentence;
+    if (carry.trim().length >= MIN_PIECE_CHARS) {
+      pieces.push(carry.trim());
+      carry = "";
+    }
+  }
+  if (carry.trim()) {
+    if (pieces.length > 0) pieces[pieces.length - 1] = `${pieces[pieces.length - 1]} ${carry.trim()}`;
+    else pieces.push(carry.trim());
+  }
+  return pieces.length > 0 ? pieces : [text];
+}
+
+/** PCM as frames of FRAME_SECONDS; the last one flagged when it ends the segment; paced when asked. */
+async function streamPcm(
+  stream: StreamSender,
+  index: number,
+  pcm: Uint8Array,
+  endsSegment: boolean,
+  rate: number,
+  pacer: Pacer | null,
+  checkpoint: () => void,
+) {
+  const frameBytes = Math.max(2, Math.round(FRAME_SECONDS * rate) * 2);
+  for (let offset = 0; offset < pcm.length || (offset === 0 && endsSegment); offset += frameBytes) {
+    if (pacer) {
+      await pacer(stream.streamOffset);
+      checkpoint();
+    }
+    const end = Math.min(pcm.length, offset + frameBytes);
+    stream.frame(index, pcm.subarray(offset, end), endsSegment && end >= pcm.length);
+    if (end >= pcm.length) break;
+  }
 }

@@ -1,34 +1,58 @@
 /**
  * MP3 of the final audio, for the download button (the protocol's optional
- * `final.mp3`). lamejs is pure JavaScript (LGPL-3.0, like eSpeak it stays in
- * this separate process) and slow — about 70× real time here — so it runs
- * after `completed`, in slices that yield to the event loop so other jobs'
- * heartbeats and uploads keep flowing.
+ * `final.mp3` / v2 `final_mp3` artifact). lamejs is pure JavaScript
+ * (LGPL-3.0, like eSpeak it stays in this separate process) and slow — about
+ * 70× real time here — so it runs after `completed`, in a worker thread: the
+ * event loop keeps serving other jobs' heartbeats, frames and uploads while
+ * it encodes. One thread, started on first use and unref'd (it never keeps
+ * the process alive); encodes queue on it in order.
  */
-import { Mp3Encoder } from "@breezystack/lamejs";
+import { Worker } from "node:worker_threads";
 
-const FRAME = 1152;
-const FRAMES_PER_SLICE = 64;
-export const MP3_KBPS = 64;
+export { MP3_KBPS } from "./mp3-encode.ts";
 
 export type Mp3EncodeFn = (samples: Float32Array, sampleRate: number) => Promise<Uint8Array>;
 
-export const encodeMp3: Mp3EncodeFn = async (samples, sampleRate) => {
-  const encoder = new Mp3Encoder(1, sampleRate, MP3_KBPS);
-  const pcm = new Int16Array(samples.length);
-  for (let i = 0; i < samples.length; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(samples[i]! * 32767)));
-  const parts: Uint8Array[] = [];
-  const slice = FRAME * FRAMES_PER_SLICE;
-  for (let i = 0; i < pcm.length; i += slice) {
-    parts.push(encoder.encodeBuffer(pcm.subarray(i, i + slice)));
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  parts.push(encoder.flush());
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-};
+type Reply = { id: number; mp3?: Uint8Array; threadId?: number; error?: string };
+
+let worker: Worker | undefined;
+let nextId = 0;
+const waiting = new Map<number, { resolve(r: Reply): void; reject(e: Error): void }>();
+
+function thread(): Worker {
+  if (worker) return worker;
+  const w = new Worker(new URL("./mp3-worker.ts", import.meta.url));
+  w.unref();
+  w.on("message", (reply: Reply) => {
+    const wait = waiting.get(reply.id);
+    waiting.delete(reply.id);
+    if (waiting.size === 0) w.unref();
+    wait?.resolve(reply);
+  });
+  const fail = (err: Error) => {
+    worker = undefined;
+    for (const w of waiting.values()) w.reject(err);
+    waiting.clear();
+  };
+  w.on("error", fail);
+  w.on("exit", (code) => fail(new Error(`the MP3 thread exited (${code})`)));
+  worker = w;
+  return w;
+}
+
+/** Encodes in the MP3 thread; resolves with the bytes and the thread that made them. */
+export async function encodeMp3InThread(samples: Float32Array, sampleRate: number): Promise<{ mp3: Uint8Array; threadId: number }> {
+  const w = thread();
+  const id = nextId++;
+  const reply = await new Promise<Reply>((resolve, reject) => {
+    waiting.set(id, { resolve, reject });
+    // Pending work keeps the process alive until it is answered.
+    w.ref();
+    // A copy goes over (the caller keeps its samples); structured clone of a typed array is one memcpy.
+    w.postMessage({ id, samples, sampleRate });
+  });
+  if (reply.error !== undefined || !reply.mp3) throw new Error(`MP3 encode failed: ${reply.error ?? "no output"}`);
+  return { mp3: new Uint8Array(reply.mp3), threadId: reply.threadId ?? -1 };
+}
+
+export const encodeMp3: Mp3EncodeFn = async (samples, sampleRate) => (await encodeMp3InThread(samples, sampleRate)).mp3;

@@ -1,6 +1,6 @@
 /**
- * Utter's development engine: protocol v1 (docs/engine-protocol.md) like the
- * Modal GPU engine, with eSpeak NG standing in for the voice-cloning model.
+ * Utter's development engine: protocols v1 and v2 (docs/engine-protocol.md,
+ * ADR 0009) like the Modal GPU engine, with eSpeak NG standing in for the voice-cloning model.
  * `npm run dev` starts it beside `wrangler dev`; alone: `node dev/engine/server.ts`.
  *
  * eSpeak NG (@echogarden/espeak-ng-emscripten) is GPL-3.0. It runs only in
@@ -35,6 +35,7 @@ const deps = {
   retry: DEFAULT_RETRY,
   heartbeatMs: config.heartbeatMs,
   segmentDelayMs: config.segmentDelayMs,
+  realtime: config.realtime,
   encodeMp3,
 };
 const registry = createJobRegistry({ run: (job, control) => runJob(job, deps, control), log });
@@ -47,6 +48,7 @@ server.listen(config.port, config.host, () => {
     url: `http://${config.host}:${port}`,
     heartbeat_ms: config.heartbeatMs,
     segment_delay_ms: config.segmentDelayMs,
+    realtime: config.realtime,
   });
 });
 // Load eSpeak's voice data now rather than on the first job.

@@ -10,6 +10,7 @@ describe("engine config", () => {
       token: "dev-engine-token",
       segmentDelayMs: 0,
       heartbeatMs: 5000,
+      realtime: false,
     });
   });
 
@@ -19,14 +20,23 @@ describe("engine config", () => {
       ENGINE_TOKEN: "a-longer-secret",
       DEV_ENGINE_SEGMENT_DELAY_MS: "750",
       DEV_ENGINE_HEARTBEAT_MS: "1000",
+      DEV_ENGINE_REALTIME: "1",
     });
-    assert.deepEqual(config, { port: 9000, host: "127.0.0.1", token: "a-longer-secret", segmentDelayMs: 750, heartbeatMs: 1000 });
+    assert.deepEqual(config, {
+      port: 9000,
+      host: "127.0.0.1",
+      token: "a-longer-secret",
+      segmentDelayMs: 750,
+      heartbeatMs: 1000,
+      realtime: true,
+    });
   });
 
   it("refuses bad values, naming them", () => {
     assert.throws(() => parseEngineConfig({ DEV_ENGINE_PORT: "eighty" }), /DEV_ENGINE_PORT/);
     assert.throws(() => parseEngineConfig({ DEV_ENGINE_SEGMENT_DELAY_MS: "-5" }), /DEV_ENGINE_SEGMENT_DELAY_MS/);
     assert.throws(() => parseEngineConfig({ ENGINE_TOKEN: "short" }), /ENGINE_TOKEN/);
+    assert.throws(() => parseEngineConfig({ DEV_ENGINE_REALTIME: "yes" }), /DEV_ENGINE_REALTIME/);
   });
 
   it("requires a real token when NODE_ENV is production", () => {

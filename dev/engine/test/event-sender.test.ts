@@ -6,9 +6,12 @@ import { createEventSender } from "../event-sender.ts";
 import { JobStopped } from "../job-errors.ts";
 import { silentLogger } from "../log.ts";
 
-/** A client that records each posted event and answers after `delayMs` with the given state. */
+/** A turn of the event loop: long enough for a sender that does not wait its turn to start another request. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A client that records each posted event and answers after `turns` turns of the event loop with the given state (no timers). */
 function recordingClient(
-  opts: { delayMs?: number; state?: (event: EngineEvent) => TaskState; fail?: (event: EngineEvent) => Error | undefined } = {},
+  opts: { turns?: number; state?: (event: EngineEvent) => TaskState; fail?: (event: EngineEvent) => Error | undefined } = {},
 ) {
   const posted: EngineEvent[] = [];
   let inFlight = 0;
@@ -18,7 +21,7 @@ function recordingClient(
       const event = EngineEvent.parse(JSON.parse(String(body?.bytes)));
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      await new Promise((r) => setTimeout(r, opts.delayMs ?? 0));
+      for (let i = 0; i < (opts.turns ?? 1); i++) await turn();
       inFlight--;
       const failure = opts.fail?.(event);
       if (failure) throw failure;
@@ -34,7 +37,7 @@ const base = { jobId: "job_1", eventsUrl: "http://worker.test/events", log: sile
 
 describe("event sender", () => {
   it("sends one event at a time with seq 0, 1, 2… in the order they were queued, heartbeats included", async () => {
-    const rec = recordingClient({ delayMs: 3 });
+    const rec = recordingClient({ turns: 3 });
     const sender = createEventSender({ ...base, client: rec.client, onStop() {} });
     const sends = [sender.send({ type: "started", segments_total: 3 })];
     sender.heartbeat();
@@ -55,14 +58,14 @@ describe("event sender", () => {
   });
 
   it("skips a heartbeat while another is still waiting to go out", async () => {
-    const rec = recordingClient({ delayMs: 5 });
+    const rec = recordingClient({ turns: 5 });
     const sender = createEventSender({ ...base, client: rec.client, onStop() {} });
     const started = sender.send({ type: "started" });
     sender.heartbeat();
     sender.heartbeat();
     sender.heartbeat();
     await started;
-    await new Promise((r) => setTimeout(r, 20));
+    await sender.idle();
     assert.deepEqual(
       rec.posted.map((e) => e.type),
       ["started", "heartbeat"],
@@ -109,7 +112,7 @@ describe("event sender", () => {
   });
 
   it("sends nothing after the terminal event, not even a queued heartbeat", async () => {
-    const rec = recordingClient({ delayMs: 2 });
+    const rec = recordingClient({ turns: 2 });
     const sender = createEventSender({ ...base, client: rec.client, onStop() {} });
     const done = sender.send({ type: "failed", error: { code: "generation_failed", message: "boom", retryable: true } });
     sender.heartbeat();

@@ -58,7 +58,7 @@ describe("engine HTTP endpoints", () => {
   it("answers GET /health with 200", async () => {
     const res = await fetch(`${engine}/health`);
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { ok: true, engine: "dev", protocol: 1, active_jobs: 0 });
+    assert.deepEqual(await res.json(), { ok: true, engine: "dev", protocol: 2, protocols: [1, 2], active_jobs: 0 });
   });
 
   it("accepts a valid job with 202 {call_id} and runs it to completion in the background", async () => {
@@ -87,7 +87,12 @@ describe("engine HTTP endpoints", () => {
       [{ ...worker.job(), language: "xx" }, "language"],
       [{ ...worker.job(), output: { format: "mp3", sample_rate: 24000 } }, "output.format"],
       [{ ...worker.job(), voice: undefined }, "voice"],
-      [{ ...worker.job(), protocol: 2 }, "protocol"],
+      [{ ...worker.job(), protocol: 3 }, "protocol"],
+      [{ ...worker.job(), protocol: 2 }, "callbacks.stream_url"],
+      [
+        { ...worker.submitBodyV2(), callbacks: { ...worker.job().callbacks, stream_url: "http://127.0.0.1/stream" } },
+        "callbacks.stream_url",
+      ],
       ["{not json", "JSON"],
     ];
     for (const [body, field] of cases) {

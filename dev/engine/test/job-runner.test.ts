@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import type { SubmitRequest } from "../../../worker/engine/protocol.ts";
 import { durationMs } from "../audio-dsp.ts";
-import { systemClock } from "../clock.ts";
 import type { SynthRequest } from "../espeak-synth.ts";
 import { CROSSFADE_SECONDS, runJob, type JobDeps } from "../job-runner.ts";
 import { silentLogger } from "../log.ts";
@@ -10,6 +9,7 @@ import { encodeWav } from "../wav-codec.ts";
 import { JOB_TOKEN, startFakeWorker, type FakeWorker, type FakeWorkerOptions } from "./support/fake-worker.ts";
 import { assertProtocolOrder } from "./support/sequence-checks.ts";
 import { syntheticSpeech, toneSynthesizer } from "./support/synthetic-audio.ts";
+import { virtualClock, type VirtualClock } from "./support/virtual-clock.ts";
 
 const referenceWav = (f0 = 120) => ({ status: 200, body: encodeWav(syntheticSpeech(f0, 3, 16000), 16000), contentType: "audio/wav" });
 const longText = (chars: number) => {
@@ -19,15 +19,18 @@ const longText = (chars: number) => {
 };
 
 let worker: FakeWorker | undefined;
+/** Time in these tests is virtual: it passes only when the job waits (heartbeats, delays, backoff). */
+let clock: VirtualClock = virtualClock();
 afterEach(async () => {
   await worker?.close();
   worker = undefined;
+  clock = virtualClock();
 });
 
 function deps(overrides: Partial<JobDeps> = {}): JobDeps {
   return {
     fetch: globalThis.fetch,
-    clock: systemClock,
+    clock,
     synthesize: toneSynthesizer(),
     log: silentLogger,
     retry: { attempts: 3, baseDelayMs: 2, maxDelayMs: 10, timeoutMs: 5000 },
@@ -43,17 +46,9 @@ async function run(
   overrides: Partial<JobDeps> = {},
   control = new AbortController(),
 ) {
-  worker = await startFakeWorker({ reference: referenceWav(), ...options });
+  worker = await startFakeWorker({ reference: referenceWav(), clock, ...options });
   const outcome = await runJob(worker.job(job), deps(overrides), control);
   return { outcome, worker };
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 2));
-  }
 }
 
 describe("a generate job", () => {
@@ -160,15 +155,16 @@ describe("a design_preview job", () => {
 
 describe("cancellation", () => {
   it("stops between segments when cancelled through the registry's controller, and sends nothing more", async () => {
-    worker = await startFakeWorker({ reference: referenceWav() });
+    worker = await startFakeWorker({ reference: referenceWav(), clock });
     const control = new AbortController();
     const running = runJob(worker.job({ text: longText(3000) }), deps({ segmentDelayMs: 30, heartbeatMs: 10 }), control);
-    await waitFor(() => worker!.types().includes("segment"));
+    await worker.until(() => worker!.types().includes("segment"));
     control.abort("cancelled through the cancel endpoint");
     assert.equal(await running, "cancelled");
     const countAtStop = worker.steps.length;
-    await new Promise((r) => setTimeout(r, 60)); // heartbeats would have fired by now
-    assert.equal(worker.steps.length, countAtStop, "no event or upload after the job stopped");
+    assert.equal(clock.activeTimers(), 0, "the heartbeat timer is stopped");
+    clock.advance(1000); // heartbeats would fire now if their timer were still set
+    assert.equal(worker.steps.length, countAtStop, "no event or upload after the job stopped (and none in flight: runJob waited)");
     assert.ok(!worker.uploads.has("final"));
     assert.ok(!worker.types().some((t) => t === "completed" || t === "failed"));
     assertProtocolOrder(worker.steps);
@@ -197,7 +193,7 @@ describe("cancellation", () => {
   it("stops once the deadline has passed", async () => {
     const { outcome, worker } = await run(
       {},
-      { text: longText(2000), deadline: new Date(Date.now() + 80).toISOString() },
+      { text: longText(2000), deadline: new Date(clock.now() + 80).toISOString() },
       { segmentDelayMs: 40 },
     );
     assert.equal(outcome, "cancelled");

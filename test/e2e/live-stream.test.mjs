@@ -1,0 +1,184 @@
+// The live player's stream rules (app/lib/live-stream.ts): pure, so they are pinned here without a browser.
+// Frames and segment artifacts in every order must come out as one stream with no gap and no repeat.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, test } from "node:test";
+// Node strips the types of the .ts module it imports (see task-state.test.mjs).
+import { decodeLiveFrame, LiveStream, pcmFromWav, StreamPeaks } from "../../app/lib/live-stream.ts";
+
+/** A job's audio: segments of the given lengths, sample value = its stream position (mod 30000) so any repeat or gap shows. */
+function job(lengths, frameSamples = 100) {
+  const segments = [];
+  const frames = [];
+  let stream = 0;
+  let frame = 0;
+  lengths.forEach((length, index) => {
+    const samples = Int16Array.from({ length }, (_, i) => (stream + i) % 30000);
+    segments.push(samples);
+    for (let at = 0; at < length; at += frameSamples) {
+      const piece = samples.subarray(at, Math.min(length, at + frameSamples));
+      frames.push({
+        segment: index,
+        frame: frame++,
+        segmentOffset: at,
+        streamOffset: stream + at,
+        lastInSegment: at + frameSamples >= length,
+        samples: piece,
+      });
+    }
+    stream += length;
+  });
+  return { segments, frames, total: stream };
+}
+
+/** Everything handed out, checked to be contiguous from 0, as one array. */
+function play(chunks, out = { next: 0, samples: [] }) {
+  for (const c of chunks) {
+    assert.equal(c.start, out.next, `chunk at ${c.start} continues the stream at ${out.next} (no gap, no repeat)`);
+    out.samples.push(...c.samples);
+    out.next += c.samples.length;
+  }
+  return out;
+}
+
+const expected = (total) => Array.from({ length: total }, (_, i) => i % 30000);
+
+describe("live stream from frames and segment artifacts", () => {
+  test("frames in order play as they come, before any segment artifact", () => {
+    const { frames, total } = job([1000, 750]);
+    const live = new LiveStream();
+    const heard = play(live.addFrame(frames[0]));
+    assert.equal(heard.next, 100, "the first frame is playable at once");
+    for (const f of frames.slice(1)) play(live.addFrame(f), heard);
+    assert.deepEqual(heard.samples, expected(total));
+    assert.equal(live.needsSegment(0), false, "nothing to fetch when the frames brought it all");
+    assert.equal(live.needsSegment(1), false);
+    assert.equal(live.segmentsDone(), 2);
+  });
+
+  test("frames out of order and duplicated still play once, in order", () => {
+    const { frames, total } = job([640, 333, 900], 64);
+    const order = [...frames].reverse();
+    order.splice(3, 0, frames[5], frames[5], frames[0]);
+    const live = new LiveStream();
+    const heard = { next: 0, samples: [] };
+    for (const f of order) play(live.addFrame(f), heard);
+    for (const f of frames) play(live.addFrame(f), heard); // every frame again, as after a resend
+    assert.deepEqual(heard.samples, expected(total));
+  });
+
+  test("a hole left by a reconnect is filled from the segment artifact, and frames after it do not repeat", () => {
+    const { frames, segments, total } = job([1000, 1000, 1000]);
+    const live = new LiveStream();
+    const heard = { next: 0, samples: [] };
+    // Frames 0–12 arrive, the socket drops, frames 13–17 are lost, the live tail resumes at 18.
+    for (const f of frames.slice(0, 13)) play(live.addFrame(f), heard);
+    for (const f of frames.slice(18)) play(live.addFrame(f), heard);
+    assert.equal(heard.next, 1300, "playback waits at the hole");
+    assert.equal(live.needsSegment(0), false);
+    assert.equal(live.needsSegment(1), true, "the segment with the hole must be fetched");
+    assert.equal(live.needsSegment(2), false);
+    play(live.addSegment(1, segments[1]), heard);
+    assert.deepEqual(heard.samples, expected(total));
+  });
+
+  test("a listener that joins late hears the earlier segments from artifacts, then the live tail, once", () => {
+    const { frames, segments, total } = job([500, 700, 900]);
+    const live = new LiveStream();
+    const heard = { next: 0, samples: [] };
+    const tail = frames.filter((f) => f.streamOffset >= 500 + 300);
+    for (const f of tail) play(live.addFrame(f), heard);
+    assert.equal(heard.next, 0);
+    assert.ok(live.needsSegment(0) && live.needsSegment(1));
+    play(live.addSegment(1, segments[1]), heard); // segment 1 lands first: held until segment 0 places it
+    assert.equal(heard.next, 0);
+    play(live.addSegment(0, segments[0]), heard);
+    assert.deepEqual(heard.samples, expected(total));
+    // A segment artifact that arrives after its frames were played adds nothing.
+    assert.deepEqual(live.addSegment(2, segments[2]), []);
+  });
+
+  test("a v1 engine (no frames): segments play back to back whatever order they arrive in", () => {
+    const { segments, total } = job([300, 200, 400, 100]);
+    const live = new LiveStream();
+    const heard = { next: 0, samples: [] };
+    for (const i of [0, 1, 2, 3]) assert.equal(live.needsSegment(i), true);
+    for (const i of [2, 0, 3, 0, 1]) play(live.addSegment(i, segments[i]), heard);
+    assert.deepEqual(heard.samples, expected(total));
+    assert.equal(live.segmentsDone(), 4);
+    assert.equal(live.framesReceived, 0);
+  });
+
+  test("frames overlapping a segment artifact already played are trimmed, not repeated", () => {
+    const { frames, segments, total } = job([1000, 1000]);
+    const live = new LiveStream();
+    const heard = play(live.addSegment(0, segments[0]));
+    for (const f of frames) play(live.addFrame(f), heard);
+    assert.deepEqual(heard.samples, expected(total));
+  });
+});
+
+describe("frame and WAV decoding", () => {
+  const fixture = JSON.parse(readFileSync(new URL("../fixtures/engine-protocol/v2/frames.json", import.meta.url), "utf8"));
+  for (const f of fixture.valid) {
+    test(`decodes the shared fixture: ${f.description}`, () => {
+      const bytes = Buffer.from(f.hex, "hex");
+      const frame = decodeLiveFrame(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+      assert.deepEqual(
+        {
+          segment: frame.segment,
+          frame: frame.frame,
+          segment_offset: frame.segmentOffset,
+          stream_offset: frame.streamOffset,
+          last_in_segment: frame.lastInSegment,
+          samples: [...frame.samples],
+        },
+        {
+          segment: f.decoded.segment,
+          frame: f.decoded.frame,
+          segment_offset: f.decoded.segment_offset,
+          stream_offset: f.decoded.stream_offset,
+          last_in_segment: f.decoded.last_in_segment,
+          samples: f.decoded.samples,
+        },
+      );
+    });
+  }
+  for (const f of fixture.invalid) {
+    test(`ignores the invalid fixture: ${f.description}`, () => {
+      const bytes = Buffer.from(f.hex, "hex");
+      assert.equal(decodeLiveFrame(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)), null);
+    });
+  }
+
+  test("reads a 16-bit PCM WAV's samples and rate exactly", () => {
+    const samples = Int16Array.from([0, 1, -1, 32767, -32768, 1234]);
+    const wav = new ArrayBuffer(44 + samples.length * 2);
+    const v = new DataView(wav);
+    const put = (at, s) => [...s].forEach((c, i) => v.setUint8(at + i, c.charCodeAt(0)));
+    put(0, "RIFF");
+    v.setUint32(4, 36 + samples.length * 2, true);
+    put(8, "WAVE");
+    put(12, "fmt ");
+    v.setUint32(16, 16, true);
+    v.setUint16(20, 1, true);
+    v.setUint16(22, 1, true);
+    v.setUint32(24, 24000, true);
+    v.setUint32(28, 48000, true);
+    v.setUint16(32, 2, true);
+    v.setUint16(34, 16, true);
+    put(36, "data");
+    v.setUint32(40, samples.length * 2, true);
+    samples.forEach((s, i) => v.setInt16(44 + i * 2, s, true));
+    const pcm = pcmFromWav(wav);
+    assert.equal(pcm.sampleRate, 24000);
+    assert.deepEqual([...pcm.samples], [...samples]);
+    assert.equal(pcmFromWav(new ArrayBuffer(8)), null);
+  });
+
+  test("peaks per bin follow what arrived", () => {
+    const peaks = new StreamPeaks(10);
+    peaks.add(15, Int16Array.from([16384, -32768]));
+    assert.deepEqual(peaks.peaks, [0, 1]);
+  });
+});
