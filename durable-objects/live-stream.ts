@@ -16,6 +16,8 @@ export interface LiveStreamOptions {
   /** Held frames of segments without artifacts, in frame order. */
   replay: ArrayBuffer[];
   ended: boolean;
+  /** A segment artifact announced after the stream opened (engines without frames: v1, or frames lost). */
+  artifactFor: (index: number) => StoredArtifact | undefined;
   onDone: (stream: LiveStream) => void;
 }
 
@@ -65,6 +67,14 @@ export class LiveStream {
   private pending: Uint8Array[] | null = [];
   private endWhenFlushed: boolean;
   private done = false;
+  /** Segments whose audio this stream takes from their frames (first frame at offset 0). */
+  private readonly framed = new Set<number>();
+  /** Segments sent from their artifact. */
+  private readonly sent = new Set<number>();
+  /** Announced segment artifacts not sent yet: sent in index order, without a gap. */
+  private readonly announced = new Map<number, StoredArtifact>();
+  /** R2 reads and the end, one after another, so the order holds. */
+  private chain: Promise<void>;
 
   constructor(private readonly opts: LiveStreamOptions) {
     this.endWhenFlushed = opts.ended;
@@ -75,8 +85,34 @@ export class LiveStream {
       cancel: () => this.finish(false),
     });
     if (opts.format === "wav") this.controller.enqueue(streamingWavHeader(opts.sampleRate));
-    for (const f of opts.replay) this.pending!.push(new Uint8Array(f.slice(FRAME_HEADER_BYTES)));
-    void this.writeArtifacts();
+    for (const a of opts.artifacts) if (a.index !== null) this.sent.add(a.index);
+    for (const f of opts.replay) {
+      this.framed.add(new DataView(f).getUint16(2, true));
+      this.pending!.push(new Uint8Array(f.slice(FRAME_HEADER_BYTES)));
+    }
+    this.chain = this.writeArtifacts();
+  }
+
+  /** The lowest segment index not yet accounted for (sent, framed or skipped). */
+  private cursor(): number {
+    let i = 0;
+    while (this.sent.has(i) || this.framed.has(i) || this.opts.skip.has(i)) i++;
+    return i;
+  }
+
+  /** Sends announced artifacts while the next segment in order is one of them; with `all`, the rest too. */
+  private drainAnnounced(all = false) {
+    this.chain = this.chain.then(async () => {
+      for (;;) {
+        const next = this.cursor();
+        const a = this.announced.get(next) ?? (all && this.announced.size ? this.announced.get(Math.min(...this.announced.keys())) : undefined);
+        if (!a || a.index === null || this.done) return;
+        this.announced.delete(a.index);
+        this.sent.add(a.index);
+        const obj = await this.opts.bucket.get(a.key);
+        if (obj) this.emit(wavPcm(new Uint8Array(await obj.arrayBuffer())));
+      }
+    });
   }
 
   private async writeArtifacts() {
@@ -113,14 +149,31 @@ export class LiveStream {
   }
 
   frame(data: ArrayBuffer, h: FrameHeader) {
-    if (this.opts.skip.has(h.segment)) return;
+    if (this.opts.skip.has(h.segment) || this.sent.has(h.segment)) return;
+    // A segment is heard from its frames only from its first sample (ADR 0009); otherwise from its artifact.
+    if (!this.framed.has(h.segment)) {
+      if (h.segment_offset !== 0) return;
+      this.framed.add(h.segment);
+    }
     this.push(new Uint8Array(data.slice(FRAME_HEADER_BYTES)));
   }
 
   event(message: ServerMessage) {
+    if (message.type === "segment") {
+      if (this.framed.has(message.index) || this.sent.has(message.index) || this.opts.skip.has(message.index)) return;
+      const a = this.opts.artifactFor(message.index);
+      if (a) {
+        this.announced.set(message.index, a);
+        this.drainAnnounced();
+      }
+      return;
+    }
     if (message.type !== "completed" && message.type !== "failed" && message.type !== "cancelled") return;
-    if (this.pending) this.endWhenFlushed = true;
-    else this.finish(true);
+    this.drainAnnounced(true);
+    this.chain = this.chain.then(() => {
+      if (this.pending) this.endWhenFlushed = true;
+      else this.finish(true);
+    });
   }
 
   private finish(close: boolean) {

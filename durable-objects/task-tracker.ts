@@ -514,6 +514,7 @@ export class TaskTracker extends DurableObject<Env> {
       skip: fromArtifacts,
       replay: this.replay.frames((i) => fromArtifacts.has(i)).map((f) => f.data),
       ended: isTerminal(s.core.status),
+      artifactFor: (index) => this.state?.artifacts[`segment/${index}`],
       onDone: (st) => this.streams.delete(st),
     });
     this.streams.add(stream);

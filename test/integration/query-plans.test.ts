@@ -26,7 +26,13 @@ function trackerStatements(taskId: string) {
       sql: `UPDATE tasks SET status = ?2, updated_at = ?3 WHERE id = ?1 AND status IN ('queued', 'dispatched')`,
       params: [taskId, "running", 1],
     },
-    { sql: `UPDATE generations SET mp3_size_bytes = ?3 WHERE id = ?1 AND user_id = ?2`, params: ["g", "u", 1] },
+    // An artifact that lands after completion (final_mp3) is recorded by the tracker itself (worker/tasks/settle.ts).
+    {
+      sql: `INSERT INTO task_artifacts (task_id, user_id, kind, idx, r2_key, content_type, size_bytes, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+       ON CONFLICT(task_id, kind, idx) DO NOTHING`,
+      params: [taskId, "u", "final_mp3", -1, "k", "audio/mpeg", 1, 1],
+    },
+    { sql: `SELECT r2_key, content_type FROM task_artifacts WHERE task_id = ?1 AND user_id = ?2 AND kind = ?3 AND idx = ?4`, params: [taskId, "u", "final", -1] },
     { sql: `UPDATE voices SET usage_count = usage_count + 1 WHERE id = ?1 AND user_id = ?2`, params: ["v", "u"] },
   ];
 }

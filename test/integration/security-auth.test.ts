@@ -100,7 +100,12 @@ describe("password change signs out other sessions", () => {
       json: { currentPassword: user.password, newPassword: "a brand new password" },
     });
     expect(res.status).toBe(200);
-    expect((await call("/api/me", { cookie: other })).status).toBe(401);
+    // Its session row is gone: every write checks the row (ADR 0017), so the other session can change nothing.
+    // (A read may still pass on the signed cookie cache until it expires, at most 5 minutes.)
+    const write = await call("/api/me", { method: "PATCH", cookie: other, json: { name: "Taken over" } });
+    expect(write.status).toBe(401);
+    const sessions = await env.DB.prepare(`SELECT count(*) AS n FROM session WHERE user_id = ?1`).bind(user.id).first<{ n: number }>();
+    expect(sessions?.n).toBe(1);
     // The session that changed it carries on with its new cookie.
     expect((await call("/api/me", { cookie: cookieFrom(res) || user.cookie })).status).toBe(200);
   });

@@ -1,3 +1,4 @@
+import { streamingWavHeader } from "../../durable-objects/live-stream";
 import type { RequestContext } from "../context";
 import { toBase64 } from "../lib/base64";
 import { AppError } from "../lib/errors";
@@ -54,8 +55,10 @@ export async function speak(ctx: RequestContext, user: CurrentUser, body: Speech
   const generationId = created.generation_id!;
   const tracker = trackerFor(ctx.env, taskId);
 
-  const live = await tracker.fetch(new Request(`https://tracker.internal/live.${format === "wav" ? "wav" : "pcm"}`, { headers: { "x-utter-user": user.id } }));
+  // PCM always, so the first bytes are audio (a WAV header is added here, once there is audio to follow it).
+  const live = await tracker.fetch(new Request("https://tracker.internal/live.pcm", { headers: { "x-utter-user": user.id } }));
   if (!live.ok || !live.body) throw new OpenAiError(502, "server_error", `The task's live audio did not open (${live.status}).`);
+  const sampleRate = Number(/rate=(\d+)/.exec(live.headers.get("content-type") ?? "")?.[1] ?? 24_000);
   const upstream = live.body.getReader();
   let ended = false;
   const hangUp = () => {
@@ -97,6 +100,14 @@ export async function speak(ctx: RequestContext, user: CurrentUser, body: Speech
           pending = [];
           pendingBytes = 0;
         };
+        if (format === "wav") {
+          const header = streamingWavHeader(sampleRate);
+          if (body.stream_format === "audio") controller.enqueue(header);
+          else {
+            pending.unshift(header);
+            pendingBytes += header.length;
+          }
+        }
         if (format !== "mp3" && body.stream_format === "audio") controller.enqueue(first.value);
         for (let r = await upstream.read(); !r.done; r = await upstream.read()) {
           if (format === "mp3") continue; // the engine encodes MP3 from the finished file
