@@ -80,10 +80,10 @@ export function applyMessage(state: TaskState, msg: ServerMessage): ApplyResult 
       next.task = { ...task, status: "succeeded", progress: 1, result: msg.result };
       break;
     case "failed":
-      next.task = { ...task, status: "failed", error: msg.error };
+      next.task = { ...task, status: "failed", error: msg.error, ...(msg.charge ? { charge: msg.charge } : {}) };
       break;
     case "cancelled":
-      next.task = { ...task, status: "cancelled" };
+      next.task = { ...task, status: "cancelled", ...(msg.charge ? { charge: msg.charge } : {}) };
       break;
   }
   return { state: next, gap };

@@ -20,12 +20,23 @@ export function describeTask(live: TaskWords): string {
     case "succeeded":
       return "Done.";
     case "failed":
-      return task.error?.message ?? "This job failed.";
+      return `${task.error?.message ?? "This job failed."}${chargeSentence(task)}`;
     case "cancelled":
-      return "Cancelled. Your credits were returned.";
+      return task.charge?.credits ? `Cancelled.${chargeSentence(task)}` : "Cancelled. Your credits were returned.";
     default:
       return statusLabel(task.status);
   }
+}
+
+/**
+ * A stopped task keeps the credits of the audio it delivered (DESIGN §6): say so, in the words the
+ * ledger uses, rather than promise a full refund.
+ */
+function chargeSentence(task: TaskView): string {
+  const c = task.charge;
+  if (!c?.credits) return "";
+  const parts = c.parts_total ? `${c.parts_delivered} of ${c.parts_total} parts` : `${c.parts_delivered} parts`;
+  return ` Charged ${c.credits} of ${c.of} credits for the ${parts} you received; the rest was returned.`;
 }
 
 /** What the aria-live region says: status changes and every quarter, not every percent. */

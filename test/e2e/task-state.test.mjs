@@ -101,6 +101,14 @@ describe("task state from socket messages", () => {
     assert.deepEqual(state.task?.result, result);
   });
 
+  test("a cancel or failure keeps what it charged for the parts delivered", () => {
+    const charge = { credits: 1, of: 2, parts_delivered: 2, parts_total: 3 };
+    assert.deepEqual(run(start, { type: "cancelled", seq: 4, charge }).state.task?.charge, charge);
+    const failed = run(start, { type: "failed", seq: 4, error: { code: "engine_timeout", message: "stopped", retryable: true }, charge });
+    assert.deepEqual(failed.state.task?.charge, charge);
+    assert.equal(run(start, { type: "cancelled", seq: 4 }).state.task?.charge, undefined);
+  });
+
   test("progress never goes backwards", () => {
     const { state } = run(
       start,

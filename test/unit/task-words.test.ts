@@ -33,3 +33,14 @@ describe("the words the progress region says", () => {
     expect(announcement({ task: null, error: null })).toBe("");
   });
 });
+
+describe("the words after a stop", () => {
+  it("says what a cancel kept for the parts delivered, and promises a full refund only when nothing was charged", () => {
+    const cancelled = task(0.6, "cancelled");
+    expect(describeTask({ task: cancelled, error: null })).toBe("Cancelled. Your credits were returned.");
+    const partial = { ...cancelled, charge: { credits: 43, of: 50, parts_delivered: 13, parts_total: 15 } };
+    expect(describeTask({ task: partial, error: null })).toBe("Cancelled. Charged 43 of 50 credits for the 13 of 15 parts you received; the rest was returned.");
+    const failed = { ...task(0.6, "failed"), error: { code: "engine_timeout", message: "The speech engine stopped responding.", retryable: true }, charge: { credits: 1, of: 2, parts_delivered: 2, parts_total: 4 } };
+    expect(describeTask({ task: failed, error: null })).toBe("The speech engine stopped responding. Charged 1 of 2 credits for the 2 of 4 parts you received; the rest was returned.");
+  });
+});
