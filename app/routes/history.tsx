@@ -62,6 +62,13 @@ function regenerateHref(g: Generation): string | null {
 
 const ACTIVE = new Set(["queued", "dispatched", "running"]);
 
+/** What the job cost: a stopped one keeps only the credits of the parts it delivered (DESIGN §6). */
+function chargeWords(g: Generation): string {
+  if (g.status !== "failed" && g.status !== "cancelled") return plural(g.cost, "credit");
+  if (g.charged) return `charged ${g.charged} of ${plural(g.cost, "credit")}`;
+  return `${plural(g.cost, "credit")} refunded`;
+}
+
 /** The checkboxes of finished items belong to this form, which downloads them as one ZIP (works without JS). */
 const ARCHIVE_FORM = "history-archive";
 
@@ -101,7 +108,7 @@ function GenerationItem({ g, languages }: { g: Generation; languages: Record<str
         {g.voice_deleted ? <span className="badge">voice deleted</span> : null}
         <span className={`badge status-${g.status}`}>{statusLabel(g.status)}</span>
         <span className="muted small">
-          {languages[g.language] ?? g.language} · {g.duration_ms ? formatClock(g.duration_ms) : "—"} · {g.status === "failed" || g.status === "cancelled" ? `${plural(g.cost, "credit")} refunded` : plural(g.cost, "credit")} ·{" "}
+          {languages[g.language] ?? g.language} · {g.duration_ms ? formatClock(g.duration_ms) : "—"} · {chargeWords(g)} ·{" "}
           {formatDate(g.created_at)}
         </span>
       </div>

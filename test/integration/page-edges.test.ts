@@ -69,4 +69,22 @@ describe("history", () => {
     const html = await (await call("/history", { cookie: user.cookie, headers: { accept: "text/html" } })).text();
     expect(html).toContain("1 credit refunded");
   });
+
+  it("says what a cancel after delivered parts charged, in the page and the API", async () => {
+    const engine = installFakeEngine();
+    const user = await newUser("history-partial");
+    const voice = await createVoice(user.id);
+    const text = "A sentence that is long enough to cost two credits in all. ".repeat(3).trim();
+    const res = await call("/api/generations", { method: "POST", cookie: user.cookie, json: { voice_id: voice.id, text, language: "en" } });
+    const { task_id, generation_id, cost } = (await res.json()) as { task_id: string; generation_id: string; cost: number };
+    expect(cost).toBe(2);
+    const job = await engine.waitForJob(task_id);
+    await job.ack({ type: "started", segments_total: 2 });
+    await job.segment(0, 300);
+    expect((await call(`/api/tasks/${task_id}`, { method: "DELETE", cookie: user.cookie })).status).toBe(200);
+    const g = (await (await call(`/api/generations/${generation_id}`, { cookie: user.cookie })).json()) as { generation: { charged: number | null; cost: number } };
+    expect(g.generation).toMatchObject({ cost: 2, charged: 1 });
+    const html = await (await call("/history", { cookie: user.cookie, headers: { accept: "text/html" } })).text();
+    expect(html).toContain("charged 1 of 2 credits");
+  });
 });

@@ -5,6 +5,7 @@ import type { RequestContext } from "../context";
 import { generations } from "../db/schema";
 import { LanguageCode } from "../engine/protocol";
 import { errors } from "../lib/errors";
+import { ledgerKeys } from "./credits";
 import { audioKeys, audioUrls } from "../storage/keys";
 import { deletePrefix } from "../storage/serve";
 import type { CurrentUser } from "./account";
@@ -47,8 +48,12 @@ export const GenerationQuery = z.object({
 
 type GenerationRow = typeof generations.$inferSelect;
 
-/** `kinds`: the task's unindexed artifact kinds (final, final_mp3), from task_artifacts. */
-export function generationView(g: GenerationRow, kinds: ReadonlySet<string> = new Set()) {
+/**
+ * `kinds`: the task's unindexed artifact kinds (final, final_mp3), from task_artifacts.
+ * `settled`: the credits its settle gave back (the ledger's `settle:<task>` delta), when settled.
+ */
+export function generationView(g: GenerationRow, kinds: ReadonlySet<string> = new Set(), settled?: number) {
+  const stopped = g.status === "failed" || g.status === "cancelled";
   return {
     id: g.id,
     task_id: g.taskId,
@@ -59,6 +64,8 @@ export function generationView(g: GenerationRow, kinds: ReadonlySet<string> = ne
     language: g.language,
     status: g.status,
     cost: g.cost,
+    /** Credits actually charged: all of them on success; on a stop, those of the parts delivered (DESIGN §6). */
+    charged: g.status === "succeeded" ? g.cost : stopped && settled !== undefined ? g.cost - settled : null,
     duration_ms: g.durationMs,
     size_bytes: g.sizeBytes,
     sample_rate: g.sampleRate,
@@ -88,11 +95,29 @@ export async function listGenerations(ctx: RequestContext, userId: string, q: z.
     .limit(q.limit + 1)
     .all();
   const page = rows.slice(0, q.limit);
-  const kinds = await artifactKindsByTask(ctx.env.DB, userId, page.filter((g) => g.status === "succeeded").map((g) => g.taskId));
+  const [kinds, settled] = await Promise.all([
+    artifactKindsByTask(ctx.env.DB, userId, page.filter((g) => g.status === "succeeded").map((g) => g.taskId)),
+    settledCredits(ctx.env.DB, userId, page.filter((g) => g.status === "failed" || g.status === "cancelled").map((g) => g.taskId)),
+  ]);
   return {
-    generations: page.map((g) => generationView(g, kinds.get(g.taskId))),
+    generations: page.map((g) => generationView(g, kinds.get(g.taskId), settled.get(g.taskId))),
     next_cursor: rows.length > q.limit && page.length ? String(page[page.length - 1]!.createdAt.getTime()) : null,
   };
+}
+
+/** What each stopped task's settle gave back, from its `settle:<task>` ledger entry. */
+async function settledCredits(db: D1Database, userId: string, taskIds: string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  // D1 binds at most 100 parameters per statement.
+  for (let i = 0; i < taskIds.length; i += 90) {
+    const keys = taskIds.slice(i, i + 90).map(ledgerKeys.settle);
+    const rows = await db
+      .prepare(`SELECT task_id, delta FROM credit_ledger WHERE user_id = ?1 AND idempotency_key IN (${keys.map((_, j) => `?${j + 2}`).join(", ")})`)
+      .bind(userId, ...keys)
+      .all<{ task_id: string; delta: number }>();
+    for (const r of rows.results) out.set(r.task_id, r.delta);
+  }
+  return out;
 }
 
 export async function getOwnedGeneration(ctx: Pick<RequestContext, "db">, userId: string, id: string) {
@@ -117,6 +142,10 @@ export async function deleteGeneration(ctx: RequestContext, userId: string, id: 
 /** One generation as the API shows it, with its download formats. */
 export async function getGenerationView(ctx: RequestContext, userId: string, id: string) {
   const g = await getOwnedGeneration(ctx, userId, id);
-  const kinds = g.status === "succeeded" ? await artifactKindsByTask(ctx.env.DB, userId, [g.taskId]) : new Map<string, Set<string>>();
-  return generationView(g, kinds.get(g.taskId));
+  const stopped = g.status === "failed" || g.status === "cancelled";
+  const [kinds, settled] = await Promise.all([
+    g.status === "succeeded" ? artifactKindsByTask(ctx.env.DB, userId, [g.taskId]) : new Map<string, Set<string>>(),
+    stopped ? settledCredits(ctx.env.DB, userId, [g.taskId]) : new Map<string, number>(),
+  ]);
+  return generationView(g, kinds.get(g.taskId), settled.get(g.taskId));
 }
