@@ -1,7 +1,7 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { fixtureBytesPlugin } from "./test/support/fixture-bytes-plugin";
-import { STRIPE_MOCK_HOST, startStripeMock } from "./test/support/stripe-mock/server";
+import { STRIPE_MOCK_HOST, forwardToStripeMock, startStripeMock } from "./test/support/stripe-mock/server";
 
 // Kept apart from vite.config.ts so the Remix plugin does not load in tests.
 export default defineConfig(async () => {
@@ -43,9 +43,7 @@ export default defineConfig(async () => {
           outboundService: async (request: Request) => {
             const url = new URL(request.url);
             if (url.host !== STRIPE_MOCK_HOST) return new Response("no outbound network in tests", { status: 503 });
-            const target = new URL(url.pathname + url.search, stripeMock.origin);
-            const hasBody = request.method !== "GET" && request.method !== "HEAD";
-            return fetch(target, { method: request.method, headers: request.headers, body: hasBody ? await request.arrayBuffer() : undefined });
+            return forwardToStripeMock(stripeMock, request);
           },
           // Queue delivery in tests: no batching delay.
           queueConsumers: {

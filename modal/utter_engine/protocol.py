@@ -175,8 +175,10 @@ class StartedEvent(_EventBase):
     type: Annotated[Literal["started"], BeforeValidator(js_string)]
     # How many segments the text was split into, when known.
     segments_total: Annotated[JsInt, Field(ge=1, le=1000)] | None = None
+    # Characters of each segment, in index order (ADR 0009 amendment): lets a stopped job be charged fairly.
+    segment_chars: Annotated[list[Annotated[JsInt, Field(ge=0, le=5000)]], Field(min_length=1, max_length=1000)] | None = None
 
-    @field_validator("segments_total", mode="before")
+    @field_validator("segments_total", "segment_chars", mode="before")
     @classmethod
     def _optional_not_null(cls, value: Any) -> Any:
         return not_null(value)
@@ -194,6 +196,13 @@ class SegmentEvent(_EventBase):
     type: Annotated[Literal["segment"], BeforeValidator(js_string)]
     index: Annotated[JsInt, Field(ge=0, le=999)]
     duration_ms: DurationMs
+    # This segment's characters (ADR 0009 amendment), optional.
+    chars: Annotated[JsInt, Field(ge=0, le=5000)] | None = None
+
+    @field_validator("chars", mode="before")
+    @classmethod
+    def _optional_not_null(cls, value: Any) -> Any:
+        return not_null(value)
 
 
 class HeartbeatEvent(_EventBase):
