@@ -75,7 +75,8 @@ export function createArtifactUploader(deps: {
       }
       const start = check(
         MultipartStart,
-        await call("POST", `${url}/uploads`, { bytes: "{}", contentType: "application/json" }),
+        // The start names the artifact's own content type; the Worker checks it like a single PUT's.
+        await call("POST", `${url}/uploads`, { bytes: new Uint8Array(0), contentType }),
         `${url}/uploads`,
       );
       const partsUrl = `${url}/uploads/${encodeURIComponent(start.upload_id)}`;

@@ -30,6 +30,8 @@ before(async () => {
   const form = new FormData();
   form.set("name", VOICE);
   form.set("language", "en");
+  // The consent statement's version (worker/services/voice-consent.ts): cloning needs it (ADR 0016).
+  form.set("consent", "voice-consent-2026-12");
   form.set("audio", new Blob([voiceLikeWav(12)], { type: "audio/wav" }), "reference.wav");
   assert.equal((await client.call("/api/voices", { method: "POST", body: form })).status, 201);
   const made = await client.call("/api/keys", { method: "POST", json: { name: "clients smoke" } });

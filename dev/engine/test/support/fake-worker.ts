@@ -213,6 +213,9 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
     }
     if (!uploadId) {
       if (req.method !== "POST") return json(res, 405, { error: { code: "method_not_allowed", message: "use POST" } });
+      // As the Worker: the start names the artifact's content type, checked like a single PUT's (ADR 0009 amendment).
+      if (!rule.content_types.includes(contentType))
+        return json(res, 415, { error: { code: "unsupported_content_type", message: contentType } });
       const id = `upload_${++uploadIds}`;
       openUploads.set(id, { path, kind, index, parts: new Map() });
       return json(res, 201, { upload_id: id, part_size: options.partSize ?? REGISTRY.part_size });
