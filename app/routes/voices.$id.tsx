@@ -2,11 +2,11 @@ import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remi
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { useEffect, useRef, useState } from "react";
 import { LANGUAGES } from "../../worker/services/languages";
-import { getOwnedVoice, UpdateVoiceBody, updateVoice, voiceDetail, type voiceView } from "../../worker/services/voices";
-import { parseOrThrow } from "../../worker/lib/errors";
+import { getOwnedVoice, voiceDetail, type voiceView } from "../../worker/services/voices";
 import { RouteErrorBoundary } from "../components/route-error";
 import { WaveformPlayer } from "../components/waveform-player";
 import { actionResult, orErrorResponse } from "../lib/errors.server";
+import { editVoiceFromForm } from "../lib/voice-edit.server";
 import { formatBytes, formatDate, formatDurationWords, plural } from "../lib/format";
 import { requireActionUser, requirePageUser } from "../lib/session.server";
 
@@ -16,25 +16,19 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
   const user = await requirePageUser(context, request);
   // Someone else's voice id answers exactly like one that does not exist (DESIGN §7).
   const row = await orErrorResponse(getOwnedVoice(context.app, user.id, params.id ?? ""));
-  return { voice: await voiceDetail(context.app, user.id, row), language: LANGUAGES.find((l) => l.code === row.language)?.name ?? row.language };
+  return {
+    voice: await voiceDetail(context.app, user.id, row),
+    language: LANGUAGES.find((l) => l.code === row.language)?.name ?? row.language,
+    // From the loader, not imported by the component: the languages module carries zod, which must stay off the page (CSP).
+    languages: LANGUAGES.map((l) => ({ code: l.code, name: l.name })),
+  };
 }
 
 /** Edits the voice's details with the same service and schema as `PATCH /api/voices/:id`. */
 export async function action({ request, context, params }: ActionFunctionArgs) {
   const user = await requireActionUser(context, request);
   const form = await request.formData();
-  const text = (name: string) => String(form.get(name) ?? "");
-  return actionResult(
-    (async () => {
-      const patch = parseOrThrow(UpdateVoiceBody, {
-        name: text("name"),
-        language: text("language"),
-        transcript: text("transcript"),
-        ...(form.has("description") ? { description: text("description") } : {}),
-      });
-      return updateVoice(context.app, user.id, params.id ?? "", patch);
-    })(),
-  );
+  return actionResult(editVoiceFromForm(context.app, user.id, params.id ?? "", form));
 }
 
 export { RouteErrorBoundary as ErrorBoundary };
@@ -45,7 +39,7 @@ function fieldError(result: ReturnType<typeof useActionData<typeof action>>, fie
   return fields?.find((f) => f.field === field)?.message;
 }
 
-function EditDetails({ voice }: { voice: ReturnType<typeof voiceView> }) {
+function EditDetails({ voice, languages }: { voice: ReturnType<typeof voiceView>; languages: { code: string; name: string }[] }) {
   const result = useActionData<typeof action>();
   const navigation = useNavigation();
   const [open, setOpen] = useState(false);
@@ -71,7 +65,7 @@ function EditDetails({ voice }: { voice: ReturnType<typeof voiceView> }) {
         <div className="field">
           <label htmlFor="voice-language">Language</label>
           <select id="voice-language" name="language" value={language} onChange={(e) => setLanguage(e.target.value)}>
-            {LANGUAGES.map((l) => (
+            {languages.map((l) => (
               <option key={l.code} value={l.code}>
                 {l.name}
               </option>
@@ -111,7 +105,7 @@ function EditDetails({ voice }: { voice: ReturnType<typeof voiceView> }) {
 }
 
 export default function VoiceDetail() {
-  const { voice, language } = useLoaderData<typeof loader>();
+  const { voice, language, languages } = useLoaderData<typeof loader>();
   const source =
     voice.source === "design" ? "Designed from a description" : voice.source === "record" ? "Recorded in the browser" : "Uploaded";
   return (
@@ -153,7 +147,7 @@ export default function VoiceDetail() {
           </p>
         </div>
       ) : null}
-      <EditDetails voice={voice} />
+      <EditDetails voice={voice} languages={languages} />
       <div className="actions">
         <Link className="button primary" to={`/generate?voice=${encodeURIComponent(voice.id)}`}>
           Generate with this voice

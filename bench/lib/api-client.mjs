@@ -84,6 +84,7 @@ export class ApiClient {
     const done = new Promise((a, b) => ((resolveDone = a), (rejectDone = b)));
     ws.onmessage = (e) => {
       const at = performance.now();
+      if (typeof e.data !== "string") return; // live audio frames (protocol v2); the bench times the JSON messages
       const msg = JSON.parse(e.data);
       messages.push({ at, msg });
       if (msg.type === "snapshot") resolveReady(msg);

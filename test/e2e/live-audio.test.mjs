@@ -73,6 +73,7 @@ describe("live audio over engine protocol v2", { timeout: 10 * 60_000 }, () => {
       multipart: {
         name: "Live voice",
         language: "en",
+        consent: "voice-consent-2026-12", // cloning needs the consent statement (ADR 0016)
         audio: { name: "reference.wav", mimeType: "audio/wav", buffer: readFileSync(wavPath) },
       },
     });

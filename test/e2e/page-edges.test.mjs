@@ -54,7 +54,7 @@ describe("rough edges a newcomer meets", { timeout: 10 * 60_000 }, () => {
     const wav = encodeWav(speechLikeSamples({ seconds: 12 }));
     const res = await page.request.post(`${stack.url}/api/voices`, {
       headers: { origin: stack.url },
-      multipart: { name: "Edge voice", language: "en", audio: { name: "reference.wav", mimeType: "audio/wav", buffer: wav } },
+      multipart: { name: "Edge voice", language: "en", consent: "voice-consent-2026-12", audio: { name: "reference.wav", mimeType: "audio/wav", buffer: wav } },
     });
     assert.equal(res.status(), 201, await res.text());
     voiceId = (await res.json()).voice.id;

@@ -49,6 +49,8 @@ test("a 5,000-character generation streams segments live and completes", { timeo
       const ws = new WebSocket(`${stack.origin.replace("http", "ws")}${task.socket_url}`, { headers: { cookie: client.cookie(), origin: stack.origin } });
       let finished = false;
       ws.onmessage = (e) => {
+        // Protocol v2: binary messages are the live audio frames (ADR 0009); this test follows the JSON ones.
+        if (typeof e.data !== "string") return;
         const m = JSON.parse(e.data);
         if (m.type === "snapshot") {
           for (const seg of m.segments) segmentsByIndex.set(seg.index, seg);
