@@ -1,7 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import { pcmOfWav } from "../support/wav-pcm";
+import { wavPcm } from "../../durable-objects/live-stream";
 import { installFakeEngine, type FakeEngine } from "../support/fake-engine";
 import { createVoice, expectLedgerInvariant } from "../support/factories";
 import { call, ORIGIN, signUp } from "../support/http";
@@ -66,7 +66,7 @@ describe("OpenAI-compatible speech at /v1", () => {
     const body = new Uint8Array(head.value!.length + rest.length);
     body.set(head.value!);
     body.set(rest, head.value!.length);
-    const expectedPcm = job.segments.map((s) => pcmOfWav(s).pcm);
+    const expectedPcm = job.segments.map((s) => wavPcm(s));
     expect(body.length).toBe(44 + expectedPcm.reduce((n, p) => n + p.length, 0));
     expect(body.subarray(44, 44 + expectedPcm[0]!.length)).toEqual(expectedPcm[0]);
     expect(body.subarray(body.length - expectedPcm[2]!.length)).toEqual(expectedPcm[2]);
@@ -103,7 +103,7 @@ describe("OpenAI-compatible speech at /v1", () => {
       heard.set(d, at);
       at += d.length;
     }
-    const [p0, p1] = [pcmOfWav(job.segments[0]!).pcm, pcmOfWav(job.segments[1]!).pcm];
+    const [p0, p1] = [wavPcm(job.segments[0]!), wavPcm(job.segments[1]!)];
     expect(heard.length).toBe(p0.length + p1.length);
     expect(heard.subarray(0, p0.length)).toEqual(p0);
     expect(heard.subarray(p0.length)).toEqual(p1);
