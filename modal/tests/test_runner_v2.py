@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from typing import Any
 
 import numpy as np
@@ -13,6 +15,11 @@ from engine_fakes.jobs import THREE_SENTENCES, make_job, make_runner, serve_refe
 from utter_engine.cancel_flags import MemoryFlagStore
 from utter_engine.frames import HEADER_BYTES
 from utter_engine.wav import decode_wav
+
+# These jobs run over a real loopback WebSocket whose timers libfaketime distorts (seen: a close handshake
+# not recorded, a wait that never wakes). They run in the normal suite; the clock-ahead run skips them (ADR 0014).
+pytestmark = pytest.mark.skipif(bool(os.environ.get("FAKETIME")), reason="socket timing under libfaketime; runs in the normal suite")
+
 
 
 def _events(worker: FakeWorker) -> list[dict[str, Any]]:
