@@ -17,8 +17,14 @@ export type SynthResult = { samples: Float32Array; sampleRate: number };
 /** The job runner's view of a TTS engine, so tests can swap in a tone generator. */
 export type Synthesizer = (request: SynthRequest) => Promise<SynthResult>;
 
-type Espeak = { worker: ESpeakNGWorker; module: ESpeakModule; pristine: Uint8Array };
+type Espeak = { worker: ESpeakNGWorker; module: ESpeakModule; pristine: Uint8Array; textPtr: number };
 let instance: Promise<Espeak> | undefined;
+
+/**
+ * Room for one call's text, allocated before the snapshot below. Segments are at most 400 characters
+ * (segmentation.ts); escaped and UTF-8 encoded that is under 8 KiB, so this leaves a wide margin.
+ */
+export const ESPEAK_TEXT_CAPACITY = 64 * 1024;
 
 /**
  * One eSpeak instance per process: loading its 24 MB of voice data takes ~0.1–0.2 s.
@@ -27,12 +33,22 @@ let instance: Promise<Espeak> | undefined;
  * source draws on, and its synthesis buffers): the same text came out a few samples longer or
  * shorter each time. So the memory is copied once, right after loading, and put back before every
  * call (17 MB, a few ms): each call starts from the same state, and the same input gives the same bytes.
+ *
+ * Putting memory back also forgets every allocation made since the copy, so nothing that outlives a
+ * call may be allocated after it. The generated glue passes string arguments through a buffer it
+ * allocates on first use and grows by freeing and reallocating: after a restore that freed memory the
+ * allocator already thought free, and from the third call on eSpeak spoke only the first few words.
+ * So the glue's buffer is allocated before the copy (one short `set_voice`), the text travels in a
+ * buffer of our own allocated before it too, and voice names stay far below the glue's 128 bytes.
  */
 function loadEspeak(): Promise<Espeak> {
   instance ??= import("@echogarden/espeak-ng-emscripten").then(async ({ default: createModule }) => {
     const module = await createModule();
     const worker = new module.eSpeakNGWorker();
-    return { worker, module, pristine: module.HEAPU8.slice() };
+    worker.set_voice("en-us");
+    const textPtr = module._malloc(ESPEAK_TEXT_CAPACITY);
+    if (!textPtr) throw new Error("eSpeak could not allocate its text buffer");
+    return { worker, module, pristine: module.HEAPU8.slice(), textPtr };
   });
   return instance;
 }
@@ -51,10 +67,17 @@ function escapeSsml(text: string): string {
 
 export function createEspeakSynthesizer(): Synthesizer {
   return async ({ text, language, traits }) => {
-    const { worker: espeak, module, pristine } = await loadEspeak();
+    const { worker: espeak, module, pristine, textPtr } = await loadEspeak();
+    const encoded = new TextEncoder().encode(escapeSsml(text));
+    if (encoded.length + 1 > ESPEAK_TEXT_CAPACITY) {
+      throw new JobError("generation_failed", `a segment of ${encoded.length} bytes is longer than eSpeak's ${ESPEAK_TEXT_CAPACITY}`, false);
+    }
     // Back to the state right after loading (see loadEspeak), then every setting is set. Synthesis
     // is synchronous, so calls from concurrent jobs cannot interleave between these lines.
-    module.HEAPU8.set(pristine);
+    const heap = module.HEAPU8;
+    heap.set(pristine);
+    heap.set(encoded, textPtr);
+    heap[textPtr + encoded.length] = 0;
     if (espeak.set_voice(`${language}+${traits.variant}`) !== 0 && espeak.set_voice(language) !== 0) {
       throw new JobError("generation_failed", `eSpeak has no voice for language "${language}"`, false);
     }
@@ -62,7 +85,7 @@ export function createEspeakSynthesizer(): Synthesizer {
     espeak.set_pitch(traits.pitch);
     espeak.set_range(traits.range);
     const chunks: Int16Array[] = [];
-    espeak.synthesize(escapeSsml(text), (samples) => {
+    espeak.synthesize({ ptr: textPtr }, (samples) => {
       if (samples.length > 0) chunks.push(samples);
       return false; // keep going
     });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createEspeakSynthesizer } from "../espeak-synth.ts";
+import { createEspeakSynthesizer, ESPEAK_TEXT_CAPACITY } from "../espeak-synth.ts";
 import { JobError } from "../job-errors.ts";
 import { espeakLanguage } from "../language.ts";
 import { voiceFromReference } from "../reference-voice.ts";
@@ -42,6 +42,32 @@ describe("eSpeak synthesizer", () => {
       signatures.add(out.samples.reduce((a, v) => a + Math.abs(v), 0));
     }
     assert.ok(signatures.size >= 15, `${signatures.size} distinct outputs`);
+  });
+
+  // The memory restore once freed the glue's string buffer behind its back: from the third call of a
+  // process on, a long text was cut after its first few words (espeak-synth.ts, loadEspeak).
+  it("speaks the whole of a long text on every call, however many came before", async () => {
+    const long =
+      "The harbour was quiet at dawn, and the boats rocked gently against the pier. A woman in a yellow coat " +
+      "walked along the water — « ça coûte 5 € & plus » — stopping now and then to watch the light change on the waves.";
+    const lengths: number[] = [];
+    for (let call = 0; call < 6; call++) {
+      const other = await synth({ text: `${call} ${sentence} ${sentence}`, language: "en-us", traits: neutral });
+      assert.ok(other.samples.length / other.sampleRate > 5, `call ${call}: the text in between lasts ${other.samples.length} samples`);
+      const out = await synth({ text: long, language: "en-us", traits: neutral });
+      lengths.push(out.samples.length);
+    }
+    assert.ok(lengths[0]! / 22050 > 10, `${lengths[0]} samples for ${long.length} characters`);
+    assert.deepEqual(lengths, lengths.map(() => lengths[0]), "every call speaks the same, whole text");
+  });
+
+  it("refuses a text longer than its buffer instead of writing past it", async () => {
+    await assert.rejects(
+      synth({ text: "a".repeat(ESPEAK_TEXT_CAPACITY), language: "en-us", traits: neutral }),
+      (error: unknown) => error instanceof JobError && error.code === "generation_failed" && !error.retryable,
+    );
+    const after = await synth({ text: sentence, language: "en-us", traits: neutral });
+    assert.ok(after.samples.length / after.sampleRate > 2);
   });
 
   it("speaks markup characters as text instead of reading them as SSML", async () => {
