@@ -77,20 +77,3 @@ describe("validation", () => {
     expect(((await res.json()) as { user: { name: string } }).user.name).toBe("New Name");
   });
 });
-
-describe("OpenAPI", () => {
-  it("describes the routes with schemas generated from the validators", async () => {
-    const res = await call("/api/openapi.json");
-    expect(res.status).toBe(200);
-    const doc = (await res.json()) as {
-      openapi: string;
-      paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown>; required?: string[] } }> } }>>;
-    };
-    expect(doc.openapi).toBe("3.1.0");
-    const gen = doc.paths["/api/generations"]!.post!.requestBody!.content["application/json"]!.schema;
-    expect(Object.keys(gen.properties ?? {}).sort()).toEqual(["language", "seed", "text", "voice_id"]);
-    expect(gen.required).toEqual(expect.arrayContaining(["voice_id", "text"]));
-    expect(doc.paths["/api/voices"]!.post!.requestBody!.content["multipart/form-data"]).toBeDefined();
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/api/tasks/{id}", "/api/voices/design/preview", "/api/keys"]));
-  });
-});

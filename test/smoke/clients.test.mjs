@@ -2,7 +2,9 @@
 // the MCP SDK's client, against the README's dev command (wrangler dev + the
 // development engine), changing only the base URL and the key.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -87,4 +89,26 @@ test("MCP SDK client: lists tools, speaks, and gets the audio", { timeout: 300_0
   assert.ok(audio, "the audio comes back inline");
   assert.equal(Buffer.from(audio.data, "base64").subarray(0, 4).toString(), "RIFF");
   await client.close();
+});
+
+// The document is made from the routes (worker/api/openapi.ts); Redocly's linter, with the repo's redocly.yaml,
+// must find nothing in what the running Worker serves.
+test("the OpenAPI document the Worker serves passes Redocly's linter with 0 errors and 0 warnings", { timeout: 120_000 }, async () => {
+  const res = await fetch(`${stack.origin}/api/openapi.json`);
+  assert.equal(res.status, 200);
+  const dir = mkdtempSync(join(tmpdir(), "utter-openapi-"));
+  const file = join(dir, "openapi.json");
+  writeFileSync(file, await res.text());
+  const root = join(here, "..", "..");
+  const run = spawnSync(process.execPath, [join(root, "node_modules/@redocly/cli/bin/cli.js"), "lint", file, "--config", join(root, "redocly.yaml"), "--format=json"], {
+    encoding: "utf8",
+    // No telemetry or update check: nothing outside this machine is reachable, and none is needed.
+    env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" },
+    timeout: 90_000,
+  });
+  rmSync(dir, { recursive: true, force: true });
+  const report = JSON.parse(run.stdout.slice(run.stdout.indexOf("{")));
+  const problems = report.problems.map((p) => `${p.severity} ${p.ruleId}: ${p.message} at ${p.location?.[0]?.pointer}`);
+  assert.deepEqual(problems, []);
+  assert.deepEqual({ errors: report.totals.errors, warnings: report.totals.warnings }, { errors: 0, warnings: 0 });
 });

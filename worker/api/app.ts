@@ -20,6 +20,39 @@ import { apiKeyRoutes } from "./routes/api-keys";
 import { corsForApiKeys } from "./cors";
 import { handleMcp } from "../mcp/server";
 import { openAiRoutes } from "../openai/routes";
+import { buildOpenApi } from "./openapi";
+import { documented, undocumented, type RouteDoc } from "./route-doc";
+import { McpRequest } from "./response-schemas";
+
+const MCP_DOC: RouteDoc = {
+  operationId: "mcp",
+  summary: "The MCP server (Streamable HTTP, stateless)",
+  description:
+    "JSON-RPC 2.0: `initialize`, `tools/list`, `tools/call` (speak, list_voices, get_generation). Send `Accept: application/json, text/event-stream`. " +
+    "Protocol errors are JSON-RPC errors in the answer's body. How to add it to MCP clients: docs/mcp.md.",
+  tag: "MCP",
+  access: "any",
+  keyOnly: true,
+  body: McpRequest,
+  example: { jsonrpc: "2.0", id: 1, method: "tools/list", params: {} },
+  responses: [
+    {
+      status: 200,
+      description: "The JSON-RPC answer, as JSON or as one server-sent event.",
+      media: [{ type: "application/json" }, { type: "text/event-stream" }],
+    },
+  ],
+  errors: [],
+};
+
+const OPENAPI_DOC: RouteDoc = {
+  operationId: "getOpenApi",
+  summary: "This document",
+  tag: "Meta",
+  access: "public",
+  responses: [{ status: 200, description: "OpenAPI 3.1, made from the routes.", media: [{ type: "application/json" }] }],
+  errors: [],
+};
 
 export interface ApiEnv {
   Bindings: Env;
@@ -62,7 +95,12 @@ export function createApi() {
   });
 
   // better-auth answers its own routes; errors from it are already JSON.
-  api.on(["GET", "POST"], "/api/auth/*", (c) => handleAuthRoute(c.get("ctx"), c.req.raw));
+  api.on(
+    ["GET", "POST"],
+    "/api/auth/*",
+    undocumented("better-auth's own routes (sign-up, sign-in, password reset, sessions), described in docs/api.md"),
+    (c) => handleAuthRoute(c.get("ctx"), c.req.raw),
+  );
 
   api.route("/api", healthRoutes);
   api.route("/api", metaRoutes);
@@ -77,7 +115,16 @@ export function createApi() {
   api.route("/internal/engine", engineCallbackRoutes);
   api.route("/v1", openAiRoutes);
   // MCP over Streamable HTTP (docs/mcp.md): POST carries JSON-RPC; GET/DELETE answer 405 in stateless mode.
-  api.on(["GET", "POST", "DELETE"], "/mcp", (c) => handleMcp(c.req.raw, c.get("ctx")));
+  api.post("/mcp", documented(MCP_DOC), (c) => handleMcp(c.req.raw, c.get("ctx")));
+  api.on(["GET", "DELETE"], "/mcp", undocumented("a stateless MCP server keeps no session or event stream: these answer 405"), (c) =>
+    handleMcp(c.req.raw, c.get("ctx")),
+  );
+
+  // The document describes the route table above, so it is built from it (once per isolate).
+  let openApi: ReturnType<typeof buildOpenApi> | undefined;
+  api.get("/api/openapi.json", documented(OPENAPI_DOC), (c) =>
+    c.json((openApi ??= buildOpenApi(api.routes, { version: c.get("ctx").config.VERSION }))),
+  );
 
   api.notFound((c) => c.json(new AppError("not_found", 404, `No API route ${c.req.method} ${c.req.path}.`).toBody(), 404));
 
@@ -90,7 +137,10 @@ export function createApi() {
     }
     if (err instanceof HTTPException) {
       const status = err.status;
-      return c.json(new AppError(status === 413 ? "payload_too_large" : "http_error", status, err.message || "Request failed.").toBody(), status);
+      return c.json(
+        new AppError(status === 413 ? "payload_too_large" : "http_error", status, err.message || "Request failed.").toBody(),
+        status,
+      );
     }
     createLogger({ request_id: requestId }).error("request.unhandled", errorFields(err));
     return c.json(new AppError("internal", 500, `Something went wrong on our side (request ${requestId}).`).toBody(), 500);

@@ -3,7 +3,7 @@ import { containsText } from "../db/search";
 import * as z from "zod";
 import type { RequestContext } from "../context";
 import { generations } from "../db/schema";
-import { LanguageCode } from "../engine/protocol";
+import { LanguageCode, type EngineError } from "../engine/protocol";
 import { errors } from "../lib/errors";
 import { ledgerKeys } from "./credits";
 import { audioKeys, audioUrls } from "../storage/keys";
@@ -70,8 +70,9 @@ export function generationView(g: GenerationRow, kinds: ReadonlySet<string> = ne
     size_bytes: g.sizeBytes,
     sample_rate: g.sampleRate,
     audio_url: g.status === "succeeded" ? audioUrls.generation(g.id) : null,
-    formats: g.status !== "succeeded" ? [] : kinds.has("final_mp3") ? ["wav", "mp3"] : ["wav"],
-    error: g.error,
+    formats: (g.status !== "succeeded" ? [] : kinds.has("final_mp3") ? ["wav", "mp3"] : ["wav"]) as ("wav" | "mp3")[],
+    // Only settle writes it, always an EngineError (tasks/settle.ts); the JSON column reads back as unknown.
+    error: g.error as EngineError | null,
     created_at: g.createdAt.toISOString(),
     completed_at: g.completedAt?.toISOString() ?? null,
   };

@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import type { RequestContext } from "../context";
-import type { LanguageCode } from "../engine/protocol";
+import type { EngineError, LanguageCode } from "../engine/protocol";
 import { generations, tasks } from "../db/schema";
 import { AppError, errors } from "../lib/errors";
 import { newId } from "../lib/ids";
@@ -231,7 +231,7 @@ export async function listTasks(ctx: RequestContext, userId: string, opts: { sta
       cost: t.cost,
       voice_name: voiceName,
       text_preview: (t.input as TaskInput).text.slice(0, 120),
-      error: t.error,
+      error: t.error as EngineError | null, // written only as an EngineError (tasks/settle.ts)
       created_at: t.createdAt.toISOString(),
       updated_at: t.updatedAt.toISOString(),
     })),

@@ -1,5 +1,6 @@
 import { Hono, type Context } from "hono";
 import type { ApiEnv } from "../app";
+import { undocumented } from "../route-doc";
 import { bearer, verifyJobToken } from "../../engine/job-token";
 import { V1_UPLOAD_ALIASES } from "../../engine/artifacts";
 import { AppError, parseOrThrow } from "../../lib/errors";
@@ -15,11 +16,14 @@ import { referenceAudio } from "../../services/engine-reference";
  */
 export const engineCallbackRoutes = new Hono<ApiEnv>();
 
+/** The engine's side of the protocol (DESIGN §4/§4a), for engines holding a job token: not a public API. */
+const ENGINE_ONLY = undocumented("the engine protocol (DESIGN §4/§4a), called by engines with a job token, not by API clients");
+
 engineCallbackRoutes.use("/jobs/:id/*", async (c, next) => {
   const ctx = c.get("ctx");
   // Only the socket may carry the token in the query: some WebSocket clients cannot set headers.
   const isStream = c.req.path.endsWith("/stream");
-  const token = bearer(c.req.raw) ?? (isStream ? c.req.query("token") ?? null : null);
+  const token = bearer(c.req.raw) ?? (isStream ? (c.req.query("token") ?? null) : null);
   const check = await verifyJobToken(ctx.config.JOB_TOKEN_SECRET, token, c.req.param("id"));
   if (!check.ok) {
     ctx.log.warn("engine.token_refused", { job_id: c.req.param("id"), reason: check.reason });
@@ -29,7 +33,7 @@ engineCallbackRoutes.use("/jobs/:id/*", async (c, next) => {
 });
 
 /** The v2 engine socket: handed to the task's tracker, which speaks the protocol (hello, acks, frames). */
-engineCallbackRoutes.get("/jobs/:id/stream", async (c) => {
+engineCallbackRoutes.get("/jobs/:id/stream", ENGINE_ONLY, async (c) => {
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new AppError("upgrade_required", 426, "Open this URL as a WebSocket.");
   const id = c.req.param("id");
   // Fresh headers: nothing the caller sent beyond the upgrade reaches the object.
@@ -41,7 +45,7 @@ engineCallbackRoutes.get("/jobs/:id/stream", async (c) => {
   return trackerFor(c.env, id).fetch(new Request("https://tracker.internal/engine", { headers }));
 });
 
-engineCallbackRoutes.post("/jobs/:id/events", async (c) => {
+engineCallbackRoutes.post("/jobs/:id/events", ENGINE_ONLY, async (c) => {
   const id = c.req.param("id");
   const declared = Number(c.req.header("content-length") ?? 0);
   if (declared > EVENT_MAX_BYTES) throw new AppError("payload_too_large", 413, `Event bodies are limited to ${EVENT_MAX_BYTES} bytes.`);
@@ -59,7 +63,7 @@ engineCallbackRoutes.post("/jobs/:id/events", async (c) => {
   return c.json(ack, 200);
 });
 
-engineCallbackRoutes.get("/jobs/:id/reference", (c) => referenceAudio(c.env, c.req.param("id")));
+engineCallbackRoutes.get("/jobs/:id/reference", ENGINE_ONLY, (c) => referenceAudio(c.env, c.req.param("id")));
 
 /**
  * `…/artifacts/{kind}[/{index}]` — PUT one body; `…/uploads` POST to start parts;
@@ -75,7 +79,11 @@ async function artifactRoute(c: Context<ApiEnv>): Promise<Response> {
   let index: number | null = null;
   if (parts[0] !== undefined && parts[0] !== "uploads") {
     const raw = parts.shift()!;
-    if (!/^\d{1,5}$/.test(raw)) throw new AppError("invalid_artifact_index", 400, `"${raw.slice(0, 20)}" is not an artifact index.`, { kind, index: raw.slice(0, 20) });
+    if (!/^\d{1,5}$/.test(raw))
+      throw new AppError("invalid_artifact_index", 400, `"${raw.slice(0, 20)}" is not an artifact index.`, {
+        kind,
+        index: raw.slice(0, 20),
+      });
     index = Number(raw);
   }
   const t: UploadTarget = { env: c.env, jobId: id, kind, index };
@@ -85,7 +93,8 @@ async function artifactRoute(c: Context<ApiEnv>): Promise<Response> {
     if (parts.length === 1 && method === "POST") return c.json(await startMultipart(t, c.req.raw), 201);
     const uploadId = parts[1] ?? "";
     if (parts.length === 4 && parts[2] === "parts" && method === "PUT") {
-      if (!/^\d{1,5}$/.test(parts[3]!)) throw new AppError("invalid_part_number", 400, "Part numbers are integers from 1.", { part_number: parts[3]!.slice(0, 20) });
+      if (!/^\d{1,5}$/.test(parts[3]!))
+        throw new AppError("invalid_part_number", 400, "Part numbers are integers from 1.", { part_number: parts[3]!.slice(0, 20) });
       return c.json(await putPart(t, uploadId, Number(parts[3]), c.req.raw), 200);
     }
     if (parts.length === 3 && parts[2] === "complete" && method === "POST") {
@@ -101,15 +110,21 @@ async function artifactRoute(c: Context<ApiEnv>): Promise<Response> {
   throw new AppError("not_found", 404, `No upload route ${method} …/artifacts/${rest.slice(0, 80)}.`);
 }
 
-engineCallbackRoutes.on(["PUT", "POST"], "/jobs/:id/artifacts/*", artifactRoute);
+engineCallbackRoutes.on(["PUT", "POST"], "/jobs/:id/artifacts/*", ENGINE_ONLY, artifactRoute);
 
 // v1 paths, aliases of the registry's kinds (ADR 0009).
-engineCallbackRoutes.put("/jobs/:id/segments/:index{[0-9]{1,4}}", async (c) =>
-  c.json(await putArtifact({ env: c.env, jobId: c.req.param("id"), kind: V1_UPLOAD_ALIASES.segments!.kind, index: Number(c.req.param("index")), v1Alias: true }, c.req.raw), 201),
+engineCallbackRoutes.put("/jobs/:id/segments/:index{[0-9]{1,4}}", ENGINE_ONLY, async (c) =>
+  c.json(
+    await putArtifact(
+      { env: c.env, jobId: c.req.param("id"), kind: V1_UPLOAD_ALIASES.segments!.kind, index: Number(c.req.param("index")), v1Alias: true },
+      c.req.raw,
+    ),
+    201,
+  ),
 );
-engineCallbackRoutes.put("/jobs/:id/final", async (c) =>
+engineCallbackRoutes.put("/jobs/:id/final", ENGINE_ONLY, async (c) =>
   c.json(await putArtifact({ env: c.env, jobId: c.req.param("id"), kind: "final", index: null, v1Alias: true }, c.req.raw), 201),
 );
-engineCallbackRoutes.put("/jobs/:id/final.mp3", async (c) =>
+engineCallbackRoutes.put("/jobs/:id/final.mp3", ENGINE_ONLY, async (c) =>
   c.json(await putArtifact({ env: c.env, jobId: c.req.param("id"), kind: "final_mp3", index: null, v1Alias: true }, c.req.raw), 201),
 );
