@@ -54,8 +54,13 @@ export type JobDeps = {
 
 /** Audio per frame: 100 ms, so a listener hears the first sound one frame after the segment is synthesised. */
 export const FRAME_SECONDS = 0.1;
-/** With real-time pacing, how far frames may run ahead of the audio clock (a listener's buffer). */
-export const REALTIME_LEAD_MS = 300;
+/**
+ * With real-time pacing, how far frames may run ahead of the audio clock (a listener's buffer). A GPU
+ * engine streaming at ~3× real time is seconds ahead after its first sentence; this stand-in keeps
+ * 1.5 s, enough to synthesise the next sentence on a loaded machine before the listener runs dry
+ * (with 300 ms, a busy 2-core machine made the browser's live player stall once in a while).
+ */
+export const REALTIME_LEAD_MS = 1500;
 
 /** Overlap between neighbouring segments in the final file. */
 export const CROSSFADE_SECONDS = 0.01;
