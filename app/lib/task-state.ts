@@ -7,6 +7,7 @@
  * put zod (~50 KB gzip) into every page's JavaScript.
  */
 import type { SegmentView, ServerMessage, TaskResult, TaskSnapshot, TaskView } from "../../worker/tasks/messages";
+import { SERVER_MESSAGE_TYPES } from "../../worker/tasks/lifecycle.ts";
 
 export type { SegmentView, ServerMessage, TaskResult, TaskSnapshot, TaskView };
 
@@ -59,6 +60,13 @@ export function applyMessage(state: TaskState, msg: ServerMessage): ApplyResult 
   const next: TaskState = { ...state, seq: msg.seq };
   // Without a snapshot there is no task to update yet; keep the seq so the snapshot we ask for is accepted.
   if (!task) return { state: next, gap: true };
+  // The MP3 lands after `completed` (ADR 0008): the only thing a finished task still learns.
+  if (msg.type === "artifact") {
+    if (msg.kind === "final_mp3" && task.result && !task.result.formats?.includes("mp3")) {
+      next.task = { ...task, result: { ...task.result, formats: ["wav", "mp3"] } };
+    }
+    return { state: next, gap };
+  }
   // A terminal task never changes again (late messages are ignored on the server too).
   if (isTerminal(task)) return { state: next, gap };
   switch (msg.type) {
@@ -85,6 +93,9 @@ export function applyMessage(state: TaskState, msg: ServerMessage): ApplyResult 
     case "cancelled":
       next.task = { ...task, status: "cancelled", ...(msg.charge ? { charge: msg.charge } : {}) };
       break;
+    case "resync":
+      // This listener fell behind; the server closes its socket next, and the reconnect starts from a snapshot.
+      break;
   }
   return { state: next, gap };
 }
@@ -100,7 +111,7 @@ export function parseServerMessage(raw: string): ServerMessage | null {
   if (!value || typeof value !== "object") return null;
   const m = value as { type?: unknown; seq?: unknown; task?: unknown };
   if (typeof m.type !== "string" || typeof m.seq !== "number" || !Number.isInteger(m.seq)) return null;
-  if (!["snapshot", "status", "progress", "segment", "completed", "failed", "cancelled"].includes(m.type)) return null;
+  if (!(SERVER_MESSAGE_TYPES as readonly string[]).includes(m.type)) return null;
   if (m.type === "snapshot" && (!m.task || typeof m.task !== "object")) return null;
   return value as ServerMessage;
 }

@@ -101,6 +101,21 @@ describe("task state from socket messages", () => {
     assert.deepEqual(state.task?.result, result);
   });
 
+  // Once dropped as unknown, each artifact message looked like a gap and cost a snapshot request.
+  test("the MP3 announced after completion adds the format, and artifact messages are no gap", () => {
+    const result = { duration_ms: 1000, sample_rate: 24000, size_bytes: 48044, audio_url: "/api/generations/gen_1/audio", generation_id: "gen_1", formats: ["wav"] };
+    const mp3 = { type: "artifact", seq: 5, kind: "final_mp3", index: null, url: "/api/tasks/task_1/artifacts/final_mp3", size_bytes: 9000, content_type: "audio/mpeg" };
+    assert.deepEqual(parseServerMessage(JSON.stringify(mp3)), mp3);
+    const { state, gaps } = run(start, { type: "completed", seq: 4, result }, mp3);
+    assert.equal(gaps, 0);
+    assert.equal(state.seq, 5);
+    assert.deepEqual(state.task?.result?.formats, ["wav", "mp3"]);
+    assert.equal(state.task?.status, "succeeded");
+    const resync = { type: "resync", seq: 6, reason: "behind" };
+    assert.deepEqual(parseServerMessage(JSON.stringify(resync)), resync);
+    assert.equal(run(state, resync).gaps, 0);
+  });
+
   test("a cancel or failure keeps what it charged for the parts delivered", () => {
     const charge = { credits: 1, of: 2, parts_delivered: 2, parts_total: 3 };
     assert.deepEqual(run(start, { type: "cancelled", seq: 4, charge }).state.task?.charge, charge);
