@@ -9,7 +9,8 @@ import type { MiddlewareHandler } from "hono";
 import type * as z from "zod";
 import type { Access } from "../auth/scopes";
 
-export type Tag = "Account" | "Voices" | "Speech" | "Tasks" | "History" | "Credits" | "Billing" | "API keys" | "OpenAI-compatible" | "MCP" | "Meta";
+export type Tag =
+  "Account" | "Voices" | "Speech" | "Tasks" | "History" | "Credits" | "Billing" | "API keys" | "OpenAI-compatible" | "MCP" | "Meta";
 
 export interface MultipartField {
   type: "string";
@@ -89,4 +90,16 @@ export function routeDocOf(handler: unknown): RouteDoc | LeftOut | undefined {
 
 export function isLeftOut(doc: RouteDoc | LeftOut): doc is LeftOut {
   return "undocumented" in doc;
+}
+
+/** An audio body served with Range support: the headers and the 200/206 answers. */
+export function rangedAudio(types: readonly string[], what = "The audio."): Pick<RouteDoc, "headers" | "responses"> {
+  const media = types.map((type) => ({ type }));
+  return {
+    headers: { Range: { description: "bytes=start-end" } },
+    responses: [
+      { status: 200, description: what, media },
+      { status: 206, description: "The requested range.", media },
+    ],
+  };
 }

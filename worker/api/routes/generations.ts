@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import * as z from "zod";
 import type { ApiEnv } from "../app";
-import { documented } from "../route-doc";
+import { documented, rangedAudio } from "../route-doc";
 import { CreatedTaskBody, GenerationEnvelope, GenerationList } from "../response-schemas";
 import { requireUser } from "../../auth/session";
 import { errors, parseOrThrow } from "../../lib/errors";
@@ -132,11 +132,7 @@ export const generationRoutes = new Hono<ApiEnv>()
       tag: "History",
       access: "history",
       query: AudioQuery,
-      headers: { Range: { description: "bytes=start-end" } },
-      responses: [
-        { status: 200, description: "The audio.", media: [{ type: "audio/wav" }, { type: "audio/mpeg" }] },
-        { status: 206, description: "The requested range.", media: [{ type: "audio/wav" }, { type: "audio/mpeg" }] },
-      ],
+      ...rangedAudio(["audio/wav", "audio/mpeg"]),
       errors: [400, 404, 409, 416],
     }),
     async (c) => {

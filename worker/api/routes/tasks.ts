@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import * as z from "zod";
 import type { ApiEnv } from "../app";
-import { documented, undocumented } from "../route-doc";
+import { documented, rangedAudio, undocumented } from "../route-doc";
 import { EngineLivenessBody, TaskList, TaskSnapshot } from "../response-schemas";
 import { requireUser } from "../../auth/session";
 import { AppError, errors } from "../../lib/errors";
@@ -145,11 +145,7 @@ export const taskRoutes = new Hono<ApiEnv>()
       tag: "Tasks",
       access: TASK_AUDIO_ACCESS,
       params: { kind: { description: "The artifact's kind.", schema: { type: "string", enum: kindsWhere(false) } } },
-      headers: { Range: { description: "bytes=start-end" } },
-      responses: [
-        { status: 200, description: "The audio.", media: [{ type: "audio/wav" }, { type: "audio/mpeg" }] },
-        { status: 206, description: "The requested range.", media: [{ type: "audio/wav" }, { type: "audio/mpeg" }] },
-      ],
+      ...rangedAudio(["audio/wav", "audio/mpeg"]),
       errors: [404, 416],
     }),
     async (c) => {
@@ -170,11 +166,7 @@ export const taskRoutes = new Hono<ApiEnv>()
         kind: { description: "The artifact's kind.", schema: { type: "string", enum: kindsWhere(true) } },
         index: { description: "The part's index, from 0.", schema: { type: "string", pattern: "^[0-9]{1,5}$" } },
       },
-      headers: { Range: { description: "bytes=start-end" } },
-      responses: [
-        { status: 200, description: "The audio.", media: [{ type: "audio/wav" }, { type: "audio/mpeg" }] },
-        { status: 206, description: "The requested range.", media: [{ type: "audio/wav" }, { type: "audio/mpeg" }] },
-      ],
+      ...rangedAudio(["audio/wav"]),
       errors: [404, 416],
     }),
     async (c) => {
@@ -193,11 +185,7 @@ export const taskRoutes = new Hono<ApiEnv>()
       tag: "Tasks",
       access: TASK_ACCESS,
       params: { index: { description: "The segment's index, from 0.", schema: { type: "string", pattern: "^[0-9]{1,3}$" } } },
-      headers: { Range: { description: "bytes=start-end" } },
-      responses: [
-        { status: 200, description: "The audio.", media: [{ type: "audio/wav" }, { type: "audio/mpeg" }] },
-        { status: 206, description: "The requested range.", media: [{ type: "audio/wav" }, { type: "audio/mpeg" }] },
-      ],
+      ...rangedAudio(["audio/wav"]),
       errors: [404, 416],
     }),
     async (c) => {
@@ -214,11 +202,7 @@ export const taskRoutes = new Hono<ApiEnv>()
       summary: "A design preview's audio",
       tag: "Voices",
       access: TASK_ACCESS,
-      headers: { Range: { description: "bytes=start-end" } },
-      responses: [
-        { status: 200, description: "The audio.", media: [{ type: "audio/wav" }, { type: "audio/mpeg" }] },
-        { status: 206, description: "The requested range.", media: [{ type: "audio/wav" }, { type: "audio/mpeg" }] },
-      ],
+      ...rangedAudio(["audio/wav"]),
       errors: [404, 409, 416],
     }),
     async (c) => {

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { ApiEnv } from "../app";
-import { documented } from "../route-doc";
+import { documented, rangedAudio } from "../route-doc";
 import { CreatedTaskBody, VoiceDetailEnvelope, VoiceEnvelope, VoiceList } from "../response-schemas";
 import { CONSENT_STATEMENT_VERSION } from "../../services/voice-consent";
 import { requireUser } from "../../auth/session";
@@ -172,11 +172,7 @@ export const voiceRoutes = new Hono<ApiEnv>()
       description: "Range requests are answered with 206.",
       tag: "Voices",
       access: "voices:read",
-      headers: { Range: { description: "bytes=start-end" } },
-      responses: [
-        { status: 200, description: "The clip as uploaded.", media: [{ type: "audio/*" }] },
-        { status: 206, description: "The requested range.", media: [{ type: "audio/*" }] },
-      ],
+      ...rangedAudio(["audio/*"], "The clip as uploaded."),
       errors: [404, 416],
     }),
     async (c) => {
