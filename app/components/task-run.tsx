@@ -78,6 +78,8 @@ export function TaskRun({
   const [firstSegmentAt, setFirstSegmentAt] = useState<number | null>(null);
   const [handedOver, setHandedOver] = useState(false);
   const [handoverMs, setHandoverMs] = useState<number | null>(null);
+  /** What the live stream was doing when the final file took over (a played-out stream restarts from 0). */
+  const [handoverState, setHandoverState] = useState<string | null>(null);
   const finalRef = useRef<WaveformPlayerHandle>(null);
   const sectionRef = useRef<HTMLElement>(null);
   useEffect(() => {
@@ -140,6 +142,7 @@ export function TaskRun({
     void player.pause();
     setHandedOver(true);
     setHandoverMs(Math.round(position * 1000));
+    setHandoverState(state);
     if (state !== "ended" && position > 0) finalRef.current?.setTime(position);
     if (wasPlaying) {
       finalRef.current?.play().catch(() => {
@@ -181,6 +184,7 @@ export function TaskRun({
       data-underruns={snap?.underruns ?? 0}
       data-handed-over={handedOver ? "true" : "false"}
       data-handover-position-ms={handoverMs ?? undefined}
+      data-handover-state={handoverState ?? undefined}
     >
       <TaskProgress live={live} label={label} />
       {showLive ? (
