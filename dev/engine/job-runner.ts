@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { SubmitRequest } from "../../worker/engine/protocol.ts";
 import { createArtifactUploader, type ArtifactUploader } from "./artifact-uploader.ts";
 import { crossfadeConcat, durationMs, fadeEdges, normaliseLoudness, padWithSilence, resample } from "./audio-dsp.ts";
+import { paragraphBreaksAfter, pauseSamples, sentencePauseMs, withSilence, type JoinAfter } from "./joins.ts";
 import { CallbackError, createCallbackClient, isTransientStatus, type CallbackClient, type RetryPolicy } from "./callback-client.ts";
 import type { Clock } from "./clock.ts";
 import type { Synthesizer } from "./espeak-synth.ts";
@@ -128,9 +129,11 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
     if (!signal.aborted) stopHeartbeats = clock.every(deps.heartbeatMs, () => events.heartbeat());
     if (segments.length === 0) throw new JobError("invalid_input", "the text has nothing to speak", false);
 
-    const traits = await resolveVoice(job, client, events, deps);
+    const { traits, pauseSec } = await resolveVoice(job, client, events, deps);
     const language = espeakLanguage(job.language, job.text);
-    log.info("voice_resolved", { ...ctx, language, ...traits });
+    const pauseMs = sentencePauseMs(job.pause_ms, pauseSec);
+    log.info("voice_resolved", { ...ctx, language, ...traits, pause_ms: pauseMs });
+    const paragraphs = paragraphBreaksAfter(job.text, segments);
 
     const rate = job.output.sample_rate;
     const fade = crossfadeSamples(rate);
@@ -142,14 +145,14 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
     const pacer = stream && deps.realtime ? realtimePacer(clock, rate, signal) : null;
     for (const [index, text] of segments.entries()) {
       checkpoint();
+      const after: JoinAfter = index === segments.length - 1 ? null : paragraphs[index] ? "paragraph" : "sentence";
+      const speech = { language, traits, rate, minSamples, deps, pauseMs, after };
       if (deps.segmentDelayMs > 0) {
         await clock.sleep(deps.segmentDelayMs, signal);
         checkpoint();
       }
       const live = stream?.live && !durable.has(index) ? stream : null;
-      const samples = live
-        ? await synthesiseAndStream(text, index, { language, traits, rate, minSamples, deps, stream: live, pacer, checkpoint })
-        : await synthesiseSegment(text, language, traits, rate, minSamples, deps);
+      const samples = await synthesiseSegment(text, speech, live ? { index, stream: live, pacer, checkpoint } : null);
       audio.push(samples);
       const wav = encodeWav(samples, rate);
       if (!durable.has(index)) await uploads.put("segment", index, wav, "audio/wav");
@@ -208,15 +211,18 @@ function round3(x: number): number {
 }
 
 /** Voice traits by reference content (bytes, type, transcript): the analysis is deterministic, so a cache cannot change a voice. */
-const analysedReferences = new Map<string, VoiceTraits>();
+const analysedReferences = new Map<string, ResolvedVoice>();
+
+/** The eSpeak settings for a job's voice, and how long that voice pauses (null: unknown). */
+type ResolvedVoice = { traits: VoiceTraits; pauseSec: number | null };
 const MAX_CACHED_REFERENCES = 64;
 
-async function resolveVoice(job: SubmitRequest, client: CallbackClient, events: EventSender, deps: JobDeps): Promise<VoiceTraits> {
+async function resolveVoice(job: SubmitRequest, client: CallbackClient, events: EventSender, deps: JobDeps): Promise<ResolvedVoice> {
   if (job.kind === "design_preview") {
     await events.send({ type: "progress", progress: 0.02, stage: "preparing_voice" });
     const designed = voiceFromDescription(job.instruct ?? "");
     deps.log.info("voice_designed", { job_id: job.job_id, matched_words: designed.matched });
-    return designed.traits;
+    return { traits: designed.traits, pauseSec: null };
   }
   const voice = job.voice;
   if (!voice) throw new JobError("invalid_input", "generate jobs need a voice", false); // SubmitRequest already ensures this
@@ -253,9 +259,10 @@ async function resolveVoice(job: SubmitRequest, client: CallbackClient, events: 
       ? { f0_hz: reference.features.f0Hz && Math.round(reference.features.f0Hz), syllables_per_s: round3(reference.features.syllableRate) }
       : {}),
   });
-  analysedReferences.set(key, reference.traits);
+  const resolved = { traits: reference.traits, pauseSec: reference.features?.pauseSec ?? null };
+  analysedReferences.set(key, resolved);
   if (analysedReferences.size > MAX_CACHED_REFERENCES) analysedReferences.delete(analysedReferences.keys().next().value!);
-  return reference.traits;
+  return resolved;
 }
 
 async function synthesise(text: string, language: string, traits: VoiceTraits, rate: number, deps: JobDeps): Promise<Float32Array> {
@@ -269,17 +276,51 @@ async function synthesise(text: string, language: string, traits: VoiceTraits, r
   return resample(result.samples, result.sampleRate, rate);
 }
 
-async function synthesiseSegment(
-  text: string,
-  language: string,
-  traits: VoiceTraits,
-  rate: number,
-  minSamples: number,
-  deps: JobDeps,
-): Promise<Float32Array> {
-  const samples = padWithSilence(await synthesise(text, language, traits, rate, deps), minSamples);
-  // Each segment gets the same loudness target as the final file, so progressive playback and the final match.
-  return normaliseLoudness(samples, rate);
+type SegmentSpeech = {
+  language: string;
+  traits: VoiceTraits;
+  rate: number;
+  minSamples: number;
+  deps: JobDeps;
+  /** The sentence pause; a paragraph break gets twice it (joins.ts). */
+  pauseMs: number;
+  /** What follows the segment: another sentence, a paragraph, or nothing (the last). */
+  after: JoinAfter;
+};
+type LiveTarget = { index: number; stream: StreamSender; pacer: Pacer | null; checkpoint: () => void };
+
+/**
+ * A segment synthesised one sentence at a time, each followed by its pause (joins.ts). With a live
+ * target (v2), each sentence streams as frames the moment it exists, so the first sound leaves after
+ * one sentence's synthesis rather than a whole segment's. Each sentence is loudness-normalised on its
+ * own (its pause after that, so silence never raises the gain); the segment artifact is exactly the
+ * concatenation of what was streamed.
+ */
+async function synthesiseSegment(text: string, o: SegmentSpeech, live: LiveTarget | null): Promise<Float32Array> {
+  const pieces = sentencePieces(text);
+  const breaks = paragraphBreaksAfter(text, pieces);
+  const parts: Float32Array[] = [];
+  let length = 0;
+  for (const [k, piece] of pieces.entries()) {
+    const last = k === pieces.length - 1;
+    let samples = await synthesise(piece, o.language, o.traits, o.rate, o.deps);
+    if (last) samples = padWithSilence(samples, o.minSamples - length);
+    const after: JoinAfter = last ? o.after : breaks[k] ? "paragraph" : "sentence";
+    samples = withSilence(normaliseLoudness(samples, o.rate), pauseSamples(after, o.pauseMs, o.rate));
+    parts.push(samples);
+    length += samples.length;
+    if (live) {
+      await streamPcm(live.stream, live.index, encodeWav(samples, o.rate).subarray(WAV_HEADER_BYTES), last, o.rate, live.pacer, live.checkpoint);
+      if (!last) live.checkpoint();
+    }
+  }
+  const out = new Float32Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** Best effort: the job already succeeded with its WAV; a missing MP3 only hides that download. */
@@ -311,50 +352,6 @@ function realtimePacer(clock: Clock, rate: number, signal: AbortSignal): Pacer {
     const wait = due - clock.now();
     if (wait > 0) await clock.sleep(wait, signal);
   };
-}
-
-/** One segment's PCM as frames of FRAME_SECONDS, the last one flagged; paced when asked. */
-/**
- * v2: a segment synthesised one sentence at a time, each sentence streamed as
- * frames the moment it exists, so the first sound leaves after one sentence's
- * synthesis rather than a whole segment's. Each sentence is loudness-normalised
- * on its own (as whole segments are in v1); the segment artifact is exactly
- * the concatenation of what was streamed.
- */
-async function synthesiseAndStream(
-  text: string,
-  index: number,
-  o: {
-    language: string;
-    traits: VoiceTraits;
-    rate: number;
-    minSamples: number;
-    deps: JobDeps;
-    stream: StreamSender;
-    pacer: Pacer | null;
-    checkpoint: () => void;
-  },
-): Promise<Float32Array> {
-  const pieces = sentencePieces(text);
-  const parts: Float32Array[] = [];
-  let length = 0;
-  for (const [k, piece] of pieces.entries()) {
-    const last = k === pieces.length - 1;
-    let samples = await synthesise(piece, o.language, o.traits, o.rate, o.deps);
-    if (last) samples = padWithSilence(samples, o.minSamples - length);
-    samples = normaliseLoudness(samples, o.rate);
-    parts.push(samples);
-    length += samples.length;
-    await streamPcm(o.stream, index, encodeWav(samples, o.rate).subarray(WAV_HEADER_BYTES), last, o.rate, o.pacer, o.checkpoint);
-    if (!last) o.checkpoint();
-  }
-  const out = new Float32Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 const MIN_PIECE_CHARS = 24;

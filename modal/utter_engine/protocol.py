@@ -126,6 +126,9 @@ class Callbacks(_Message):
         return not_null(value)
 
 
+MAX_PAUSE_MS = 3000  # mirrors worker/engine/protocol.ts
+
+
 class SubmitRequest(_Message):
     protocol: ProtocolVersion
     job_id: Id
@@ -136,12 +139,14 @@ class SubmitRequest(_Message):
     # Natural-language voice description (design_preview) or style instruction.
     instruct: Annotated[JsStr, Field(min_length=1, max_length=500)] | None = None
     seed: Annotated[JsInt, Field(ge=0, le=2**31 - 1)] | None = None
+    # Silence between sentences and parts in ms (twice at a paragraph break); None: match the voice's own.
+    pause_ms: Annotated[JsInt, Field(ge=0, le=MAX_PAUSE_MS)] | None = None
     output: OutputSpec
     callbacks: Callbacks
     # ISO-8601 instant after which the Worker no longer accepts this job's events.
     deadline: IsoDateTime
 
-    @field_validator("voice", "instruct", "seed", mode="before")
+    @field_validator("voice", "instruct", "seed", "pause_ms", mode="before")
     @classmethod
     def _optional_not_null(cls, value: Any) -> Any:
         return not_null(value)

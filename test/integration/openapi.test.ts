@@ -82,7 +82,7 @@ describe("the OpenAPI document is made from the routes", () => {
     }
     // The request schemas are the validators' own.
     const gen = doc.paths["/api/generations"]!.post!.requestBody!.content["application/json"]!.schema;
-    expect(Object.keys(gen.properties ?? {}).sort()).toEqual(["language", "seed", "text", "voice_id"]);
+    expect(Object.keys(gen.properties ?? {}).sort()).toEqual(["language", "pause_ms", "seed", "text", "voice_id"]);
     expect(gen.required).toEqual(expect.arrayContaining(["voice_id", "text"]));
     expect(doc.paths["/api/voices"]!.post!.requestBody!.content["multipart/form-data"]).toBeDefined();
     expect(Object.keys(doc.paths["/api/generations/{id}/audio"]!.get!.parameters!.map((p) => p.name))).toHaveLength(4);

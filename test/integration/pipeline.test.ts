@@ -125,6 +125,23 @@ describe("task pipeline: queue → engine → Durable Object → WebSocket", () 
     ws.close();
   });
 
+  it("hands the pause between sentences to the engine when asked, and refuses one over the limit", async () => {
+    const engine = installFakeEngine();
+    const user = await newUser("pause");
+    await setPlan(user.id, "studio"); // two jobs at once
+    const voice = await createVoice(user.id);
+    const send = (json: Record<string, unknown>) =>
+      call("/api/generations", { method: "POST", cookie: user.cookie, json: { voice_id: voice.id, text: "One. Two.", language: "en", ...json } });
+    const tooLong = await send({ pause_ms: 3001 });
+    expect(tooLong.status).toBe(400);
+    expect(JSON.stringify(await tooLong.json())).toContain("pause_ms");
+    expect((await send({ pause_ms: 250.5 })).status).toBe(400);
+    const asked = (await (await send({ pause_ms: 600 })).json()) as Created;
+    expect((await engine.waitForJob(asked.task_id)).job.pause_ms).toBe(600);
+    const natural = (await (await send({})).json()) as Created;
+    expect("pause_ms" in (await engine.waitForJob(natural.task_id)).job).toBe(false);
+  });
+
   it("dispatches a task once however often the queue delivers it", async () => {
     const engine = installFakeEngine();
     const user = await newUser("dup");

@@ -50,7 +50,7 @@ export const tasks = sqliteTable(
     /** The generation this task produces (kind=generate). */
     generationId: text("generation_id"),
     voiceId: text("voice_id"),
-    /** What the engine needs: text, language, instruct, seed. JSON. */
+    /** What the engine needs: text, language, instruct, seed, pause_ms. JSON. */
     input: text("input", { mode: "json" }).notNull(),
     cost: integer("cost").notNull(),
     progress: integer("progress_permille").notNull().default(0),

@@ -64,6 +64,9 @@ export const VoiceRef = z.object({
 });
 export type VoiceRef = z.infer<typeof VoiceRef>;
 
+/** The longest pause between sentences a job may ask for. */
+export const MAX_PAUSE_MS = 3000;
+
 export const SubmitRequest = z
   .object({
     protocol: z.union([z.literal(1), z.literal(2)]),
@@ -80,6 +83,11 @@ export const SubmitRequest = z
     instruct: z.string().min(1).max(500).optional(),
     /** Optional seed for repeatable output. */
     seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    /**
+     * Silence between sentences and parts, in ms (a paragraph break gets twice it). Absent: the
+     * engine matches the voice's own pauses (docs/engine-protocol.md "Joins").
+     */
+    pause_ms: z.number().int().min(0).max(MAX_PAUSE_MS).optional(),
     output: z.object({
       format: z.literal("wav"),
       sample_rate: z.number().int().min(8000).max(48000),

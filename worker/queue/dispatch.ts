@@ -227,6 +227,7 @@ async function buildJob(claimed: TaskRow, env: Env, config: AppConfig): Promise<
     ...(voice ? { voice } : {}),
     ...(input.instruct ? { instruct: input.instruct } : {}),
     ...(input.seed !== undefined ? { seed: input.seed } : {}),
+    ...(input.pause_ms !== undefined ? { pause_ms: input.pause_ms } : {}),
     output: { format: "wav", sample_rate: 24_000 },
     callbacks: {
       events_url: `${jobBase}/events`,

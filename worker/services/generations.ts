@@ -3,7 +3,7 @@ import { containsText } from "../db/search";
 import * as z from "zod";
 import type { RequestContext } from "../context";
 import { generations } from "../db/schema";
-import { LanguageCode, type EngineError } from "../engine/protocol";
+import { LanguageCode, MAX_PAUSE_MS, type EngineError } from "../engine/protocol";
 import { errors } from "../lib/errors";
 import { ledgerKeys } from "./credits";
 import { audioKeys, audioUrls } from "../storage/keys";
@@ -24,6 +24,8 @@ export const CreateGenerationBody = z.strictObject({
     .refine(hasSpeakableText, NOT_SPEAKABLE),
   language: LanguageCode.default("auto"),
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  /** Silence between sentences and parts in ms (twice at a paragraph break); left out, the engine matches the voice's own pauses. */
+  pause_ms: z.number().int().min(0).max(MAX_PAUSE_MS, `must be at most ${MAX_PAUSE_MS} ms`).optional(),
 });
 export type CreateGenerationBody = z.infer<typeof CreateGenerationBody>;
 
@@ -32,7 +34,12 @@ export async function createGeneration(ctx: RequestContext, user: CurrentUser, b
   const text = body.text.trim();
   return createTask(ctx, user, {
     kind: "generate",
-    input: { text, language: body.language, ...(body.seed !== undefined ? { seed: body.seed } : {}) },
+    input: {
+      text,
+      language: body.language,
+      ...(body.seed !== undefined ? { seed: body.seed } : {}),
+      ...(body.pause_ms !== undefined ? { pause_ms: body.pause_ms } : {}),
+    },
     cost: generationCost(text),
     voice: { id: body.voice_id },
   });

@@ -30,6 +30,8 @@ export interface TaskInput {
   language: LanguageCode;
   instruct?: string;
   seed?: number;
+  /** Silence between sentences in ms; absent: the engine matches the voice. */
+  pause_ms?: number;
 }
 
 export interface NewTask {
