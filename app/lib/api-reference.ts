@@ -1,4 +1,4 @@
-// The interactive API reference (ADR 0021): Scalar's standalone browser bundle from
+// The interactive API reference (docs/api.md, "The API reference page"): Scalar's standalone browser bundle from
 // node_modules, which Vite copies into the client build as a hashed asset, so the
 // Worker serves it from its own origin (script-src 'self') and nothing comes from
 // outside at run time. The package exports no subpath for the bundle, hence the path.
@@ -29,10 +29,11 @@ export const SCALAR_CONFIG: Record<string, unknown> = {
   agent: { disabled: true },
   mcp: { disabled: true },
   showDeveloperTools: "never",
+  // Its "Open API Client" links hand the document to Scalar's hosted client: the in-page client is enough.
+  hideClientButton: true,
   showOperationId: true,
   // Every tag open, so each operation is listed in the sidebar from the start.
   defaultOpenAllTags: true,
-  defaultHttpClient: { targetKey: "shell", clientKey: "curl" },
   documentDownloadType: "json",
 };
 

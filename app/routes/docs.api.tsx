@@ -5,7 +5,10 @@ import { mountApiReference, OPENAPI_URL } from "../lib/api-reference";
 
 export const meta: MetaFunction = () => [
   { title: "API reference — Utter" },
-  { name: "description", content: "Every Utter API operation with its parameters, responses and a curl example, from the OpenAPI document." },
+  {
+    name: "description",
+    content: "Every Utter API operation with its parameters, responses and a curl example, from the OpenAPI document.",
+  },
 ];
 
 type State = "loading" | "ready" | "failed";
@@ -39,9 +42,9 @@ export default function ApiReference() {
       <h1>API reference</h1>
       <p className="muted">
         Every operation of Utter’s HTTP API, with a curl example for each. Programs sign in with an API key as{" "}
-        <code>Authorization: Bearer utr_…</code> (make one on your <Link to="/account/keys">API keys</Link> page). The same description as JSON:{" "}
-        <a href={OPENAPI_URL}>{OPENAPI_URL}</a>. OpenAI-compatible speech lives under <code>/v1</code>, and agents can use the MCP server at{" "}
-        <code>/mcp</code>.
+        <code>Authorization: Bearer utr_…</code> (make one on your <Link to="/account/keys">API keys</Link> page). The same description as
+        JSON: <a href={OPENAPI_URL}>{OPENAPI_URL}</a>. OpenAI-compatible speech lives under <code>/v1</code>, and agents can use the MCP
+        server at <code>/mcp</code>.
       </p>
       {state === "loading" ? (
         <p className="muted" role="status">
