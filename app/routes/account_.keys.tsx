@@ -21,12 +21,19 @@ type Result = {
   nameError?: string;
   scopeError?: string;
   notice?: string;
+  /** Without JavaScript, Revoke first answers with this question, asked on the page itself. */
+  confirmRevoke?: { id: string; name: string };
 };
 
 export async function action({ request, context }: ActionFunctionArgs): Promise<Result> {
   const user = await requireActionUser(context, request);
   const form = await request.formData();
   try {
+    if (form.get("intent") === "confirm-revoke") {
+      const id = String(form.get("id") ?? "");
+      const key = (await listApiKeys(context.app.db, user.id)).find((k) => k.id === id);
+      return key ? { confirmRevoke: { id: key.id, name: key.name } } : { error: "That key no longer exists." };
+    }
     if (form.get("intent") === "delete") {
       await deleteApiKey(context.app.db, user.id, String(form.get("id") ?? ""));
       return { notice: "The key was revoked. Programs using it can no longer sign in." };
@@ -70,6 +77,7 @@ export default function ApiKeys() {
         </p>
       ) : null}
       <FormError message={result?.error} />
+      {result?.confirmRevoke ? <RevokeQuestion id={result.confirmRevoke.id} name={result.confirmRevoke.name} /> : null}
       <section className="card account-section" aria-labelledby="new-key-heading">
         <h2 id="new-key-heading">New key</h2>
         <Form method="post" className="inline-form">
@@ -177,22 +185,23 @@ function NewKey({ name, secret }: { name: string; secret: string }) {
 }
 
 /**
- * A key's revoke form. With JavaScript the button first asks in a dialog
- * (revoking cannot be undone); without it the form posts as it is.
+ * A key's revoke button. Revoking cannot be undone, so it asks first: with
+ * JavaScript in a dialog, without it the post brings back the same question
+ * on the page (RevokeQuestion).
  */
 function RevokeKey({ id, name }: { id: string; name: string }) {
-  const form = useRef<HTMLFormElement>(null);
   const button = useRef<HTMLButtonElement>(null);
   const [confirming, setConfirming] = useState(false);
   const submit = useSubmit();
   return (
     <>
-      <Form method="post" className="inline" ref={form}>
-        <input type="hidden" name="intent" value="delete" />
+      <Form method="post" className="inline">
         <input type="hidden" name="id" value={id} />
         <button
           ref={button}
           type="submit"
+          name="intent"
+          value="confirm-revoke"
           className="link-button"
           aria-label={`Revoke ${name}`}
           aria-haspopup="dialog"
@@ -214,11 +223,31 @@ function RevokeKey({ id, name }: { id: string; name: string }) {
         }}
         onConfirm={() => {
           setConfirming(false);
-          if (form.current) submit(form.current, { method: "post" });
+          submit({ intent: "delete", id }, { method: "post" });
         }}
       >
         Programs using this key can no longer sign in with it. This cannot be undone.
       </ConfirmDialog>
     </>
+  );
+}
+
+/** The revoke question for a browser without JavaScript: the same words as the dialog. */
+function RevokeQuestion({ id, name }: { id: string; name: string }) {
+  return (
+    <section className="card account-section revoke-question" aria-labelledby="revoke-question-heading" data-testid="revoke-question">
+      <h2 id="revoke-question-heading">Revoke “{name}”?</h2>
+      <p>Programs using this key can no longer sign in with it. This cannot be undone.</p>
+      <Form method="post" className="actions">
+        <input type="hidden" name="intent" value="delete" />
+        <input type="hidden" name="id" value={id} />
+        <Link to="/account/keys" className="button">
+          Keep it
+        </Link>
+        <button type="submit" className="button danger-solid">
+          Revoke key
+        </button>
+      </Form>
+    </section>
   );
 }

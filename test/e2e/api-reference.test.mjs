@@ -52,6 +52,7 @@ describe("API reference and API keys in the browser", { timeout: 10 * 60_000 }, 
   let browser;
   let csp;
   const foreignRequests = [];
+  const email = `keys-${Date.now()}@example.com`;
 
   before(async () => {
     stack = await startStack();
@@ -115,7 +116,7 @@ describe("API reference and API keys in the browser", { timeout: 10 * 60_000 }, 
     const page = await browser.context.newPage();
     await page.goto(`${stack.url}/sign-up`);
     await page.getByLabel("Name").fill("Keys");
-    await page.getByLabel("Email").fill(`keys-${Date.now()}@example.com`);
+    await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill(PASSWORD);
     await Promise.all([page.waitForURL(`${stack.url}/`), page.getByRole("button", { name: "Create account" }).click()]);
     await browser.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: stack.url });
@@ -203,5 +204,42 @@ describe("API reference and API keys in the browser", { timeout: 10 * 60_000 }, 
     await page.getByText(/the key is selected, press Ctrl\+C/).waitFor({ timeout: 5_000 });
     assert.equal((await page.evaluate(() => window.getSelection()?.toString() ?? "")).trim(), key, "the whole key is selected");
     await page.close();
+  });
+
+  test("without JavaScript, Revoke asks on the page first, and Keep it keeps the key", async () => {
+    const b = await launchBrowser({ javaScriptEnabled: false });
+    try {
+      const page = await b.context.newPage();
+      await page.goto(`${stack.url}/sign-in`);
+      await page.getByLabel("Email").fill(email);
+      await page.getByLabel("Password").fill(PASSWORD);
+      await Promise.all([
+        page.waitForURL((u) => !u.pathname.startsWith("/sign-in"), { timeout: 15_000 }),
+        page.getByRole("button", { name: "Sign in" }).click(),
+      ]);
+      await page.goto(`${stack.url}/account/keys`);
+      await page.getByRole("textbox", { name: "Name" }).fill("plain key");
+      await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Create key" }).click()]);
+      const key = (await page.getByTestId("new-api-key").innerText({ timeout: 15_000 })).trim();
+      const signsIn = async () => (await fetch(`${stack.url}/api/me`, { headers: { authorization: `Bearer ${key}` } })).status;
+
+      const question = page.getByTestId("revoke-question");
+      await page.getByRole("button", { name: "Revoke plain key" }).click();
+      await question.waitFor({ timeout: 15_000 });
+      assert.match(await question.innerText(), /Revoke “plain key”\?[\s\S]*cannot be undone/);
+      assert.equal(await signsIn(), 200, "asking revoked nothing");
+      await question.getByRole("link", { name: "Keep it" }).click();
+      await question.waitFor({ state: "detached", timeout: 15_000 });
+      assert.equal(await page.getByRole("button", { name: "Revoke plain key" }).count(), 1, "the key is still listed");
+      assert.equal(await signsIn(), 200, "and still works");
+
+      await page.getByRole("button", { name: "Revoke plain key" }).click();
+      await question.getByRole("button", { name: "Revoke key" }).click();
+      await page.getByText("The key was revoked.").waitFor({ timeout: 15_000 });
+      assert.equal(await page.getByRole("button", { name: "Revoke plain key" }).count(), 0, "the key is gone from the list");
+      assert.equal(await signsIn(), 401, "the revoked key no longer signs in");
+    } finally {
+      await b.close();
+    }
   });
 });
