@@ -38,7 +38,7 @@ async function curlExampleOf(page, op) {
       if (!section) return null;
       const block = [...section.querySelectorAll("pre, code")]
         .map((e) => e.textContent ?? "")
-        .find((t) => /^\s*curl\s/.test(t) && t.includes(path));
+        .find((t) => /(^|\n)\s*curl\s/.test(t) && t.includes(path));
       return block ?? null;
     },
     { id: `/${op.method.toUpperCase()}${op.path}`, path: op.path.replace(/\{.*$/, "") },
@@ -179,7 +179,7 @@ describe("API reference and API keys in the browser", { timeout: 10 * 60_000 }, 
     await page.waitForFunction(
       () =>
         [...document.querySelectorAll("[data-testid=api-reference] pre, [data-testid=api-reference] code")].some((e) =>
-          /^\s*curl\s/.test(e.textContent ?? ""),
+          /(^|\n)\s*curl\s/.test(e.textContent ?? ""),
         ),
       null,
       {
