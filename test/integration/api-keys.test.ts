@@ -74,6 +74,30 @@ describe("API keys page", () => {
     expect((await call("/api/me", { origin: null, headers: { authorization: `Bearer ${key}` } })).status).toBe(401);
   });
 
+  it("Revoke without JavaScript asks first and revokes nothing; it never names another user's key", async () => {
+    const owner = await signUp("keysask");
+    const other = await signUp("keysnosy");
+    const { key: made } = (await (
+      await call("/api/keys", { method: "POST", cookie: owner.cookie, json: { name: "owner's secret script" } })
+    ).json()) as {
+      key: { id: string; key: string };
+    };
+    const ask = (cookie: string) => {
+      const form = new FormData();
+      form.set("intent", "confirm-revoke");
+      form.set("id", made.id);
+      return call("/account/keys", { method: "POST", cookie, body: form });
+    };
+    const html = await (await ask(owner.cookie)).text();
+    expect(html).toContain("Revoke “owner&#x27;s secret script”?");
+    expect(html).toContain("This cannot be undone.");
+    expect((await call("/api/me", { origin: null, headers: { authorization: `Bearer ${made.key}` } })).status).toBe(200);
+    const nosy = await (await ask(other.cookie)).text();
+    expect(nosy).toContain("That key no longer exists.");
+    expect(nosy).not.toContain("owner&#x27;s secret script");
+    expect((await call("/api/me", { origin: null, headers: { authorization: `Bearer ${made.key}` } })).status).toBe(200);
+  });
+
   it("signed-out visitors are sent to sign in", async () => {
     const res = await call("/account/keys");
     expect(res.status).toBe(302);
@@ -84,7 +108,9 @@ describe("API keys page", () => {
 describe("API keys stay out of pages", () => {
   it("a bearer key cannot drive page actions (e.g. mint another key from /account/keys)", async () => {
     const user = await signUp("keypage-bearer");
-    const { key } = (await (await call("/api/keys", { method: "POST", cookie: user.cookie, json: { name: "k" } })).json()) as { key: { key: string } };
+    const { key } = (await (await call("/api/keys", { method: "POST", cookie: user.cookie, json: { name: "k" } })).json()) as {
+      key: { key: string };
+    };
     const form = new FormData();
     form.set("intent", "create");
     form.set("name", "minted");

@@ -52,6 +52,7 @@ describe("security headers", () => {
       ["/", undefined],
       ["/sign-in", undefined],
       ["/pricing", undefined],
+      ["/docs/api", undefined],
       ["/account", user.cookie],
       ["/voices", user.cookie],
     ] as const) {
