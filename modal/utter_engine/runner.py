@@ -38,7 +38,8 @@ from .loudness import live_gain, normalize_loudness
 from .model_api import SpeechModel, StreamFn, Transcriber
 from .prompt_cache import PromptCache
 from .protocol import TERMINAL_STATES, StreamHello, SubmitRequest
-from .segmentation import SegmentLimits, split_text
+from .joins import joins_after, pause_samples, sentence_pause_ms, with_silence
+from .segmentation import SegmentLimits, split_text_with_breaks
 from .stitching import master
 from .stream_client import Connect, StreamSession, StreamSettings, StreamUnavailable
 from .voice_prep import VoiceSettings, prepare_voice
@@ -95,6 +96,10 @@ class _Job:
     finished: dict[int, NDArray[np.float32]] = field(default_factory=dict)
     live_gain: float | None = None
     streamed_any: bool = False
+    # How long the voice pauses, from its reference (None: unknown, or a designed voice).
+    voice_pause_ms: int | None = None
+    # Silence (at the model's rate) that ends each segment: its join to the next (joins.py).
+    tails: list[int] = field(default_factory=list)
 
 
 class JobRunner:
@@ -265,7 +270,7 @@ class JobRunner:
 
     def _run(self, job: _Job, heartbeat: Heartbeat) -> JobOutcome:
         request, channel = job.request, job.channel
-        texts = split_text(request.text, self.settings.segment_limits)
+        texts, paragraph_breaks = split_text_with_breaks(request.text, self.settings.segment_limits)
         resuming = job.hello is not None and job.hello.acked_seq >= 0
         if not resuming:
             channel.send("started", **({"segments_total": len(texts)} if texts else {}))
@@ -275,6 +280,8 @@ class JobRunner:
         job.checkpoint()
         resumed_from = self._resume(job, texts) if resuming else 0
         batch_speak, stream_speak = self._speaker(job)
+        pause_ms = sentence_pause_ms(request.pause_ms, job.voice_pause_ms)
+        job.tails = [pause_samples(after, pause_ms, self.model.sample_rate) for after in joins_after(paragraph_breaks)]
         rate = request.output.sample_rate
         generator = BatchGenerator(
             batch_speak,
@@ -304,8 +311,9 @@ class JobRunner:
                 # The first segment goes alone (and is short): time to first audio is one short generation.
                 take = 1 if not job.finished and len(texts) > 1 else generator.batch_size
                 batch, pending = pending[:take], pending[take:]
-                for index, samples in zip(batch, generator.generate(batch), strict=True):
+                for index, spoken in zip(batch, generator.generate(batch), strict=True):
                     job.checkpoint()
+                    samples = with_silence(spoken, job.tails[index])
                     if job.live is not None:
                         job.live.send(index, self._live(job, samples), last=True)
                     self._finish_segment(job, index, samples, len(texts))
@@ -414,7 +422,6 @@ class JobRunner:
                 raise EngineFailure(
                     "out_of_memory", f"Segment {index + 1} does not fit in GPU memory ({oom[:120]}).", retryable=True
                 )
-            job.live.send(index, np.zeros(0, dtype=np.float32), last=True)
             audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
             if runaway:
                 verdict: tuple[str, str] | None = (
@@ -424,7 +431,13 @@ class JobRunner:
             else:
                 verdict = budget.verdict(text, len(audio), sr, max_new_tokens=tokens, frame_rate=self.model.frame_rate)
             if verdict is None:
-                return audio
+                # Its join to the next segment goes out live too, so the stream and the files agree.
+                tail = np.zeros(job.tails[index] if index < len(job.tails) else 0, dtype=np.float32)
+                if tail.size:
+                    job.live.send(index, self._live(job, tail), last=False)
+                job.live.send(index, np.zeros(0, dtype=np.float32), last=True)
+                return with_silence(audio, tail.size)
+            job.live.send(index, np.zeros(0, dtype=np.float32), last=True)
             if attempt == 1:
                 code, why = verdict
                 raise EngineFailure(
@@ -484,11 +497,13 @@ class JobRunner:
             cache=self.prompt_cache,
             settings=self.settings.voice,
         )
+        job.voice_pause_ms = prepared.pause_ms
         log.info(
-            "job %s voice prompt: cache_hit=%s transcript=%s",
+            "job %s voice prompt: cache_hit=%s transcript=%s pause_ms=%s",
             request.job_id,
             prepared.cache_hit,
             prepared.transcript_source,
+            prepared.pause_ms,
         )
 
         # `instruct` is ignored for cloning: the Base checkpoints take no style instruction.

@@ -11,6 +11,8 @@ no punctuation at all).
 
 from __future__ import annotations
 
+import re
+
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,6 +79,14 @@ def speech_units(text: str) -> int:
 
 def split_text(text: str, limits: SegmentLimits | None = None) -> list[str]:
     """Sentence-bounded segments, in order, whose concatenation keeps every non-space character."""
+    return split_text_with_breaks(text, limits)[0]
+
+
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
+
+
+def split_text_with_breaks(text: str, limits: SegmentLimits | None = None) -> tuple[list[str], list[bool]]:
+    """The segments, and for each whether a blank line (a paragraph break) separates it from the next."""
     limits = limits or SegmentLimits()
     spans = [span for span in _sentence_spans(text) if text[span[0] : span[1]].strip()]
     packed = _pack(text, spans, limits)
@@ -84,7 +94,11 @@ def split_text(text: str, limits: SegmentLimits | None = None) -> list[str]:
     if len(segments) > 1000:
         # Cannot happen within the protocol's 5,000 characters; guards the protocol's index limit.
         raise ValueError("text splits into more than 1000 segments")
-    return segments
+    breaks = [
+        i + 1 < len(packed) and bool(_BLANK_LINE.search(text[packed[i][1] : packed[i + 1][0]]))
+        for i in range(len(packed))
+    ]
+    return segments, breaks
 
 
 def _sentence_spans(text: str) -> list[Span]:
@@ -161,7 +175,8 @@ def _pack(text: str, spans: list[Span], limits: SegmentLimits) -> list[Span]:
                 queue.appendleft((pieces[0][0], pieces[k - 1][1]))
                 continue
             current = (s, e)
-        elif units(current[0], e) <= limit:
+        elif units(current[0], e) <= limit and not _BLANK_LINE.search(text[current[1] : s]):
+            # A paragraph break always ends a segment: its join gets the longer pause (joins.py).
             current = (current[0], e)
         else:
             out.append(current)

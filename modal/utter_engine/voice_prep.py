@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from .audio_decode import DecodeError, decode_audio
 from .errors import EngineFailure, ModelOutOfMemory
+from .joins import natural_pause_ms
 from .model_api import SpeechModel, Transcriber
 from .prompt_cache import PromptCache, prompt_key
 from .protocol import VoiceRef
@@ -28,6 +30,20 @@ class PreparedVoice:
     prompt: object
     cache_hit: bool
     transcript_source: str  # "cache" | "reference_text" | "asr" | "none"
+    # How long the speaker pauses between phrases (joins.natural_pause_ms); None when the clip does not say.
+    pause_ms: int | None = None
+
+
+# The measured pause per prompt key, beside the prompt cache (same keys, same lifetime per container).
+_PAUSES: OrderedDict[str, int | None] = OrderedDict()
+_MAX_PAUSES = 256
+
+
+def _remember_pause(key: str, pause_ms: int | None) -> None:
+    _PAUSES[key] = pause_ms
+    _PAUSES.move_to_end(key)
+    while len(_PAUSES) > _MAX_PAUSES:
+        _PAUSES.popitem(last=False)
 
 
 def download_reference(client: WorkerClient, url: str, max_bytes: int) -> bytes:
@@ -63,11 +79,12 @@ def prepare_voice(
     key = prompt_key(data, voice.reference_text)
     cached = cache.get(key)
     if cached is not None:
-        return PreparedVoice(cached, True, "cache")
+        return PreparedVoice(cached, True, "cache", _PAUSES.get(key))
 
     rate = model.sample_rate
     try:
-        window = select_reference_window(decode_audio(data, rate), rate, s.window)
+        decoded = decode_audio(data, rate)
+        window = select_reference_window(decoded, rate, s.window)
     except (DecodeError, ReferenceUnusable) as exc:
         raise EngineFailure(
             "reference_unusable", f"The reference audio cannot be used: {exc}.", retryable=False
@@ -95,5 +112,7 @@ def prepare_voice(
         raise EngineFailure(
             "generation_failed", f"Preparing the voice failed: {type(exc).__name__}: {exc}", retryable=True
         ) from exc
+    pause_ms = natural_pause_ms(decoded, rate)
     cache.put(key, prompt)
-    return PreparedVoice(prompt, False, source)
+    _remember_pause(key, pause_ms)
+    return PreparedVoice(prompt, False, source, pause_ms)
