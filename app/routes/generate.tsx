@@ -9,6 +9,7 @@ import { CHARACTERS_PER_CREDIT, generationCost, PLANS, type PlanId } from "../..
 import { getOwnedTask, getTaskSnapshot } from "../../worker/services/tasks";
 import { listVoices } from "../../worker/services/voices";
 import { LanguageSelect } from "../components/language-select";
+import { PauseSelect } from "../components/pause-select";
 import { RouteErrorBoundary } from "../components/route-error";
 import { TaskRun } from "../components/task-run";
 import { actionResult, failure, orErrorResponse } from "../lib/errors.server";
@@ -74,11 +75,13 @@ export async function action({ request, context }: ActionFunctionArgs) {
     voice_id: String(form.get("voice_id") ?? ""),
     text: String(form.get("text") ?? ""),
     language: String(form.get("language") ?? "auto"),
+    ...(form.get("pause_ms") ? { pause_ms: Number(form.get("pause_ms")) } : {}),
   });
   if (!parsed.success) {
     const field = String(parsed.error.issues[0]?.path[0] ?? "");
     if (field === "voice_id") return failure("invalid_request", "Choose a voice.");
     if (field === "language") return failure("invalid_request", "Choose a language from the list.");
+    if (field === "pause_ms") return failure("invalid_request", "Choose a pause from the list.");
     return failure("invalid_request", `Type between 1 and ${formatNumber(LIMITS.textChars.max)} characters.`);
   }
   return actionResult(createGeneration(context.app, user, parsed.data));
@@ -99,6 +102,7 @@ export default function Generate() {
     languages.some((l) => l.code === prefill.language) ? prefill.language : (voices.find((v) => v.id === initialVoice)?.language ?? "auto"),
   );
   const [languageTouched, setLanguageTouched] = useState(Boolean(prefill.language));
+  const [pause, setPause] = useState("");
   const [clientError, setClientError] = useState<string | null>(null);
   const [run, setRun] = useState<{ taskId: string; player: SegmentPlayer | null } | null>(
     resume ? { taskId: resume.snapshot.task.id, player: null } : null,
@@ -232,6 +236,7 @@ export default function Generate() {
             }}
             hint="The language of the text. Auto-detect works for most texts."
           />
+          <PauseSelect value={pause} onChange={setPause} />
         </div>
         {preview && voice ? (
           <VoicePreview voice={voice} />

@@ -140,6 +140,18 @@ describe("task pipeline: queue → engine → Durable Object → WebSocket", () 
     expect((await engine.waitForJob(asked.task_id)).job.pause_ms).toBe(600);
     const natural = (await (await send({})).json()) as Created;
     expect("pause_ms" in (await engine.waitForJob(natural.task_id)).job).toBe(false);
+
+    // The generate page's "Pauses" choice goes the same way.
+    expect(await (await call("/generate", { cookie: user.cookie })).text()).toContain("Pauses");
+    await call(`/api/tasks/${asked.task_id}`, { method: "DELETE", cookie: user.cookie });
+    await call(`/api/tasks/${natural.task_id}`, { method: "DELETE", cookie: user.cookie });
+    const page = new FormData();
+    for (const [k, v] of Object.entries({ voice_id: voice.id, text: "One. Two.", language: "en", pause_ms: "800" })) page.set(k, v);
+    const posted = await call("/generate", { method: "POST", cookie: user.cookie, body: page });
+    expect(posted.status).toBe(200);
+    const newest = await env.DB.prepare("SELECT id FROM tasks WHERE user_id = ?1 ORDER BY created_at DESC LIMIT 1").bind(user.id).first<{ id: string }>();
+    expect(newest!.id).not.toBe(natural.task_id);
+    expect((await engine.waitForJob(newest!.id)).job.pause_ms).toBe(800);
   });
 
   it("dispatches a task once however often the queue delivers it", async () => {
