@@ -20,7 +20,9 @@
 //   --frames=40          frames per v2 task (50 ms each, sent at 20 frames/s)
 //   --segments=5         segments per v1 task
 //   --segment-ms=4000    audio per v1 segment
-//   --runs2=10           runs of part 2 (after one warm-up run, not counted)
+//   --runs2=10           runs of part 2
+//   --warmup=1           warm-up runs of part 1, not counted (cold isolate, DO, page code paths)
+//   --warmup2=3          warm-up runs of part 2, not counted (the dev engine's first jobs are slower)
 //   --chars=5000         text length for part 2
 //   --only=1|2           one part only
 //   --no-build           reuse build/ as it is
@@ -51,6 +53,8 @@ const SEGMENTS = Number(opt("segments", 5));
 const SEGMENT_MS = Number(opt("segment-ms", 4000));
 const RUNS2 = Number(opt("runs2", 10));
 const CHARS = Number(opt("chars", 5000));
+const WARMUP = Number(opt("warmup", 1));
+const WARMUP2 = Number(opt("warmup2", 3));
 const ONLY = opt("only", "");
 const FPS = 20;
 const SAMPLES = 1200; // 50 ms at 24 kHz
@@ -189,10 +193,18 @@ async function runV2({ page, origin, client, stub, voiceId }) {
   }
   const t = await waitForTrace(page, (t) => t.filter((e) => e.kind === "frame").length >= FRAMES);
   const frames = t.filter((e) => e.kind === "frame");
-  const lat = frames.map((e) => ({ n: e.index, toReceived: e.receivedAt - offset - sent[e.index], toScheduled: e.scheduledAt - offset - sent[e.index], samples: e.samples }));
+  const lat = frames.map((e) => ({
+    n: e.index,
+    toReceived: e.receivedAt - offset - sent[e.index],
+    toScheduled: e.scheduledAt - offset - sent[e.index],
+    samples: e.samples,
+  }));
   engine.close();
   await client.json(`/api/tasks/${taskId}`, { method: "DELETE" }, [200, 409]);
-  await run.and(page.locator("[data-status=cancelled]")).waitFor({ timeout: 10_000 }).catch(() => {});
+  await run
+    .and(page.locator("[data-status=cancelled]"))
+    .waitFor({ timeout: 10_000 })
+    .catch(() => {});
   return { lat, missing: FRAMES - frames.length, rtt };
 }
 
@@ -223,7 +235,10 @@ async function runV1({ page, origin, client, stub, voiceId }) {
     uploadToScheduled: e.scheduledAt - offset - upload[e.index],
   }));
   await client.json(`/api/tasks/${taskId}`, { method: "DELETE" }, [200, 409]);
-  await run.and(page.locator("[data-status=cancelled]")).waitFor({ timeout: 10_000 }).catch(() => {});
+  await run
+    .and(page.locator("[data-status=cancelled]"))
+    .waitFor({ timeout: 10_000 })
+    .catch(() => {});
   return { lat, missing: SEGMENTS - segs.length, rtt };
 }
 
@@ -313,22 +328,34 @@ await context.addInitScript(() => {
 const page = await context.newPage();
 
 if (ONLY !== "2") {
-  console.log(`\n== Part 1: engine → audio scheduled in Chromium (${RUNS} runs: ${FRAMES} frames over v2, ${SEGMENTS} × ${SEGMENT_MS} ms segments over v1) ==`);
+  console.log(
+    `\n== Part 1: engine → audio scheduled in Chromium (${RUNS} runs: ${FRAMES} frames over v2, ${SEGMENTS} × ${SEGMENT_MS} ms segments over v1; ${WARMUP} warm-up) ==`,
+  );
   const v2 = [];
   const v1 = [];
   let missing2 = 0;
   let missing1 = 0;
   const rtts = [];
-  // A warm-up pair first (cold isolate, DO, page code paths): shown, not counted.
-  for (let i = 0; i <= RUNS; i++) {
+  // Warm-up pairs first (cold isolate, DO, page code paths): shown, not counted.
+  for (let i = 1 - WARMUP; i <= RUNS; i++) {
     const a = await runV2({ page, origin: worker.origin, client, stub, voiceId: voice.voiceId });
     const b = await runV1({ page, origin: worker.origin, client, stub, voiceId: voice.voiceId });
     const first = a.lat.find((l) => l.n === 0);
     console.log(
-      `  ${i === 0 ? "warm-up" : `run ${i}`}: v2 first frame → scheduled ${ms(first?.toScheduled)}, p50 ${ms(percentile(a.lat.map((l) => l.toScheduled), 50))}; ` +
-        `v1 event → scheduled p50 ${ms(percentile(b.lat.map((l) => l.eventToScheduled), 50))}; clock ±${ms(Math.max(a.rtt, b.rtt) / 2)}`,
+      `  ${i <= 0 ? "warm-up" : `run ${i}`}: v2 first frame → scheduled ${ms(first?.toScheduled)}, p50 ${ms(
+        percentile(
+          a.lat.map((l) => l.toScheduled),
+          50,
+        ),
+      )}; ` +
+        `v1 event → scheduled p50 ${ms(
+          percentile(
+            b.lat.map((l) => l.eventToScheduled),
+            50,
+          ),
+        )}; clock ±${ms(Math.max(a.rtt, b.rtt) / 2)}`,
     );
-    if (i === 0) continue;
+    if (i <= 0) continue;
     v2.push(a);
     v1.push(b);
     missing2 += a.missing;
@@ -341,13 +368,34 @@ if (ONLY !== "2") {
   console.log(
     "\n" +
       table(HEAD, [
-        row("v2: every frame, sent → scheduled", frames.map((l) => l.toScheduled)),
-        row("v2: every frame, sent → reached the player", frames.map((l) => l.toReceived)),
-        row("v2: first frame of a task, sent → scheduled", firsts.map((l) => l.toScheduled)),
-        row("v1: segment event sent → scheduled", segs.map((l) => l.eventToScheduled)),
-        row("v1: segment event sent → announced to the player", segs.map((l) => l.eventToAnnounced)),
-        row("v1: segment upload started → scheduled", segs.map((l) => l.uploadToScheduled)),
-        row("v1: first segment of a task, event → scheduled", segs.filter((l) => l.n === 0).map((l) => l.eventToScheduled)),
+        row(
+          "v2: every frame, sent → scheduled",
+          frames.map((l) => l.toScheduled),
+        ),
+        row(
+          "v2: every frame, sent → reached the player",
+          frames.map((l) => l.toReceived),
+        ),
+        row(
+          "v2: first frame of a task, sent → scheduled",
+          firsts.map((l) => l.toScheduled),
+        ),
+        row(
+          "v1: segment event sent → scheduled",
+          segs.map((l) => l.eventToScheduled),
+        ),
+        row(
+          "v1: segment event sent → announced to the player",
+          segs.map((l) => l.eventToAnnounced),
+        ),
+        row(
+          "v1: segment upload started → scheduled",
+          segs.map((l) => l.uploadToScheduled),
+        ),
+        row(
+          "v1: first segment of a task, event → scheduled",
+          segs.filter((l) => l.n === 0).map((l) => l.eventToScheduled),
+        ),
       ]),
   );
   console.log(
@@ -361,40 +409,77 @@ if (ONLY !== "1") {
   const engineLog = join(tmp, "dev-engine.log");
   const devEngine = startProcess("dev engine", process.execPath, [join(root, "dev/engine/server.ts")], {
     cwd: root,
-    env: { ...process.env, DEV_ENGINE_PORT: String(port), DEV_ENGINE_HOST: "127.0.0.1", ENGINE_TOKEN: secrets.ENGINE_TOKEN, DEV_ENGINE_REALTIME: "0" },
+    env: {
+      ...process.env,
+      DEV_ENGINE_PORT: String(port),
+      DEV_ENGINE_HOST: "127.0.0.1",
+      ENGINE_TOKEN: secrets.ENGINE_TOKEN,
+      DEV_ENGINE_REALTIME: "0",
+    },
     logFile: engineLog,
   });
   const engineUrl = `http://127.0.0.1:${port}`;
   await waitForHttp(`${engineUrl}/health`, { proc: devEngine, timeoutMs: 60_000 });
-  for (let i = 0; i < 300 && !(existsSync(engineLog) && /espeak_(ready|unavailable)/.test(readFileSync(engineLog, "utf8"))); i++) await sleep(100);
+  for (let i = 0; i < 300 && !(existsSync(engineLog) && /espeak_(ready|unavailable)/.test(readFileSync(engineLog, "utf8"))); i++)
+    await sleep(100);
   await worker.stop();
   await worker.start(engineUrl);
-  console.log(`\n== Part 2: click on Generate → first audio in Chromium, ${CHARS} characters, development engine (no pacing), ${RUNS2} runs ==`);
+  console.log(
+    `\n== Part 2: click on Generate → first audio in Chromium, ${CHARS} characters, development engine (no pacing), ${RUNS2} runs after ${WARMUP2} warm-up ==`,
+  );
   const runs = [];
-  for (let i = 0; i <= RUNS2; i++) {
+  for (let i = 1 - WARMUP2; i <= RUNS2; i++) {
     const r = await runDev({ page, origin: worker.origin, client, voiceId: voice.voiceId, engineUrl, engineLog });
     console.log(
-      `  ${i === 0 ? "warm-up" : `run ${i}`}: scheduled ${ms(r.scheduled)} (reached the player ${ms(r.received)}), audible ${ms(r.audible)}, from a ${r.from}`,
+      `  ${i <= 0 ? "warm-up" : `run ${i}`}: scheduled ${ms(r.scheduled)} (reached the player ${ms(r.received)}), audible ${ms(r.audible)}, from a ${r.from}`,
     );
     if (i > 0) runs.push(r);
   }
   console.log(
     "\n" +
       table(HEAD, [
-        row("click → the task's run shown (POST answered)", runs.map((r) => r.runShown)),
-        row("click → engine got the job¹", runs.map((r) => r.submitted)),
-        row("click → engine sent `started`¹", runs.map((r) => r.started)),
-        row("click → page heard `started` (socket open)", runs.map((r) => r.running)),
-        row("click → engine had the voice¹", runs.map((r) => r.voiceReady)),
-        row("click → first audio reached the player", runs.map((r) => r.received)),
-        row("click → first audio scheduled", runs.map((r) => r.scheduled)),
-        row("click → first audio audible (data-first-audio-at)", runs.map((r) => r.audible)),
+        row(
+          "click → the task's run shown (POST answered)",
+          runs.map((r) => r.runShown),
+        ),
+        row(
+          "click → engine got the job¹",
+          runs.map((r) => r.submitted),
+        ),
+        row(
+          "click → engine sent `started`¹",
+          runs.map((r) => r.started),
+        ),
+        row(
+          "click → page heard `started` (socket open)",
+          runs.map((r) => r.running),
+        ),
+        row(
+          "click → engine had the voice¹",
+          runs.map((r) => r.voiceReady),
+        ),
+        row(
+          "click → first audio reached the player",
+          runs.map((r) => r.received),
+        ),
+        row(
+          "click → first audio scheduled",
+          runs.map((r) => r.scheduled),
+        ),
+        row(
+          "click → first audio audible (data-first-audio-at)",
+          runs.map((r) => r.audible),
+        ),
       ]),
   );
-  console.log(`¹ from the development engine's JSON log (wall clock, ms precision). First audio came from: ${[...new Set(runs.map((r) => r.from))].join(", ")}`);
+  console.log(
+    `¹ from the development engine's JSON log (wall clock, ms precision). First audio came from: ${[...new Set(runs.map((r) => r.from))].join(", ")}`,
+  );
 }
 
-console.log(`\nload at the start ${load0.toFixed(2)}, at the end ${loadavg()[0].toFixed(2)} (Chromium, wrangler dev, the engine and any other work share these cores)`);
+console.log(
+  `\nload at the start ${load0.toFixed(2)}, at the end ${loadavg()[0].toFixed(2)} (Chromium, wrangler dev, the engine and any other work share these cores)`,
+);
 await context.close();
 browser = null;
 await worker.stop();
