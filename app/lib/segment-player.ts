@@ -51,12 +51,40 @@ const PEAK_SECONDS = 0.05;
 
 type AudioContextCtor = typeof AudioContext;
 
+/**
+ * One entry of the player's opt-in trace, for benchmarks (`bench/player-latency.mjs`):
+ * a page sets `globalThis.__UTTER_PLAYER_TRACE__ = []` before the player exists, and
+ * the player pushes one entry per live frame it receives and per segment WAV it
+ * fetched and scheduled. Times are epoch milliseconds on the page's clock
+ * (`performance.timeOrigin + performance.now()`). Off (and free) unless the array is there.
+ */
+export interface PlayerTraceEntry {
+  kind: "frame" | "segment";
+  /** The frame's number, or the segment's index. */
+  index: number;
+  /** A frame: when it reached the player. A segment: when the player was told about it (its `segment` message). */
+  receivedAt: number;
+  /** When the player had scheduled its audio (AudioBufferSourceNode.start called). */
+  scheduledAt: number;
+  /** Samples scheduled by this call (0 when it only filled the buffer, e.g. a frame after a gap). */
+  samples: number;
+}
+
+function traceSink(): PlayerTraceEntry[] | null {
+  const t = (globalThis as { __UTTER_PLAYER_TRACE__?: unknown }).__UTTER_PLAYER_TRACE__;
+  return Array.isArray(t) ? (t as PlayerTraceEntry[]) : null;
+}
+
+const traceNow = (): number => performance.timeOrigin + performance.now();
+
 export class SegmentPlayer {
   private readonly ctx: AudioContext;
   private readonly out: GainNode;
   private readonly stream = new LiveStream();
   private readonly known = new Map<number, string>();
   private readonly requested = new Set<number>();
+  /** When each segment was announced, only while tracing (see PlayerTraceEntry). */
+  private readonly announcedAt = new Map<number, number>();
   private readonly scheduled: Scheduled[] = [];
   private rate = DEFAULT_STREAM_RATE;
   private rateFixed = false;
@@ -136,18 +164,22 @@ export class SegmentPlayer {
   add(segment: { index: number; url: string }): void {
     if (this.closed || this.known.has(segment.index)) return;
     this.known.set(segment.index, segment.url);
+    if (traceSink()) this.announcedAt.set(segment.index, traceNow());
     this.fetchWhatIsMissing();
   }
 
   /** A binary message from the task socket: one live frame (anything else is ignored). */
   addFrame(data: ArrayBuffer): void {
     if (this.closed) return;
+    const trace = traceSink();
+    const receivedAt = trace ? traceNow() : 0;
     const frame = decodeLiveFrame(data);
     if (!frame) return;
     // Frames carry no rate: once one has played, the stream's rate is settled.
     this.rateFixed = true;
     this.peaks.add(frame.streamOffset, frame.samples);
-    this.enqueue(this.stream.addFrame(frame));
+    const samples = this.enqueue(this.stream.addFrame(frame));
+    trace?.push({ kind: "frame", index: frame.frame, receivedAt, scheduledAt: traceNow(), samples });
     this.fetchWhatIsMissing();
   }
 
@@ -172,7 +204,12 @@ export class SegmentPlayer {
       if (this.closed) return;
       const samples = await this.segmentSamples(bytes);
       if (this.closed) return;
-      this.enqueue(this.stream.addSegment(index, samples));
+      const scheduled = this.enqueue(this.stream.addSegment(index, samples));
+      const trace = traceSink();
+      if (trace) {
+        const scheduledAt = traceNow();
+        trace.push({ kind: "segment", index, receivedAt: this.announcedAt.get(index) ?? scheduledAt, scheduledAt, samples: scheduled });
+      }
       this.fetchWhatIsMissing();
     } catch (err) {
       if (this.closed) return;
@@ -203,10 +240,12 @@ export class SegmentPlayer {
     return out;
   }
 
-  /** Schedules runs of samples the stream handed out, back to back on the timeline. */
-  private enqueue(chunks: { start: number; samples: Int16Array; from: "frame" | "segment" }[]): void {
+  /** Schedules runs of samples the stream handed out, back to back on the timeline; returns how many samples. */
+  private enqueue(chunks: { start: number; samples: Int16Array; from: "frame" | "segment" }[]): number {
+    let count = 0;
     for (const chunk of chunks) {
       if (chunk.samples.length === 0) continue;
+      count += chunk.samples.length;
       if (chunk.from === "segment") this.peaks.add(chunk.start, chunk.samples);
       const now = this.ctx.currentTime;
       const earliest = now + LEAD_S;
@@ -234,6 +273,7 @@ export class SegmentPlayer {
       while (this.scheduled.length > 64 && this.scheduled[0]!.end < now) this.scheduled.shift();
     }
     this.refresh();
+    return count;
   }
 
   play(): Promise<void> {
