@@ -10,6 +10,7 @@
  */
 import * as z from "zod";
 import { SubmitRequest, TaskState } from "../../worker/engine/protocol.ts";
+import { CLOSE_CODES } from "../../worker/tasks/lifecycle.ts";
 
 export const FRAME_HEADER_BYTES = 16;
 export const FRAME_VERSION = 1;
@@ -18,15 +19,8 @@ export const FLAG_LAST_IN_SEGMENT = 1;
 /** 4 s at 24 kHz, s16le mono. */
 export const MAX_FRAME_PAYLOAD_BYTES = 192_000;
 
-/** Close codes of the engine socket (ADR 0009). */
-export const CLOSE = {
-  malformed: 4400,
-  badToken: 4401,
-  otherJob: 4403,
-  outOfOrder: 4409,
-  tooLarge: 4413,
-  taskEnded: 4009,
-} as const;
+/** Close codes of the engine socket (ADR 0009), as the Durable Object uses them. */
+export const CLOSE = CLOSE_CODES;
 
 export type FrameHeader = {
   segment: number;

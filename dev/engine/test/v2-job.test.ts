@@ -274,6 +274,8 @@ describe("a protocol 2 job", () => {
     await worker.until(() => worker!.uploads.has("segments/1"));
     first.abort("preempted");
     assert.equal(await running, "cancelled");
+    // Frames the first attempt wrote before it stopped may still be on the wire: its socket's close comes after them.
+    await worker.until(() => worker!.connections.every((c) => c.closeCode !== null));
     const seqBefore = worker.events().at(-1)!.seq;
     const framesBefore = worker.frames.length;
     const stepsBefore = worker.steps.length;

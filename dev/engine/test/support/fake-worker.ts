@@ -34,7 +34,15 @@ export type TimelineEntry =
   | { op: "upload"; path: string; at: number }
   | { op: "connect" | "close"; connection: number; at: number; code?: number };
 /** One engine socket: what arrived on it and what was acknowledged. */
-export type Connection = { received: number[]; acked: number[]; frames: number[]; closeCode: number | null; ws: ServerSocket };
+export type Connection = {
+  received: number[];
+  acked: number[];
+  frames: number[];
+  closeCode: number | null;
+  ws: ServerSocket;
+  /** A newer engine socket took over (as in the DO): what still arrives on this one is ignored. */
+  superseded?: boolean;
+};
 export type Arrival =
   { kind: "event"; event: EngineEvent; connection: number } | { kind: "frame"; frame: DecodedFrame; connection: number };
 
@@ -285,6 +293,7 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
       };
       return {
         onText(text) {
+          if (conn.superseded) return;
           const parsed = EngineEvent.safeParse(safeJson(new TextEncoder().encode(text)));
           if (!parsed.success) return refuse(CLOSE.malformed, `invalid event: ${parsed.error.message}`);
           const event = parsed.data;
@@ -299,6 +308,7 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
           changed();
         },
         onBinary(bytes) {
+          if (conn.superseded) return;
           if (options.refuseFrames) return ws.close(CLOSE.malformed, "refused for the test");
           const decoded = decodeFrame(bytes);
           if (!decoded.ok) return refuse(decoded.reason === "oversized" ? CLOSE.tooLarge : CLOSE.malformed, `frame ${decoded.reason}`);
@@ -327,6 +337,13 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
     if (!presented) {
       conn.ws.close(CLOSE.badToken, "bad job token");
       return;
+    }
+    // One engine socket per task, as in the DO: a newer one supersedes the older ones, whose
+    // frames still in flight must not land after the hello below has said where the stream stands.
+    for (const old of connections) {
+      if (old === conn || old.superseded || old.closeCode !== null) continue;
+      old.superseded = true;
+      old.ws.close(CLOSE.superseded, "superseded by a newer engine socket");
     }
     conn.ws.sendText(
       JSON.stringify({
