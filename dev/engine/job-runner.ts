@@ -126,6 +126,7 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
     const segments = segmentText(job.text, deps.segmentOptions ?? DEFAULT_SEGMENT_OPTIONS);
     log.info("job_started", { ...ctx, segments: segments.length, chars: job.text.length, language: job.language });
     const started = events.send({ type: "started", ...(segments.length > 0 ? { segments_total: segments.length } : {}) });
+    if (!signal.aborted) stopHeartbeats = clock.every(deps.heartbeatMs, () => events.heartbeat());
     if (segments.length === 0) {
       await started;
       throw new JobError("invalid_input", "the text has nothing to speak", false);
@@ -133,7 +134,6 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
     // The reference downloads while `started` is on its way (the senders keep events in call
     // order): the first sound leaves one round trip sooner.
     const [, { traits, pauseSec }] = await Promise.all([started, resolveVoice(job, client, events, deps)]);
-    if (!signal.aborted) stopHeartbeats = clock.every(deps.heartbeatMs, () => events.heartbeat());
     const language = espeakLanguage(job.language, job.text);
     const pauseMs = sentencePauseMs(job.pause_ms, pauseSec);
     log.info("voice_resolved", { ...ctx, language, ...traits, pause_ms: pauseMs });
