@@ -1,4 +1,7 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { createDb } from "../../worker/db/client";
+import { keyForBearer, LAST_USED_RESOLUTION_MS } from "../../worker/services/api-keys";
 import { ApiErrorBody } from "../../worker/lib/errors";
 import { createVoice } from "../support/factories";
 import { call, signUp } from "../support/http";
@@ -40,6 +43,32 @@ describe("API keys", () => {
     expect((await call(`/api/voices/${voice.id}`, { origin: null, headers: { authorization: `Bearer ${key.key}` } })).status).toBe(404);
     expect((await call(`/api/keys/${key.id}`, { method: "DELETE", cookie: other.cookie })).status).toBe(404);
     expect((await call("/api/me", { origin: null, headers: { authorization: `Bearer ${key.key}` } })).status).toBe(200);
+  });
+
+  it("moves a key's last use at most once a minute, so a program's reads make no write each", async () => {
+    const user = await signUp("apikey-used");
+    const made = (await (await call("/api/keys", { method: "POST", cookie: user.cookie, json: { name: "loop" } })).json()) as { key: { id: string; key: string } };
+    const lastUsed = async () =>
+      (await env.DB.prepare("SELECT last_used_at AS t FROM api_keys WHERE id = ?1").bind(made.key.id).first<{ t: number | null }>())!.t;
+    expect(await lastUsed()).toBeNull();
+    const db = createDb(env.DB);
+    const t0 = Date.UTC(2030, 0, 1);
+    expect((await keyForBearer(db, made.key.key, { now: t0 }))?.user.id).toBe(user.id);
+    expect(await lastUsed()).toBe(t0);
+    await keyForBearer(db, made.key.key, { now: t0 + LAST_USED_RESOLUTION_MS - 1 });
+    expect(await lastUsed()).toBe(t0);
+    await keyForBearer(db, made.key.key, { now: t0 + LAST_USED_RESOLUTION_MS });
+    expect(await lastUsed()).toBe(t0 + LAST_USED_RESOLUTION_MS);
+    // Over HTTP the write happens after the answer; the list shows it.
+    await env.DB.prepare("UPDATE api_keys SET last_used_at = NULL WHERE id = ?1").bind(made.key.id).run();
+    expect((await call("/api/me", { origin: null, headers: { authorization: `Bearer ${made.key.key}` } })).status).toBe(200);
+    let listed: string | null = null;
+    for (let i = 0; i < 50 && !listed; i++) {
+      const keys = ((await (await call("/api/keys", { cookie: user.cookie })).json()) as { keys: { last_used_at: string | null }[] }).keys;
+      listed = keys[0]!.last_used_at;
+      if (!listed) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(listed).not.toBeNull();
   });
 
   it("refuses a made-up key", async () => {

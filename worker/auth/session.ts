@@ -21,11 +21,16 @@ function bearerOf(headers: Headers): string | null {
   return (authz && /^Bearer\s+(\S+)$/i.exec(authz)?.[1]) || null;
 }
 
+/** A key's "last used" write, after the answer; a failure there only costs that timestamp. */
+function touchLater(ctx: RequestContext, work: Promise<unknown>): Promise<unknown> {
+  return work.catch((err: unknown) => ctx.log.warn("api_key.touch_failed", { error: String(err) }));
+}
+
 /** The caller for the API: an API key (`Authorization: Bearer utr_…`) or the session cookie; null if neither. */
 export async function findUser(ctx: RequestContext, headers: Headers, opts: SessionOptions = {}): Promise<Caller | null> {
   const bearer = bearerOf(headers);
   if (bearer?.startsWith(API_KEY_PREFIX)) {
-    const found = await keyForBearer(ctx.db, bearer);
+    const found = await keyForBearer(ctx.db, bearer, { defer: (work) => ctx.waitUntil(touchLater(ctx, work)) });
     if (!found) throw errors.unauthorized("That API key is not valid.");
     return { ...found.user, via: "api_key", scopes: found.scopes };
   }
@@ -88,6 +93,6 @@ export function assertAccess(caller: Caller, access: Access): void {
 export async function findApiKeyCaller(ctx: RequestContext, headers: Headers): Promise<Extract<Caller, { via: "api_key" }> | null> {
   const bearer = bearerOf(headers);
   if (!bearer?.startsWith(API_KEY_PREFIX)) return null;
-  const found = await keyForBearer(ctx.db, bearer);
+  const found = await keyForBearer(ctx.db, bearer, { defer: (work) => ctx.waitUntil(touchLater(ctx, work)) });
   return found ? { ...found.user, via: "api_key", scopes: found.scopes } : null;
 }
