@@ -42,6 +42,7 @@ import { ms, percentile, table } from "./lib/stats.mjs";
 import { JobDriver, startStubEngine } from "./lib/stub-engine.mjs";
 import { makeWav } from "./lib/wav.mjs";
 import { LocalWorker } from "./lib/wrangler.mjs";
+import { CHROMIUM, CHROMIUM_ARGS } from "../test/e2e/support/browser.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const argv = process.argv.slice(2);
@@ -58,7 +59,6 @@ const WARMUP2 = Number(opt("warmup2", 3));
 const ONLY = opt("only", "");
 const FPS = 20;
 const SAMPLES = 1200; // 50 ms at 24 kHz
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 /** The clock both sides use: epoch ms from the monotonic clock (the page stamps the same way). */
 const now = () => performance.timeOrigin + performance.now();
@@ -97,17 +97,7 @@ async function launch() {
   return chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: false, // "--headless" is in args
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--autoplay-policy=no-user-gesture-required",
-    ],
+    args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 800 },
   });
 }

@@ -6,6 +6,18 @@ import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** Headless, offline, and audio that plays without a click (the benches use the same). */
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--autoplay-policy=no-user-gesture-required",
+];
 
 /**
  * @param {{ fakeMicWav?: string, viewport?: {width:number,height:number}, javaScriptEnabled?: boolean }} [opts]
@@ -13,15 +25,7 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export async function launchBrowser(opts = {}) {
   const dir = mkdtempSync(join(tmpdir(), "utter-e2e-profile-"));
   const args = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
+    ...CHROMIUM_ARGS,
     // Phones have overlay scrollbars; without this the 390 px screenshots lose 15 px to a classic one.
     "--hide-scrollbars",
     "--use-fake-device-for-media-stream",
