@@ -1,4 +1,4 @@
-import { useRevalidator } from "@remix-run/react";
+import { useNavigation, useRevalidator } from "@remix-run/react";
 import { useEffect, useRef, useState, type ReactNode } from "react";
 import { useLateMp3 } from "../hooks/use-late-mp3";
 import { useTaskSocket } from "../hooks/use-task-socket";
@@ -122,12 +122,21 @@ export function TaskRun({
   const revalidator = useRevalidator();
   const revalidateRef = useRef(revalidator.revalidate);
   revalidateRef.current = revalidator.revalidate;
+  const navigation = useNavigation();
+  const [revalidateWhenIdle, setRevalidateWhenIdle] = useState(false);
   useEffect(() => {
     if (terminal && task) settledRef.current?.(task.status);
     // The loaders run again, so the header's credit badge shows what a cancel or failure gave back.
-    if (terminal && task && !startedDone.current) revalidateRef.current();
+    if (terminal && task && !startedDone.current) setRevalidateWhenIdle(true);
     // Once, when the task settles.
   }, [terminal]);
+  useEffect(() => {
+    // Not in the middle of a navigation (the generate page puts the task in its URL as it starts):
+    // revalidating then aborts that navigation, whose fetch the router reports as an AbortError.
+    if (!revalidateWhenIdle || navigation.state !== "idle") return;
+    setRevalidateWhenIdle(false);
+    revalidateRef.current();
+  }, [revalidateWhenIdle, navigation.state]);
 
   const result = task?.status === "succeeded" ? task.result : null;
   const hasMp3 = useLateMp3(download ? result?.generation_id : null, result?.formats?.includes("mp3") ?? false);
