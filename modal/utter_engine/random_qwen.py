@@ -14,7 +14,7 @@ Needs torch, transformers, tokenizers and qwen_tts: import it only where they ex
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -133,35 +133,9 @@ ARCHITECTURES: dict[str, Architecture] = {
         mimi_layers=8,
         mimi_filters=64,
     ),
-    "1.7B": Architecture(
-        name="1.7B",
-        talker_hidden=2048,
-        talker_layers=28,
-        talker_heads=16,
-        talker_kv_heads=8,
-        head_dim=128,
-        talker_intermediate=6144,
-        text_hidden=2048,
-        predictor_hidden=1024,
-        predictor_layers=5,
-        predictor_heads=16,
-        predictor_kv_heads=8,
-        predictor_intermediate=3072,
-        mrope_section=(24, 20, 20),
-        codec_hidden=512,
-        codec_layers=8,
-        codec_heads=16,
-        codec_latent=1024,
-        codec_decoder_dim=1536,
-        codec_intermediate=1024,
-        spk_channels=512,
-        spk_attention=128,
-        spk_res2net_scale=8,
-        mimi_hidden=512,
-        mimi_layers=8,
-        mimi_filters=64,
-    ),
 }
+# The 1.7B checkpoints differ from the 0.6B ones only in the talker's width.
+ARCHITECTURES["1.7B"] = replace(ARCHITECTURES["0.6B"], name="1.7B", talker_hidden=2048, talker_intermediate=6144)
 
 
 def _text_tokenizer(directory: Path) -> dict[str, int]:

@@ -221,14 +221,7 @@ class FakeWorker:
             ws.socket.close()
             return 1006
         with self._lock:
-            accepted = value["seq"] > job.last_seq and job.state not in TERMINAL_STATES
-            if accepted:
-                job.last_seq = value["seq"]
-                self.steps.append({"op": "event", "value": value})
-                if value["type"] == "completed":
-                    job.state = "succeeded"
-                elif value["type"] == "failed":
-                    job.state = "failed"
+            accepted = self._apply_event(job, value)
             ack = {"type": "ack", "seq": value["seq"], "accepted": accepted, "state": job.state}
         ws.send(json.dumps(ack))
         if accepted and self.cancel_on is not None and (state := self.cancel_on("event", value)):
@@ -383,18 +376,24 @@ class FakeWorker:
             self.invalid_events.append(body)
             return _error(400, "invalid_event")
         with self._lock:
-            accepted = value["seq"] > job.last_seq and job.state not in TERMINAL_STATES
-            if accepted:
-                job.last_seq = value["seq"]
-                self.steps.append({"op": "event", "value": value})
-                if value["type"] == "completed":
-                    job.state = "succeeded"
-                elif value["type"] == "failed":
-                    job.state = "failed"
-                elif self.state_for is not None:
-                    job.state = self.state_for(value) or job.state
+            accepted = self._apply_event(job, value)
             ack = {"accepted": accepted, "state": job.state}
         return 200, json.dumps(ack).encode(), "application/json"
+
+    def _apply_event(self, job: JobState, value: dict[str, Any]) -> bool:
+        """One event, over either transport, as the DO takes it: once, in seq order, not after the end.
+        Call with the lock held."""
+        accepted = value["seq"] > job.last_seq and job.state not in TERMINAL_STATES
+        if accepted:
+            job.last_seq = value["seq"]
+            self.steps.append({"op": "event", "value": value})
+            if value["type"] == "completed":
+                job.state = "succeeded"
+            elif value["type"] == "failed":
+                job.state = "failed"
+            elif self.state_for is not None:
+                job.state = self.state_for(value) or job.state
+        return accepted
 
     def _upload(self, job: JobState, path: str, h: BaseHTTPRequestHandler, body: bytes) -> tuple[int, bytes, str]:
         with self._lock:
