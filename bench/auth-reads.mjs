@@ -11,18 +11,16 @@
 //   --rounds=2          the endpoints are measured in turn this many times (order rotated)
 //   --no-build          reuse build/ as it is
 //   --keep              keep the temp dir (logs, D1/R2 state)
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "node:http";
-import { installExitHandlers, runCommand } from "./lib/procs.mjs";
+import { installExitHandlers } from "./lib/procs.mjs";
 import { createBenchUser, createBenchVoice } from "./lib/setup-account.mjs";
 import { ms, percentile, table } from "./lib/stats.mjs";
-import { startStubEngine } from "./lib/stub-engine.mjs";
-import { LocalWorker } from "./lib/wrangler.mjs";
+import { benchSecrets, machineLine, startBenchWorker } from "./lib/bench-stack.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const argv = process.argv.slice(2);
@@ -79,22 +77,10 @@ async function load(url, headers, seconds, connections) {
   return { rps: ok / took, ok, errors, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
-const secrets = {
-  BETTER_AUTH_SECRET: randomBytes(24).toString("hex"),
-  JOB_TOKEN_SECRET: randomBytes(24).toString("hex"),
-  ENGINE_TOKEN: `bench-${randomBytes(12).toString("hex")}`,
-};
+const secrets = benchSecrets();
 const loadAtStart = loadavg()[0];
-console.log(
-  `Utter authenticated-read benchmark — ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${cpus()[0]?.model ?? "cpu"} × ${availableParallelism()}, ` +
-    `${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load ${loadAtStart.toFixed(2)}; ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} rounds`,
-);
-if (!flag("no-build")) await runCommand(join(root, "node_modules/.bin/remix"), ["vite:build"], { cwd: root, env: process.env });
-const worker = new LocalWorker({ root, tmp, secrets });
-await worker.snapshot();
-await worker.migrate();
-const stub = await startStubEngine(secrets.ENGINE_TOKEN);
-await worker.start(stub.url);
+console.log(machineLine("Utter authenticated-read benchmark", `; ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} rounds`));
+const { worker, stub } = await startBenchWorker({ root, tmp, secrets, build: !flag("no-build") });
 const { client } = await createBenchUser(worker);
 await createBenchVoice(worker, client, (await client.json("/api/me")).user.id);
 const key = (await client.post("/api/keys", { name: "bench reads", scopes: ["voices:read", "history"] })).key.key;

@@ -9,17 +9,15 @@
 //   --drain=120              seconds to wait, after the last frame, for every listener to have every frame
 //   --no-build               reuse build/ as it is
 //   --keep                   keep the temp dir (logs, D1/R2 state)
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { installExitHandlers, runCommand, sleep } from "./lib/procs.mjs";
+import { installExitHandlers, sleep } from "./lib/procs.mjs";
 import { createBenchUser, createBenchVoice } from "./lib/setup-account.mjs";
 import { ms, percentile, table } from "./lib/stats.mjs";
-import { startStubEngine } from "./lib/stub-engine.mjs";
-import { LocalWorker } from "./lib/wrangler.mjs";
+import { benchSecrets, machineLine, startBenchWorker } from "./lib/bench-stack.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const argv = process.argv.slice(2);
@@ -137,21 +135,9 @@ async function runCount({ worker, client, stub, voiceId, listeners }) {
   };
 }
 
-const secrets = {
-  BETTER_AUTH_SECRET: randomBytes(24).toString("hex"),
-  JOB_TOKEN_SECRET: randomBytes(24).toString("hex"),
-  ENGINE_TOKEN: `bench-${randomBytes(12).toString("hex")}`,
-};
-console.log(
-  `Utter live fan-out benchmark — ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${cpus()[0]?.model ?? "cpu"} × ${availableParallelism()}, ` +
-    `${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load ${loadavg()[0].toFixed(2)}`,
-);
-if (!flag("no-build")) await runCommand(join(root, "node_modules/.bin/remix"), ["vite:build"], { cwd: root, env: process.env });
-const worker = new LocalWorker({ root, tmp, secrets });
-await worker.snapshot();
-await worker.migrate();
-const stub = await startStubEngine(secrets.ENGINE_TOKEN);
-await worker.start(stub.url);
+const secrets = benchSecrets();
+console.log(machineLine("Utter live fan-out benchmark"));
+const { worker, stub } = await startBenchWorker({ root, tmp, secrets, build: !flag("no-build") });
 const { client, user } = await createBenchUser(worker);
 const voice = await createBenchVoice(worker, client, user.id);
 const rows = [];

@@ -27,21 +27,20 @@
 //   --only=1|2           one part only
 //   --no-build           reuse build/ as it is
 //   --keep               keep the temp dir (logs, D1/R2 state)
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { waitForEngineIdle } from "./lib/engine-baseline.mjs";
-import { freePort, installExitHandlers, runCommand, sleep, startProcess, waitForHttp } from "./lib/procs.mjs";
+import { freePort, installExitHandlers, sleep, startProcess, waitForHttp } from "./lib/procs.mjs";
 import { prose } from "./lib/prose.mjs";
 import { createBenchUser, createBenchVoice } from "./lib/setup-account.mjs";
 import { ms, percentile, table } from "./lib/stats.mjs";
-import { JobDriver, startStubEngine } from "./lib/stub-engine.mjs";
+import { JobDriver } from "./lib/stub-engine.mjs";
 import { makeWav } from "./lib/wav.mjs";
-import { LocalWorker } from "./lib/wrangler.mjs";
+import { benchSecrets, machineLine, startBenchWorker } from "./lib/bench-stack.mjs";
 import { CHROMIUM, CHROMIUM_ARGS } from "../test/e2e/support/browser.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -289,22 +288,10 @@ const row = (label, values) => {
 };
 const HEAD = ["", "n", "min", "p50", "p90", "p99", "max"];
 
-const secrets = {
-  BETTER_AUTH_SECRET: randomBytes(24).toString("hex"),
-  JOB_TOKEN_SECRET: randomBytes(24).toString("hex"),
-  ENGINE_TOKEN: `bench-${randomBytes(12).toString("hex")}`,
-};
+const secrets = benchSecrets();
 const load0 = loadavg()[0];
-console.log(
-  `Utter live player benchmark — ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${cpus()[0]?.model ?? "cpu"} × ${availableParallelism()}, ` +
-    `${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load ${load0.toFixed(2)}`,
-);
-if (!flag("no-build")) await runCommand(join(root, "node_modules/.bin/remix"), ["vite:build"], { cwd: root, env: process.env });
-const worker = new LocalWorker({ root, tmp, secrets });
-await worker.snapshot();
-await worker.migrate();
-const stub = await startStubEngine(secrets.ENGINE_TOKEN);
-await worker.start(stub.url);
+console.log(machineLine("Utter live player benchmark"));
+const { worker, stub } = await startBenchWorker({ root, tmp, secrets, build: !flag("no-build") });
 const { client, user } = await createBenchUser(worker);
 const voice = await createBenchVoice(worker, client, user.id);
 

@@ -12,7 +12,6 @@
 //   --events=N     phase A progress events (default 200)
 //   --no-write     print only, leave docs/benchmarks.md alone
 //   --keep         keep the temp dir (logs, D1/R2 state)
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -34,6 +33,7 @@ import {
 import { createBenchUser, createBenchVoice } from "./lib/setup-account.mjs";
 import { startStubEngine } from "./lib/stub-engine.mjs";
 import { LocalWorker } from "./lib/wrangler.mjs";
+import { benchSecrets } from "./lib/bench-stack.mjs";
 import { baselineTable, breakdownTable, phaseATables, phaseBTable } from "./lib/format-results.mjs";
 import { interpretation } from "./lib/interpret.mjs";
 import { writeSection } from "./lib/report-doc.mjs";
@@ -77,11 +77,7 @@ const step = async (label, fn) => {
   return r;
 };
 
-const secrets = {
-  BETTER_AUTH_SECRET: randomBytes(24).toString("hex"),
-  JOB_TOKEN_SECRET: randomBytes(24).toString("hex"),
-  ENGINE_TOKEN: `bench-${randomBytes(12).toString("hex")}`,
-};
+const secrets = benchSecrets();
 const machine = {
   date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
   nproc: availableParallelism(),
