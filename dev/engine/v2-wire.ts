@@ -9,8 +9,9 @@
  * copies cannot drift apart unnoticed. Plain Node with type stripping: zod only.
  */
 import * as z from "zod";
-import { SubmitRequest, TaskState } from "../../worker/engine/protocol.ts";
+import { SubmitRequest } from "../../worker/engine/protocol.ts";
 import { CLOSE_CODES } from "../../worker/tasks/lifecycle.ts";
+import { ARTIFACT_REGISTRY } from "../../worker/engine/artifacts.ts";
 
 export const FRAME_HEADER_BYTES = 16;
 export const FRAME_VERSION = 1;
@@ -85,49 +86,23 @@ export function frameSamples(frame: DecodedFrame): number[] {
   return out;
 }
 
-const Seq = z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER);
-const ArtifactRef = z.object({ kind: z.string().min(1).max(64), index: z.number().int().min(0).nullable().optional() });
-
-/** DO → engine, on every (re)connect: where the job stands. */
-export const StreamHello = z.object({
-  type: z.literal("hello"),
-  acked_seq: Seq,
-  state: TaskState,
-  artifacts: z.array(ArtifactRef),
-  last_frame: z.number().int().min(-1),
-});
-export type StreamHello = z.infer<typeof StreamHello>;
-
-/** DO → engine: the answer to one event, by its seq. */
-export const StreamAck = z.object({ type: z.literal("ack"), seq: z.number().int().min(0), accepted: z.boolean(), state: TaskState });
-export type StreamAck = z.infer<typeof StreamAck>;
-
-/** DO → engine: the task ended from outside (cancel, deadline); a 4009 close follows. */
-export const StreamCancel = z.object({ type: z.literal("cancel"), state: z.enum(["cancelled", "failed"]) });
-export type StreamCancel = z.infer<typeof StreamCancel>;
-
-export const StreamServerMessage = z.discriminatedUnion("type", [StreamHello, StreamAck, StreamCancel]);
-export type StreamServerMessage = z.infer<typeof StreamServerMessage>;
-
-/** Artifact kinds this engine uploads (the registry lives in the Worker; ADR 0009). */
-export type ArtifactKind = "segment" | "final" | "final_mp3";
-
-export const ArtifactAck = z.object({
-  kind: z.string().min(1),
-  index: z.number().int().min(0).nullable(),
-  size_bytes: z.number().int().min(0),
-});
-export type ArtifactAck = z.infer<typeof ArtifactAck>;
-export const MultipartStart = z.object({ upload_id: z.string().min(1).max(1024), part_size: z.number().int().min(1) });
-export type MultipartStart = z.infer<typeof MultipartStart>;
-export const MultipartPart = z.object({ part_number: z.number().int().min(1).max(10_000), etag: z.string().min(1) });
-export type MultipartPart = z.infer<typeof MultipartPart>;
-export const MultipartComplete = z.object({ parts: z.array(MultipartPart).min(1).max(10_000) });
-export type MultipartComplete = z.infer<typeof MultipartComplete>;
+// The socket's server messages and the artifact-upload answers, as the Worker defines them
+// (ADR 0009): the engine parses exactly what the Durable Object and the upload routes validate.
+export {
+  ArtifactAck,
+  MultipartComplete,
+  MultipartPart,
+  MultipartStart,
+  StreamAck,
+  StreamCancel,
+  StreamHello,
+  StreamServerMessage,
+} from "../../worker/engine/protocol.ts";
+export type { ArtifactKind } from "../../worker/engine/artifacts.ts";
 
 /** The registry's single-body limit and part size (artifact-kinds.json): bigger bodies go in parts. */
-export const MAX_SINGLE_BYTES = 8 * 1024 * 1024;
-export const PART_SIZE = 8 * 1024 * 1024;
+export const MAX_SINGLE_BYTES = ARTIFACT_REGISTRY.max_single_bytes;
+export const PART_SIZE = ARTIFACT_REGISTRY.part_size;
 
 const StreamUrl = z.url({ protocol: /^wss?$/, error: "must be a ws(s) URL" });
 

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { after, it } from "node:test";
-import { systemClock } from "../clock.ts";
-import { createEspeakSynthesizer, warmUpEspeak } from "../espeak-synth.ts";
+import { warmUpEspeak } from "../espeak-synth.ts";
 import { runJob } from "../job-runner.ts";
-import { silentLogger } from "../log.ts";
 import { analyseSpeech } from "../speech-features.ts";
 import { encodeWav } from "../wav-codec.ts";
+import { espeakJobDeps } from "./support/espeak-deps.ts";
 import { startFakeWorker } from "./support/fake-worker.ts";
 import { assertProtocolOrder } from "./support/sequence-checks.ts";
 import { syntheticSpeech } from "./support/synthetic-audio.ts";
@@ -23,15 +22,7 @@ it("runs a 5,000-character generate job with eSpeak end to end, in a voice near 
   after(() => worker.close());
   await warmUpEspeak();
   const text = PARAGRAPH.repeat(Math.ceil(5000 / PARAGRAPH.length)).slice(0, 5000);
-  const deps = {
-    fetch: globalThis.fetch,
-    clock: systemClock,
-    synthesize: createEspeakSynthesizer(),
-    log: silentLogger,
-    retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 10, timeoutMs: 30_000 },
-    heartbeatMs: 5000,
-    segmentDelayMs: 0,
-  };
+  const deps = espeakJobDeps();
   const started = performance.now();
   const outcome = await runJob(worker.job({ text, output: { format: "wav", sample_rate: 24000 } }), deps, new AbortController());
   const seconds = (performance.now() - started) / 1000;
@@ -55,15 +46,7 @@ it("runs a 5,000-character generate job with eSpeak end to end, in a voice near 
 /** Same input, same seed → the same bytes (eSpeak's state is reset before every call: espeak-synth.ts). */
 it("makes identical files for the same text, voice and seed, whatever ran in between", async () => {
   const reference = { status: 200, body: encodeWav(syntheticSpeech(140, 4, 24000), 24000), contentType: "audio/wav" };
-  const deps = {
-    fetch: globalThis.fetch,
-    clock: systemClock,
-    synthesize: createEspeakSynthesizer(),
-    log: silentLogger,
-    retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 10, timeoutMs: 30_000 },
-    heartbeatMs: 5000,
-    segmentDelayMs: 0,
-  };
+  const deps = espeakJobDeps();
   const finals: Uint8Array[] = [];
   for (const text of [PARAGRAPH, "Something else entirely, in between.", PARAGRAPH, PARAGRAPH]) {
     const worker = await startFakeWorker({ reference });

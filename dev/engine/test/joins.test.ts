@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { systemClock } from "../clock.ts";
-import { createEspeakSynthesizer } from "../espeak-synth.ts";
 import { runJob } from "../job-runner.ts";
 import { DEFAULT_PAUSE_MS, MEASURED_PAUSE_MS, paragraphBreaksAfter, pauseSamples, sentencePauseMs } from "../joins.ts";
-import { silentLogger } from "../log.ts";
 import { analyseSpeech } from "../speech-features.ts";
 import { decodeWav, encodeWav } from "../wav-codec.ts";
+import { espeakJobDeps } from "./support/espeak-deps.ts";
 import { startFakeWorker, type FakeWorker } from "./support/fake-worker.ts";
 import { syntheticSpeech } from "./support/synthetic-audio.ts";
 
@@ -70,15 +68,7 @@ describe("joins", () => {
 describe("a job's joins", () => {
   let worker: FakeWorker | undefined;
   after(async () => worker?.close());
-  const deps = {
-    fetch: globalThis.fetch,
-    clock: systemClock,
-    synthesize: createEspeakSynthesizer(),
-    log: silentLogger,
-    retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 10, timeoutMs: 30_000 },
-    heartbeatMs: 5000,
-    segmentDelayMs: 0,
-  };
+  const deps = espeakJobDeps();
   const TEXT = "The boat left the harbour at dawn. The gulls were still asleep.\n\nBy noon the sea had turned grey.";
 
   async function finalOf(pause_ms: number | undefined) {
