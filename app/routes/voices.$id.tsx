@@ -3,6 +3,7 @@ import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-
 import { useEffect, useRef, useState } from "react";
 import { LANGUAGES } from "../../worker/services/languages";
 import { getOwnedVoice, voiceDetail, type voiceView } from "../../worker/services/voices";
+import { LanguageSelect } from "../components/language-select";
 import { RouteErrorBoundary } from "../components/route-error";
 import { WaveformPlayer } from "../components/waveform-player";
 import { actionResult, orErrorResponse } from "../lib/errors.server";
@@ -62,16 +63,7 @@ function EditDetails({ voice, languages }: { voice: ReturnType<typeof voiceView>
           <input id="voice-name" name="name" defaultValue={voice.name} required maxLength={100} aria-invalid={fieldError(result, "name") ? true : undefined} />
           {fieldError(result, "name") ? <p className="field-error" role="alert">{fieldError(result, "name")}</p> : null}
         </div>
-        <div className="field">
-          <label htmlFor="voice-language">Language</label>
-          <select id="voice-language" name="language" value={language} onChange={(e) => setLanguage(e.target.value)}>
-            {languages.map((l) => (
-              <option key={l.code} value={l.code}>
-                {l.name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <LanguageSelect languages={languages} value={language} onChange={setLanguage} />
         {voice.source !== "design" ? (
           <div className="field">
             <label htmlFor="voice-transcript">Transcript of the reference</label>
