@@ -156,7 +156,7 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
         checkpoint();
       }
       const live = stream?.live && !durable.has(index) ? stream : null;
-      const samples = await synthesiseSegment(text, speech, live ? { index, stream: live, pacer, checkpoint } : null);
+      const samples = await synthesiseSegment(text, speech, live ? { index, stream: live, pacer, checkpoint, first: live.streamOffset === 0 } : null);
       audio.push(samples);
       const wav = encodeWav(samples, rate);
       if (!durable.has(index)) await uploads.put("segment", index, wav, "audio/wav");
@@ -214,7 +214,7 @@ function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-/** Voice traits by reference content (bytes, type, transcript): the analysis is deterministic, so a cache cannot change a voice. */
+/** Voice traits by reference content (its hash with type and transcript) or by the Worker's reference id with the transcript: the analysis is deterministic, so a cache cannot change a voice. */
 const analysedReferences = new Map<string, ResolvedVoice>();
 
 /** The eSpeak settings for a job's voice, and how long that voice pauses (null: unknown). */
@@ -230,7 +230,32 @@ async function resolveVoice(job: SubmitRequest, client: CallbackClient, events: 
   }
   const voice = job.voice;
   if (!voice) throw new JobError("invalid_input", "generate jobs need a voice", false); // SubmitRequest already ensures this
-  await events.send({ type: "progress", progress: 0.02, stage: "preparing_voice" });
+  // The progress event goes out while the voice is found (the sender keeps events in call order).
+  const preparing = events.send({ type: "progress", progress: 0.02, stage: "preparing_voice" });
+  // A clip this process has analysed before, named by the Worker (ADR 0024): no download at all.
+  const byId = voice.reference_id ? `id\0${voice.reference_id}\0${voice.reference_text ?? ""}` : null;
+  const known = byId ? analysedReferences.get(byId) : undefined;
+  if (known) {
+    await preparing;
+    deps.log.info("reference_cached", { job_id: job.job_id, voice_id: voice.voice_id, reference_id: voice.reference_id, downloaded: false });
+    return known;
+  }
+  // Both settle before either counts: a job stopped on the wire (its event refused) is stopped, even
+  // if the download it overlapped was refused too.
+  const [sent, found] = await Promise.allSettled([preparing, downloadAndAnalyse(job.job_id, voice, client, deps)]);
+  if (sent.status === "rejected") throw sent.reason;
+  if (found.status === "rejected") throw found.reason;
+  if (byId) remember(byId, found.value);
+  return found.value;
+}
+
+function remember(key: string, resolved: ResolvedVoice) {
+  analysedReferences.delete(key);
+  analysedReferences.set(key, resolved);
+  if (analysedReferences.size > MAX_CACHED_REFERENCES) analysedReferences.delete(analysedReferences.keys().next().value!);
+}
+
+async function downloadAndAnalyse(jobId: string, voice: NonNullable<SubmitRequest["voice"]>, client: CallbackClient, deps: JobDeps): Promise<ResolvedVoice> {
   let answer;
   try {
     answer = await client.request("GET", voice.reference_url);
@@ -242,19 +267,19 @@ async function resolveVoice(job: SubmitRequest, client: CallbackClient, events: 
   if (answer.body.length > MAX_REFERENCE_BYTES) {
     throw new JobError("reference_unusable", `the reference audio is ${answer.body.length} bytes, more than ${MAX_REFERENCE_BYTES}`, false);
   }
-  // The same voice is analysed once per process: a second generation with it starts speaking sooner.
+  // The same bytes are analysed once per process, whatever they are called.
   const key = createHash("sha256")
     .update(answer.body)
     .update(`\0${answer.contentType}\0${voice.reference_text ?? ""}`)
     .digest("hex");
   const cached = analysedReferences.get(key);
   if (cached) {
-    deps.log.info("reference_cached", { job_id: job.job_id, voice_id: voice.voice_id, bytes: answer.body.length });
+    deps.log.info("reference_cached", { job_id: jobId, voice_id: voice.voice_id, bytes: answer.body.length, downloaded: true });
     return cached;
   }
   const reference = voiceFromReference(answer.body, { contentType: answer.contentType, referenceText: voice.reference_text });
   deps.log.info("reference_analysed", {
-    job_id: job.job_id,
+    job_id: jobId,
     voice_id: voice.voice_id,
     bytes: answer.body.length,
     container: reference.container,
@@ -264,8 +289,7 @@ async function resolveVoice(job: SubmitRequest, client: CallbackClient, events: 
       : {}),
   });
   const resolved = { traits: reference.traits, pauseSec: reference.features?.pauseSec ?? null };
-  analysedReferences.set(key, resolved);
-  if (analysedReferences.size > MAX_CACHED_REFERENCES) analysedReferences.delete(analysedReferences.keys().next().value!);
+  remember(key, resolved);
   return resolved;
 }
 
@@ -291,7 +315,14 @@ type SegmentSpeech = {
   /** What follows the segment: another sentence, a paragraph, or nothing (the last). */
   after: JoinAfter;
 };
-type LiveTarget = { index: number; stream: StreamSender; pacer: Pacer | null; checkpoint: () => void };
+type LiveTarget = {
+  index: number;
+  stream: StreamSender;
+  pacer: Pacer | null;
+  checkpoint: () => void;
+  /** Nothing has been streamed yet: this segment carries the job's first sound. */
+  first: boolean;
+};
 
 /**
  * A segment synthesised one sentence at a time, each followed by its pause (joins.ts). With a live
@@ -301,15 +332,24 @@ type LiveTarget = { index: number; stream: StreamSender; pacer: Pacer | null; ch
  * concatenation of what was streamed.
  */
 async function synthesiseSegment(text: string, o: SegmentSpeech, live: LiveTarget | null): Promise<Float32Array> {
-  const pieces = sentencePieces(text);
-  const breaks = paragraphBreaksAfter(text, pieces);
+  const sentences = sentencePieces(text);
+  const breaks = paragraphBreaksAfter(text, sentences);
+  const joins: JoinAfter[] = sentences.map((_, k) => (breaks[k] ? "paragraph" : "sentence"));
+  // The job's first sound waits for its first piece's synthesis: a long first sentence is spoken
+  // as its first clause, then the rest (after a clause's pause, not a sentence's).
+  const pieces = [...sentences];
+  const cut = live?.first ? firstClause(pieces[0]!) : null;
+  if (cut) {
+    pieces.splice(0, 1, ...cut);
+    joins.unshift("clause");
+  }
   const parts: Float32Array[] = [];
   let length = 0;
   for (const [k, piece] of pieces.entries()) {
     const last = k === pieces.length - 1;
     let samples = await synthesise(piece, o.language, o.traits, o.rate, o.deps);
     if (last) samples = padWithSilence(samples, o.minSamples - length);
-    const after: JoinAfter = last ? o.after : breaks[k] ? "paragraph" : "sentence";
+    const after: JoinAfter = last ? o.after : joins[k]!;
     samples = withSilence(normaliseLoudness(samples, o.rate), pauseSamples(after, o.pauseMs, o.rate));
     parts.push(samples);
     length += samples.length;
@@ -359,6 +399,29 @@ function realtimePacer(clock: Clock, rate: number, signal: AbortSignal): Pacer {
 }
 
 const MIN_PIECE_CHARS = 24;
+/** A first sentence longer than this is cut at its first clause boundary (see firstClause). */
+export const FIRST_PIECE_MAX_CHARS = 48;
+/** …if that boundary comes this early; a sentence with no early clause is spoken whole. */
+const FIRST_CLAUSE_MAX_CHARS = 100;
+
+/**
+ * The job's first sentence as [its first clause, the rest] when it is long and has a clause boundary
+ * (, ; : then a space, a CJK comma, or a spaced dash) between MIN_PIECE_CHARS and FIRST_CLAUSE_MAX_CHARS characters in;
+ * else null. eSpeak's time grows with the text, so the first sound leaves after ~half the work.
+ */
+export function firstClause(sentence: string): [string, string] | null {
+  if (sentence.length <= FIRST_PIECE_MAX_CHARS) return null;
+  const re = /[,;:]\s+|[，、；：]\s*|\s[—–-]\s+/gu;
+  for (let m = re.exec(sentence); m; m = re.exec(sentence)) {
+    const end = m.index + m[0].trimEnd().length;
+    if (end < MIN_PIECE_CHARS) continue;
+    if (end > FIRST_CLAUSE_MAX_CHARS) return null;
+    const head = sentence.slice(0, end).trim();
+    const rest = sentence.slice(m.index + m[0].length).trim();
+    return rest.length > 0 ? [head, rest] : null;
+  }
+  return null;
+}
 
 /** Sentences of a segment (ending at . ! ? … 。！？ or a line break); ones shorter than MIN_PIECE_CHARS join the next. */
 export function sentencePieces(text: string): string[] {

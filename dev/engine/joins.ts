@@ -14,7 +14,10 @@ export const MEASURED_PAUSE_MS = { min: 200, max: 900 } as const;
 /** A paragraph break gets this many times the sentence pause. */
 export const PARAGRAPH_FACTOR = 2;
 
-export type JoinAfter = "sentence" | "paragraph" | null;
+/** A clause cut off the front of a sentence (the job's first sound, job-runner.ts) gets this much of the sentence pause. */
+export const CLAUSE_FACTOR = 0.4;
+
+export type JoinAfter = "clause" | "sentence" | "paragraph" | null;
 
 /** The sentence pause in ms: asked for, else the voice's own (clamped), else the default. */
 export function sentencePauseMs(requested: number | undefined, voicePauseSec: number | null | undefined): number {
@@ -25,7 +28,8 @@ export function sentencePauseMs(requested: number | undefined, voicePauseSec: nu
 
 export function pauseSamples(after: JoinAfter, sentenceMs: number, rate: number): number {
   if (after === null) return 0;
-  return Math.round(((after === "paragraph" ? PARAGRAPH_FACTOR : 1) * sentenceMs * rate) / 1000);
+  const factor = after === "paragraph" ? PARAGRAPH_FACTOR : after === "clause" ? CLAUSE_FACTOR : 1;
+  return Math.round((factor * sentenceMs * rate) / 1000);
 }
 
 /**

@@ -411,6 +411,29 @@ def test_voice_prompt_is_cached_across_jobs_by_reference_content(worker: FakeWor
     assert len(model.prompts) == 3, "a new transcript means a new prompt"
 
 
+def test_a_clip_named_by_the_worker_is_not_downloaded_again(worker: FakeWorker) -> None:
+    # ADR 0024: the same reference_id and transcript → the prompt this container made, no download.
+    model = FakeSpeechModel()
+    cache = PromptCache()
+    runner = make_runner(model, cache=cache)
+    rid = f"voice_named.{id(cache)}"  # the name map lives as long as the container: unique per test
+
+    def downloads() -> int:
+        return sum(1 for method, path, _ in worker.requests if method == "GET" and path.endswith("/reference"))
+
+    for job_id, text in (("job_n1", None), ("job_n2", None), ("job_n3", "a transcript it had not seen")):
+        serve_reference(worker, job_id)
+        job = make_job(worker, job_id=job_id, text="Hello there.", reference_id=rid, reference_text=text)
+        assert runner.run(job).status == "completed"
+    assert downloads() == 2, "the second job needed no download; a new transcript did"
+    assert len(model.prompts) == 2 and model.calls[0].prompt is model.calls[1].prompt
+
+    fresh = make_runner(model, cache=PromptCache())  # a prompt cache that no longer holds it
+    serve_reference(worker, "job_n4")
+    assert fresh.run(make_job(worker, job_id="job_n4", text="Hello there.", reference_id=rid)).status == "completed"
+    assert downloads() == 3, "once its prompt has left the cache, the clip is downloaded again"
+
+
 def test_short_reference_uses_the_given_transcript(worker: FakeWorker) -> None:
     serve_reference(worker)
     model, asr = FakeSpeechModel(), FakeTranscriber()

@@ -67,6 +67,10 @@ JsNumber = Annotated[float, BeforeValidator(js_number)]
 Bool = Annotated[bool, BeforeValidator(js_boolean)]
 
 Id = Annotated[JsStr, AfterValidator(js_regex(r"[A-Za-z0-9_-]{1,64}", "must be 1-64 url-safe characters"))]
+# Names a reference's bytes (ADR 0024): same id and reference_text → what was derived from it may be reused.
+ReferenceId = Annotated[
+    JsStr, AfterValidator(js_regex(r"[A-Za-z0-9_.:-]{1,128}", "1–128 characters of A–Z a–z 0–9 _ . : -"))
+]
 ErrorCode = Annotated[JsStr, AfterValidator(js_regex(r"[a-z][a-z0-9_]{0,63}", "must be a snake_case code"))]
 Url = Annotated[JsStr, AfterValidator(js_http_url)]
 IsoDateTime = Annotated[JsStr, AfterValidator(iso_datetime_with_offset)]
@@ -99,8 +103,9 @@ class VoiceRef(_Message):
     voice_id: Id
     reference_url: Url
     reference_text: Annotated[JsStr, Field(max_length=5000)] | None = None
+    reference_id: ReferenceId | None = None
 
-    @field_validator("reference_text", mode="before")
+    @field_validator("reference_text", "reference_id", mode="before")
     @classmethod
     def _optional_not_null(cls, value: Any) -> Any:
         return not_null(value)

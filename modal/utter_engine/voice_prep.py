@@ -46,6 +46,22 @@ def _remember_pause(key: str, pause_ms: int | None) -> None:
         _PAUSES.popitem(last=False)
 
 
+# The Worker's name for a clip (reference_id + transcript) → its prompt key: a clip seen before needs
+# no download. Keys only; the prompts themselves stay in the prompt cache and leave it as it decides.
+_BY_REFERENCE_ID: OrderedDict[str, str] = OrderedDict()
+
+
+def _named_key(voice: VoiceRef) -> str | None:
+    return f"{voice.reference_id}\0{voice.reference_text or ''}" if voice.reference_id else None
+
+
+def _remember_name(name: str, key: str) -> None:
+    _BY_REFERENCE_ID[name] = key
+    _BY_REFERENCE_ID.move_to_end(name)
+    while len(_BY_REFERENCE_ID) > _MAX_PAUSES:
+        _BY_REFERENCE_ID.popitem(last=False)
+
+
 def download_reference(client: WorkerClient, url: str, max_bytes: int) -> bytes:
     try:
         data, _content_type = client.get_reference(url, max_bytes=max_bytes)
@@ -75,8 +91,18 @@ def prepare_voice(
     settings: VoiceSettings | None = None,
 ) -> PreparedVoice:
     s = settings or VoiceSettings()
+    # A clip the Worker names (ADR 0024) and this container has prepared: no download at all.
+    named = _named_key(voice)
+    known = _BY_REFERENCE_ID.get(named) if named else None
+    if known is not None:
+        cached = cache.get(known)
+        if cached is not None:
+            _remember_name(named, known)
+            return PreparedVoice(cached, True, "cache", _PAUSES.get(known))
     data = download_reference(client, voice.reference_url, s.max_reference_bytes)
     key = prompt_key(data, voice.reference_text)
+    if named:
+        _remember_name(named, key)
     cached = cache.get(key)
     if cached is not None:
         return PreparedVoice(cached, True, "cache", _PAUSES.get(key))

@@ -154,6 +154,28 @@ describe("task pipeline: queue → engine → Durable Object → WebSocket", () 
     expect((await engine.waitForJob(newest!.id)).job.pause_ms).toBe(800);
   });
 
+  it("names each voice's reference clip in the job, the same for every job of that voice (ADR 0024)", async () => {
+    const engine = installFakeEngine();
+    const user = await newUser("refid");
+    await setPlan(user.id, "studio");
+    const [a, b] = [await createVoice(user.id), await createVoice(user.id)];
+    const submit = async (voiceId: string) => {
+      const res = await call("/api/generations", { method: "POST", cookie: user.cookie, json: { voice_id: voiceId, text: "One. Two.", language: "en" } });
+      const created = (await res.json()) as Created;
+      const { job } = await engine.waitForJob(created.task_id);
+      await call(`/api/tasks/${created.task_id}`, { method: "DELETE", cookie: user.cookie });
+      return job.voice!;
+    };
+    const first = await submit(a.id);
+    const again = await submit(a.id);
+    const other = await submit(b.id);
+    const size = await env.DB.prepare("SELECT size_bytes FROM voices WHERE id = ?1").bind(a.id).first<{ size_bytes: number }>();
+    expect(first.reference_id).toBe(`${a.id}.${size!.size_bytes}`);
+    expect(again.reference_id).toBe(first.reference_id);
+    expect(other.reference_id).not.toBe(first.reference_id);
+    expect(first.reference_url).not.toBe(again.reference_url); // the download URL is per job; the id is per clip
+  });
+
   it("dispatches a task once however often the queue delivers it", async () => {
     const engine = installFakeEngine();
     const user = await newUser("dup");

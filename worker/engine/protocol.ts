@@ -57,10 +57,18 @@ export const EngineError = z.object({
 });
 export type EngineError = z.infer<typeof EngineError>;
 
+/**
+ * Names the reference's bytes: the Worker gives a new id whenever they could differ (ADR 0024). An
+ * engine may reuse what it derived from a reference with the same id and the same `reference_text`
+ * without downloading it again; without it, or on a miss, it downloads `reference_url`.
+ */
+export const ReferenceId = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, "1–128 characters of A–Z a–z 0–9 _ . : -");
+
 export const VoiceRef = z.object({
   voice_id: Id,
   reference_url: HttpUrl,
   reference_text: z.string().max(5000).optional(),
+  reference_id: ReferenceId.optional(),
 });
 export type VoiceRef = z.infer<typeof VoiceRef>;
 

@@ -203,6 +203,11 @@ async function notClaimed(taskId: string, d: Dispatcher, now: number): Promise<O
   return { retry: false };
 }
 
+/** What the engine may cache a voice's reference by: the voice (its clip is immutable) and the clip's size. */
+export function referenceId(voiceId: string, sizeBytes: number): string {
+  return `${voiceId}.${sizeBytes}`;
+}
+
 /** The engine's job for a claimed task, or null when its voice is gone. */
 async function buildJob(claimed: TaskRow, env: Env, config: AppConfig): Promise<SubmitRequest | null> {
   const taskId = claimed.id;
@@ -212,11 +217,17 @@ async function buildJob(claimed: TaskRow, env: Env, config: AppConfig): Promise<
   const deadline = new Date(Date.now() + TASK_TIMEOUTS.jobTokenMs);
   let voice: SubmitRequest["voice"];
   if (claimed.kind === "generate") {
-    const v = await env.DB.prepare(`SELECT id, transcript FROM voices WHERE id = ?1 AND user_id = ?2`)
+    const v = await env.DB.prepare(`SELECT id, transcript, size_bytes FROM voices WHERE id = ?1 AND user_id = ?2`)
       .bind(claimed.voice_id, claimed.user_id)
-      .first<{ id: string; transcript: string | null }>();
+      .first<{ id: string; transcript: string | null; size_bytes: number }>();
     if (!v) return null;
-    voice = { voice_id: v.id, reference_url: `${jobBase}/reference`, ...(v.transcript ? { reference_text: v.transcript } : {}) };
+    voice = {
+      voice_id: v.id,
+      reference_url: `${jobBase}/reference`,
+      // A voice's reference bytes never change (a new clip is a new voice), so its id names them (ADR 0024).
+      reference_id: referenceId(v.id, v.size_bytes),
+      ...(v.transcript ? { reference_text: v.transcript } : {}),
+    };
   }
   return SubmitRequest.parse({
     protocol: SUBMIT_PROTOCOL_VERSION,

@@ -111,6 +111,27 @@ describe("a generate job", () => {
     assert.notDeepEqual(seen[0]!.traits, seen.at(-1)!.traits);
   });
 
+  it("does not download a reference again that it knows by the Worker's reference id and transcript (ADR 0024)", async () => {
+    const seen: SynthRequest[] = [];
+    const tone = toneSynthesizer();
+    const synthesize = async (req: SynthRequest) => (seen.push(req), tone(req));
+    const id = `voice_${process.pid}_${Date.now()}.48044`; // this process's cache outlives a test
+    await run({ reference: referenceWav(100) }, {}, { synthesize });
+    const w = worker!;
+    const voice = (more: Partial<NonNullable<SubmitRequest["voice"]>>) => ({ voice: { ...w.job().voice!, reference_id: id, ...more } });
+    const again = async (more: Partial<NonNullable<SubmitRequest["voice"]>> = {}) => {
+      const before = w.referenceRequests.length;
+      assert.equal(await runJob(w.job(voice(more)), deps({ synthesize }), new AbortController()), "completed");
+      return w.referenceRequests.length - before;
+    };
+    assert.equal(await again(), 1, "the first time, the clip is downloaded");
+    const traits = seen.at(-1)!.traits;
+    assert.equal(await again(), 0, "then the id is enough");
+    assert.deepEqual(seen.at(-1)!.traits, traits);
+    assert.equal(await again({ reference_text: "A transcript it had not seen." }), 1, "a new transcript is a new voice");
+    assert.equal(await again({ reference_id: `${id}0` }), 1, "a new id is downloaded (the bytes may differ)");
+  });
+
   it("sends heartbeats from a timer while segments take time", async () => {
     const { outcome, worker } = await run({}, { text: longText(1000) }, { heartbeatMs: 15, segmentDelayMs: 40 });
     assert.equal(outcome, "completed");

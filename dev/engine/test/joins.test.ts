@@ -39,6 +39,7 @@ describe("joins", () => {
     assert.equal(sentencePauseMs(undefined, null), DEFAULT_PAUSE_MS);
     assert.equal(pauseSamples("sentence", 400, 24000), 9600);
     assert.equal(pauseSamples("paragraph", 400, 24000), 19200);
+    assert.equal(pauseSamples("clause", 400, 24000), 3840, "a clause cut off the first sentence: 0.4 × the sentence pause");
     assert.equal(pauseSamples(null, 400, 24000), 0);
   });
 

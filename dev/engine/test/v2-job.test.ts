@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import type { SubmitRequest } from "../../../worker/engine/protocol.ts";
-import { REALTIME_LEAD_MS, runJob, sentencePieces, type JobDeps } from "../job-runner.ts";
+import { firstClause, REALTIME_LEAD_MS, runJob, sentencePieces, type JobDeps } from "../job-runner.ts";
 import { silentLogger } from "../log.ts";
 import { encodeMp3 } from "../mp3.ts";
 import type { JobSubmit } from "../v2-wire.ts";
@@ -299,6 +299,43 @@ describe("sentence pieces of a segment", () => {
     assert.deepEqual(sentencePieces("你好世界，这是第一句话。这是第二句话，也很长很长很长很长很长很长。"), [
       "你好世界，这是第一句话。这是第二句话，也很长很长很长很长很长很长。",
     ]);
+  });
+});
+
+describe("the job's first sound", () => {
+  it("cuts a long first sentence at its first clause boundary, and nothing else", () => {
+    const long = "The ferry to the island leaves at a quarter past seven, and on most mornings it carries more bread than people.";
+    assert.deepEqual(firstClause(long), ["The ferry to the island leaves at a quarter past seven,", "and on most mornings it carries more bread than people."]);
+    assert.equal(firstClause("A short first sentence, with a comma."), null, "short enough to speak whole");
+    assert.equal(firstClause("Yes, the first sentence is long enough but its only comma comes far too early."), null, "the clause would be too short");
+    assert.equal(firstClause(`${"word ".repeat(22)}and only then, a comma.`), null, "the clause would be too long");
+    assert.deepEqual(firstClause("We left the harbour before dawn — the gulls were still asleep on the pier."), [
+      "We left the harbour before dawn —",
+      "the gulls were still asleep on the pier.",
+    ]);
+    assert.deepEqual(firstClause("这是一个很长很长很长很长很长很长很长很长很长很长的第一句话，后面还有很多很多很多很多很多很多很多很多很多很多的字。"), [
+      "这是一个很长很长很长很长很长很长很长很长很长很长的第一句话，",
+      "后面还有很多很多很多很多很多很多很多很多很多很多的字。",
+    ]);
+  });
+
+  it("leaves after the first clause's synthesis; the rest of the segment follows as before", async () => {
+    const calls: string[] = [];
+    let callsAtFirstFrame: number | null = null;
+    class FirstFrameWebSocket extends WebSocket {
+      override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+        if (typeof data !== "string") callsAtFirstFrame ??= calls.length;
+        super.send(data);
+      }
+    }
+    const first = "The ferry to the island leaves at a quarter past seven, and on most mornings it carries more bread than people.";
+    const text = `${first} The second sentence is not cut. Nor, of course, is any sentence of a later segment.`;
+    const { outcome, worker } = await runV2({}, { text, pause_ms: 500 }, { synthesize: toneSynthesizer(calls), WebSocket: FirstFrameWebSocket });
+    assert.equal(outcome, "completed");
+    const [head, rest] = firstClause(first)!;
+    assert.deepEqual(calls, [head, rest, ...sentencePieces(text).slice(1)]);
+    assert.equal(callsAtFirstFrame, 1, "the first frame left after the first clause");
+    assertGaplessFrames(worker);
   });
 });
 

@@ -40,6 +40,7 @@ def make_job(
     kind: str = "generate",
     text: str = THREE_SENTENCES,
     reference_text: str | None = None,
+    reference_id: str | None = None,
     seed: int | None = None,
     sample_rate: int = 24000,
     token: str | None = None,
@@ -65,6 +66,8 @@ def make_job(
         voice: dict[str, Any] = {"voice_id": "voice_1", "reference_url": f"{base}/reference"}
         if reference_text is not None:
             voice["reference_text"] = reference_text
+        if reference_id is not None:
+            voice["reference_id"] = reference_id
         job["voice"] = voice
     if instruct is not None or kind == "design_preview":
         job["instruct"] = instruct or "A bright, cheerful young voice."
