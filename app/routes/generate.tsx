@@ -94,7 +94,7 @@ export default function Generate() {
   const root = useRouteLoaderData<typeof rootLoader>("root");
   const balance = root?.credits ?? 0;
   const fetcher = useFetcher<typeof action>();
-  const [, setSearchParams] = useSearchParams();
+  const [searchParams, setSearchParams] = useSearchParams();
   const initialVoice = voices.some((v) => v.id === prefill.voice) ? prefill.voice : (voices[0]?.id ?? "");
   const [voiceId, setVoiceId] = useState(initialVoice);
   const [text, setText] = useState(prefill.text);
@@ -127,28 +127,38 @@ export default function Generate() {
   const serverError = fetcher.data && !fetcher.data.ok ? fetcher.data.error.message : null;
   const error = clientError ?? serverError;
 
-  // The action answered: follow the new task, and put it in the URL so a reload comes back to it.
+  // The action answered: follow the new task at once (its socket opens while Remix is still
+  // revalidating the page's loaders, so the first frames are not held back by that round trip).
+  const followed = useRef<typeof fetcher.data>(undefined);
   useEffect(() => {
     const d = fetcher.data;
-    if (fetcher.state !== "idle" || !d) return;
+    if (fetcher.state === "submitting" || !d || followed.current === d) return;
+    followed.current = d;
     if (d.ok) {
       setRun({ taskId: d.value.task_id, player: pendingPlayer.current });
       setRunning(true);
       pendingPlayer.current = null;
-      setSearchParams(
-        (p) => {
-          const next = new URLSearchParams(p);
-          next.set("task", d.value.task_id);
-          for (const k of ["text", "voice", "language", "from", "created"]) next.delete(k);
-          return next;
-        },
-        { replace: true, preventScrollReset: true },
-      );
     } else {
       pendingPlayer.current?.dispose();
       pendingPlayer.current = null;
     }
-  }, [fetcher.state, fetcher.data, setSearchParams]);
+  }, [fetcher.state, fetcher.data]);
+
+  // …and once that revalidation is over, put it in the URL so a reload comes back to it (a
+  // navigation in the middle of the revalidation would interrupt it).
+  const taskInUrl = searchParams.get("task");
+  useEffect(() => {
+    if (fetcher.state !== "idle" || !run || resume?.snapshot.task.id === run.taskId || taskInUrl === run.taskId) return;
+    setSearchParams(
+      (p) => {
+        const next = new URLSearchParams(p);
+        next.set("task", run.taskId);
+        for (const k of ["text", "voice", "language", "from", "created"]) next.delete(k);
+        return next;
+      },
+      { replace: true, preventScrollReset: true },
+    );
+  }, [fetcher.state, run, resume, taskInUrl, setSearchParams]);
 
   useEffect(() => {
     if (error) errorRef.current?.focus();
