@@ -18,6 +18,7 @@ import { installExitHandlers, sleep } from "./lib/procs.mjs";
 import { createBenchUser, createBenchVoice } from "./lib/setup-account.mjs";
 import { ms, percentile, table } from "./lib/stats.mjs";
 import { benchSecrets, machineLine, startBenchWorker } from "./lib/bench-stack.mjs";
+import { encodeFrame } from "../worker/engine/frames.ts"; // the protocol's own codec (Node strips its types)
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const argv = process.argv.slice(2);
@@ -32,17 +33,13 @@ const SAMPLES = 1200; // 50 ms at 24 kHz: real time at 20 frames/s
 const tmp = mkdtempSync(join(tmpdir(), "utter-fanout-"));
 installExitHandlers(async () => console.error(`logs and state kept in ${tmp}`));
 
+/** Frame n of the stream: a segment every 100 frames (5 s), a sine so a listener can check samples. */
 function frame(n) {
-  const out = new Uint8Array(16 + SAMPLES * 2);
-  const v = new DataView(out.buffer);
-  v.setUint8(0, 1);
-  v.setUint16(2, Math.floor(n / 100), true); // a segment every 100 frames (5 s)
-  v.setUint32(4, n, true);
-  v.setUint32(8, (n % 100) * SAMPLES, true);
-  v.setUint32(12, n * SAMPLES, true);
-  if (n % 100 === 99) v.setUint8(1, 1);
-  for (let i = 0; i < SAMPLES; i++) v.setInt16(16 + i * 2, Math.round(Math.sin((n * SAMPLES + i) / 9) * 6000), true);
-  return out;
+  const samples = Array.from({ length: SAMPLES }, (_, i) => Math.round(Math.sin((n * SAMPLES + i) / 9) * 6000));
+  return encodeFrame(
+    { segment: Math.floor(n / 100), frame: n, segment_offset: (n % 100) * SAMPLES, stream_offset: n * SAMPLES, last_in_segment: n % 100 === 99 },
+    samples,
+  );
 }
 
 function openSocket(url, headers) {

@@ -42,6 +42,7 @@ import { JobDriver } from "./lib/stub-engine.mjs";
 import { makeWav } from "./lib/wav.mjs";
 import { benchSecrets, machineLine, startBenchWorker } from "./lib/bench-stack.mjs";
 import { CHROMIUM, CHROMIUM_ARGS } from "../test/e2e/support/browser.mjs";
+import { encodeFrame } from "../worker/engine/frames.ts"; // the protocol's own codec (Node strips its types)
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const argv = process.argv.slice(2);
@@ -70,15 +71,8 @@ installExitHandlers(async () => {
 });
 
 function frame(n) {
-  const out = new Uint8Array(16 + SAMPLES * 2);
-  const v = new DataView(out.buffer);
-  v.setUint8(0, 1);
-  v.setUint16(2, 0, true);
-  v.setUint32(4, n, true);
-  v.setUint32(8, n * SAMPLES, true);
-  v.setUint32(12, n * SAMPLES, true);
-  for (let i = 0; i < SAMPLES; i++) v.setInt16(16 + i * 2, Math.round(Math.sin((n * SAMPLES + i) / 9) * 6000), true);
-  return out;
+  const samples = Array.from({ length: SAMPLES }, (_, i) => Math.round(Math.sin((n * SAMPLES + i) / 9) * 6000));
+  return encodeFrame({ segment: 0, frame: n, segment_offset: n * SAMPLES, stream_offset: n * SAMPLES }, samples);
 }
 
 function openSocket(url, headers) {

@@ -19,8 +19,7 @@
  * and the stream is the segments back to back, as before.
  */
 
-export const FRAME_HEADER_BYTES = 16;
-const FLAG_LAST_IN_SEGMENT = 1;
+import { decodeFrame, frameSamples } from "../../worker/engine/frames.ts";
 
 export interface LiveFrame {
   segment: number;
@@ -31,22 +30,18 @@ export interface LiveFrame {
   samples: Int16Array;
 }
 
-/** Decodes one binary frame; null for anything that is not a version 1 frame (ignored, never played). */
+/** Decodes one binary frame with the protocol's codec; null for anything it refuses (ignored, never played). */
 export function decodeLiveFrame(data: ArrayBuffer): LiveFrame | null {
-  if (data.byteLength < FRAME_HEADER_BYTES || (data.byteLength - FRAME_HEADER_BYTES) % 2 !== 0) return null;
-  const view = new DataView(data);
-  const flags = view.getUint8(1);
-  if (view.getUint8(0) !== 1 || (flags & ~FLAG_LAST_IN_SEGMENT) !== 0) return null;
-  const count = (data.byteLength - FRAME_HEADER_BYTES) / 2;
-  const samples = new Int16Array(count);
-  for (let i = 0; i < count; i++) samples[i] = view.getInt16(FRAME_HEADER_BYTES + i * 2, true);
+  const decoded = decodeFrame(data);
+  if (!decoded.ok) return null;
+  const h = decoded.header;
   return {
-    segment: view.getUint16(2, true),
-    frame: view.getUint32(4, true),
-    segmentOffset: view.getUint32(8, true),
-    streamOffset: view.getUint32(12, true),
-    lastInSegment: (flags & FLAG_LAST_IN_SEGMENT) !== 0,
-    samples,
+    segment: h.segment,
+    frame: h.frame,
+    segmentOffset: h.segment_offset,
+    streamOffset: h.stream_offset,
+    lastInSegment: h.last_in_segment,
+    samples: frameSamples(data),
   };
 }
 

@@ -4,7 +4,7 @@ import type { Clock } from "./clock.ts";
 import { createEventSender, type EventBody, type EventSender } from "./event-sender.ts";
 import { JobError, JobStopped } from "./job-errors.ts";
 import { errorMessage, type Logger } from "./log.ts";
-import { CLOSE, encodeFrame, StreamServerMessage, type StreamHello } from "./v2-wire.ts";
+import { CLOSE, encodeFramePcm, StreamServerMessage, type StreamHello } from "./v2-wire.ts";
 
 /**
  * The engine's end of the v2 socket (ADR 0009): one WebSocket to the task's
@@ -281,7 +281,10 @@ export function createStreamSender(deps: {
     frame(segment, pcm, lastInSegment) {
       if (closed || fallback) return;
       const segmentOffset = segmentOffsets.get(segment) ?? 0;
-      const bytes = encodeFrame({ segment, frame: firstFrame + frames.length, segmentOffset, streamOffset, lastInSegment }, pcm);
+      const bytes = encodeFramePcm(
+        { segment, frame: firstFrame + frames.length, segment_offset: segmentOffset, stream_offset: streamOffset, last_in_segment: lastInSegment },
+        pcm,
+      );
       frames.push(bytes);
       segmentOffsets.set(segment, segmentOffset + pcm.length / 2);
       streamOffset += pcm.length / 2;

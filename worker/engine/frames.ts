@@ -1,8 +1,9 @@
 /**
  * Binary audio frames (ADR 0009): a 16-byte little-endian header, then PCM
  * s16le mono. The Durable Object reads only the header and relays the frame
- * byte-for-byte; listeners and engines use the same codec. Pinned by
- * `test/fixtures/engine-protocol/v2/frames.json`. No Worker-only imports.
+ * byte-for-byte. The one codec: the development engine (`dev/engine/v2-wire.ts`) and the
+ * browser's player (`app/lib/live-stream.ts`) import it too. Pinned by
+ * `test/fixtures/engine-protocol/v2/frames.json`. No imports at all.
  */
 
 export const FRAME_VERSION = 1;
@@ -57,6 +58,16 @@ export function decodeFrameHeader(bytes: ArrayBuffer | ArrayBufferView): FrameDe
   };
 }
 
+/** A whole frame: its header and its payload (a view into `bytes`, PCM s16le, not copied). */
+export type DecodedFrame = { ok: true; header: FrameHeader; pcm: Uint8Array } | { ok: false; reason: FrameProblem };
+
+export function decodeFrame(bytes: ArrayBuffer | ArrayBufferView): DecodedFrame {
+  const decoded = decodeFrameHeader(bytes);
+  if (!decoded.ok) return decoded;
+  const all = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { ok: true, header: decoded.header, pcm: all.subarray(FRAME_HEADER_BYTES) };
+}
+
 /** The frame's samples (a copy), for players and tests. */
 export function frameSamples(bytes: ArrayBuffer | ArrayBufferView): Int16Array {
   const v = view(bytes);
@@ -73,9 +84,8 @@ export interface FrameFields {
   last_in_segment?: boolean;
 }
 
-/** Builds a frame: header + the samples as s16le. */
-export function encodeFrame(fields: FrameFields, samples: Int16Array | readonly number[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(FRAME_HEADER_BYTES + samples.length * 2);
+function frameWithHeader(fields: FrameFields, payloadBytes: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(FRAME_HEADER_BYTES + payloadBytes);
   const v = new DataView(out.buffer);
   v.setUint8(0, FRAME_VERSION);
   v.setUint8(1, fields.last_in_segment ? FRAME_FLAG_LAST_IN_SEGMENT : 0);
@@ -83,6 +93,22 @@ export function encodeFrame(fields: FrameFields, samples: Int16Array | readonly 
   v.setUint32(4, fields.frame, true);
   v.setUint32(8, fields.segment_offset, true);
   v.setUint32(12, fields.stream_offset, true);
+  return out;
+}
+
+/** Builds a frame: header + the samples as s16le; any length, even one the DO refuses (tests send those). */
+export function encodeFrame(fields: FrameFields, samples: Int16Array | readonly number[]): Uint8Array<ArrayBuffer> {
+  const out = frameWithHeader(fields, samples.length * 2);
+  const v = new DataView(out.buffer);
   for (let i = 0; i < samples.length; i++) v.setInt16(FRAME_HEADER_BYTES + i * 2, samples[i]!, true);
+  return out;
+}
+
+/** An engine's frame from PCM that is already s16le bytes, copied once; never one the DO would refuse. */
+export function encodeFramePcm(fields: FrameFields, pcm: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (pcm.length % 2 !== 0) throw new RangeError("PCM s16le needs an even number of bytes");
+  if (pcm.length > FRAME_MAX_PAYLOAD_BYTES) throw new RangeError(`frame payload ${pcm.length} > ${FRAME_MAX_PAYLOAD_BYTES} bytes`);
+  const out = frameWithHeader(fields, pcm.length);
+  out.set(pcm, FRAME_HEADER_BYTES);
   return out;
 }

@@ -61,8 +61,8 @@ function assertGaplessFrames(w: FakeWorker) {
   const segmentOffset = new Map<number, number>();
   for (const [i, f] of frames.entries()) {
     assert.equal(f.frame, i, "frame numbers run 0, 1, 2… without gaps");
-    assert.equal(f.streamOffset, stream, `frame ${i} starts where the stream is`);
-    assert.equal(f.segmentOffset, segmentOffset.get(f.segment) ?? 0, `frame ${i} starts where its segment is`);
+    assert.equal(f.stream_offset, stream, `frame ${i} starts where the stream is`);
+    assert.equal(f.segment_offset, segmentOffset.get(f.segment) ?? 0, `frame ${i} starts where its segment is`);
     const samples = f.pcm.length / 2;
     stream += samples;
     segmentOffset.set(f.segment, (segmentOffset.get(f.segment) ?? 0) + samples);
@@ -76,7 +76,7 @@ function assertGaplessFrames(w: FakeWorker) {
   for (const s of segments) {
     const mine = frames.filter((f) => f.segment === s);
     assert.deepEqual(
-      mine.map((f) => f.lastInSegment),
+      mine.map((f) => f.last_in_segment),
       mine.map((_, i) => i === mine.length - 1),
       `only the last frame of segment ${s} is flagged`,
     );
@@ -258,7 +258,7 @@ describe("a protocol 2 job", () => {
     const frames = run.worker.frames;
     assert.equal(sentAt.length, frames.length, "each frame sent once");
     for (const [i, f] of frames.entries()) {
-      const audioMs = (f.streamOffset / 24000) * 1000;
+      const audioMs = (f.stream_offset / 24000) * 1000;
       assert.ok(sentAt[i]! - sentAt[0]! >= audioMs - REALTIME_LEAD_MS, `frame ${i} sent at ${sentAt[i]! - sentAt[0]!} ms for audio at ${audioMs} ms`);
     }
     const audioMs = (frames.reduce((n, f) => n + f.pcm.length / 2, 0) / 24000) * 1000;

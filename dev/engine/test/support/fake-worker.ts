@@ -4,9 +4,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { EngineEvent, TERMINAL_STATES, type SubmitRequest, type TaskState } from "../../../../worker/engine/protocol.ts";
 import type { Clock } from "../../clock.ts";
-import { CLOSE, decodeFrame, MultipartComplete, type DecodedFrame, type JobSubmit } from "../../v2-wire.ts";
+import { CLOSE, decodeFrame, MultipartComplete, type FrameHeader, type JobSubmit } from "../../v2-wire.ts";
 import { decodeWav, type DecodedWav } from "../../wav-codec.ts";
 import { acceptWebSocket, type ServerSocket } from "./ws-server.ts";
+
+/** A frame as the fake Worker received it: its header and a copy of its PCM s16le. */
+export type ReceivedFrame = FrameHeader & { pcm: Uint8Array };
 
 /**
  * A stand-in for the Worker's engine side on a real local HTTP server.
@@ -44,7 +47,7 @@ export type Connection = {
   superseded?: boolean;
 };
 export type Arrival =
-  { kind: "event"; event: EngineEvent; connection: number } | { kind: "frame"; frame: DecodedFrame; connection: number };
+  { kind: "event"; event: EngineEvent; connection: number } | { kind: "frame"; frame: ReceivedFrame; connection: number };
 
 export type FakeWorkerOptions = {
   /** State reported in each EventAck; default: running until the terminal event. */
@@ -90,7 +93,7 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
   const attempts = new Map<string, number>();
   const referenceRequests: string[] = [];
   const connections: Connection[] = [];
-  const frames: DecodedFrame[] = [];
+  const frames: ReceivedFrame[] = [];
   const multipart: { path: string; parts: number[] }[] = [];
   const openUploads = new Map<string, { path: string; kind: string; index: number | null; parts: Map<number, Uint8Array> }>();
   let lastSeq = -1;
@@ -311,8 +314,8 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
           if (conn.superseded) return;
           if (options.refuseFrames) return ws.close(CLOSE.malformed, "refused for the test");
           const decoded = decodeFrame(bytes);
-          if (!decoded.ok) return refuse(decoded.reason === "oversized" ? CLOSE.tooLarge : CLOSE.malformed, `frame ${decoded.reason}`);
-          const frame = decoded.frame;
+          if (!decoded.ok) return refuse(decoded.reason === "too_large" ? CLOSE.tooLarge : CLOSE.malformed, `frame ${decoded.reason}`);
+          const frame: ReceivedFrame = { ...decoded.header, pcm: decoded.pcm };
           conn.frames.push(frame.frame);
           if (terminalSeen || cancelledFromOutside) return refuse(CLOSE.outOfOrder, `frame ${frame.frame} after the end`);
           if (frame.frame !== lastFrame + 1) return refuse(CLOSE.outOfOrder, `frame ${frame.frame} after ${lastFrame}`);
