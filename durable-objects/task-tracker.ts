@@ -166,18 +166,28 @@ export class TaskTracker extends DurableObject<Env> {
     }
   }
 
-  /** Idempotent: a second init (e.g. a retried request) changes nothing. */
+  /**
+   * Made from the task's D1 row by whoever reaches the tracker first (ADR 0025): the dispatcher
+   * before its submit, or the owner's snapshot, socket or cancel. Idempotent: once made, a second
+   * init changes nothing.
+   */
   async init(init: TrackerInit): Promise<TaskSnapshot> {
-    if (!this.state) {
-      const s = initialState(init, Date.now());
-      this.state = s;
-      await this.ctx.storage.put({ [KEYS.core]: s.core, [KEYS.frame]: s.frame });
-      await this.ctx.storage.setAlarm(init.createdAt + init.startTimeoutMs);
-    }
+    await this.ensure(init);
     return this.snapshot();
   }
 
-  async snapshot(): Promise<TaskSnapshot> {
+  private async ensure(init: TrackerInit | undefined): Promise<void> {
+    if (this.state || !init) return;
+    const s = initialState(init, Date.now());
+    this.state = s;
+    await this.ctx.storage.put({ [KEYS.core]: s.core, [KEYS.frame]: s.frame });
+    // A task that failed before its tracker existed is settled already: no deadline to watch.
+    if (!init.failed) await this.ctx.storage.setAlarm(init.createdAt + init.startTimeoutMs);
+  }
+
+  /** `init`: the task's row, for a tracker the dispatcher has not made yet. */
+  async snapshot(init?: TrackerInit): Promise<TaskSnapshot> {
+    await this.ensure(init);
     return this.snapshotOf([]);
   }
 
@@ -252,7 +262,8 @@ export class TaskTracker extends DurableObject<Env> {
     return announcedArtifacts(s).find((a) => a.kind === kind && a.index === index) ?? null;
   }
 
-  async cancel(): Promise<CancelOutcome> {
+  async cancel(init?: TrackerInit): Promise<CancelOutcome> {
+    await this.ensure(init);
     return this.run(onCancel(this.must(), Date.now()));
   }
 
@@ -297,8 +308,11 @@ export class TaskTracker extends DurableObject<Env> {
    * `/engine` (job token checked), `/listen` and `/live.{pcm,wav}` (owner checked).
    */
   override async fetch(request: Request): Promise<Response> {
-    const s = this.state;
     const path = new URL(request.url).pathname;
+    // The owner's routes send the task's row along (x-utter-init), for a tracker not made yet.
+    const init = path !== "/engine" ? request.headers.get("x-utter-init") : null;
+    if (init) await this.ensure(JSON.parse(init) as TrackerInit);
+    const s = this.state;
     if (path === "/engine") {
       if (!s || request.headers.get("x-utter-job") !== s.core.init.id) return new Response("not found", { status: 404 });
       if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });

@@ -10,6 +10,7 @@ import { installFakeEngine } from "../support/fake-engine";
 import { createVoice, grantCredits, setPlan } from "../support/factories";
 import { faultyD1 } from "../support/faulty-d1";
 import { createHeldTask, taskRow } from "../support/held-tasks";
+import { call } from "../support/http";
 import { ledgerCheckedUsers } from "../support/ledger-users";
 
 const newUser = ledgerCheckedUsers();
@@ -225,9 +226,15 @@ describe("dead-letter queue", () => {
     const task = await createHeldTask(user, voice.id);
     const before = (await balance(user.id)) + task.cost;
     await deadLetter(task.task_id);
-    const stats = await tracker(task.task_id).stats();
-    expect(stats.status).toBe("failed");
+    // It never had a tracker (ADR 0025): settled from its row, and its snapshot says so.
     expect((await taskRow(task.task_id))?.status).toBe("failed");
+    expect(await balance(user.id)).toBe(before);
+    const res = await call(`/api/tasks/${task.task_id}`, { cookie: user.cookie });
+    expect(res.status).toBe(200);
+    const { task: view } = (await res.json()) as { task: { status: string; error: { code: string } | null } };
+    expect(view.status).toBe("failed");
+    expect(view.error?.code).toBe("engine_unavailable");
+    expect((await tracker(task.task_id).stats()).synced).toBe(true); // made failed and settled: nothing left to do
     expect(await balance(user.id)).toBe(before);
   });
 });

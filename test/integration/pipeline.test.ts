@@ -9,6 +9,7 @@ import { installFakeEngine } from "../support/fake-engine";
 import { createVoice, grantCredits, setPlan } from "../support/factories";
 import { call, type TestUser } from "../support/http";
 import { ledgerCheckedUsers } from "../support/ledger-users";
+import { createHeldTask } from "../support/held-tasks";
 import { openTaskSocket, socketStatus } from "../support/socket";
 import { makeWav, wavDurationMs } from "../support/wav";
 
@@ -176,6 +177,46 @@ describe("task pipeline: queue → engine → Durable Object → WebSocket", () 
     expect(first.reference_url).not.toBe(again.reference_url); // the download URL is per job; the id is per clip
   });
 
+  it("makes no tracker when a task is created; the owner's socket, opened before dispatch, makes it and follows the task (ADR 0025)", async () => {
+    const engine = installFakeEngine();
+    const user = await newUser("lazy");
+    const voice = await createVoice(user.id);
+    const task = await createHeldTask(user, voice.id); // its queue message is held: nothing dispatches it yet
+    await expect(tracker(task.task_id).stats()).rejects.toThrow(/not initialised/);
+
+    const ws = await openTaskSocket(task.task_id, user.cookie);
+    const first = await ws.waitFor(() => true);
+    expect(first.type === "snapshot" && first.task.status).toBe("queued");
+    const batch = createMessageBatch("utter-tasks", [{ id: "lazy-1", timestamp: new Date(), attempts: 1, body: task.message }]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["lazy-1"]);
+    const job = await engine.waitForJob(task.task_id);
+    expect((await job.succeed(2)).state).toBe("succeeded");
+    const done = await ws.waitFor((m) => m.type === "completed");
+    expect(done.type).toBe("completed");
+    ws.close();
+  });
+
+  it("cancels a task before its dispatch: its tracker is made cancelled, the credits come back, and no engine ever gets it", async () => {
+    const engine = installFakeEngine();
+    const user = await newUser("lazycancel");
+    const voice = await createVoice(user.id);
+    const before = await balanceOf(user);
+    const task = await createHeldTask(user, voice.id);
+    expect(await balanceOf(user)).toBe(before - task.cost);
+    const res = await call(`/api/tasks/${task.task_id}`, { method: "DELETE", cookie: user.cookie });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { task: { status: string } }).task.status).toBe("cancelled");
+    expect(await balanceOf(user)).toBe(before);
+    const batch = createMessageBatch("utter-tasks", [{ id: "lazy-2", timestamp: new Date(), attempts: 1, body: task.message }]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["lazy-2"]);
+    expect(engine.submitsFor(task.task_id)).toBe(0);
+    expect((await snapshot(user, task.task_id)).task.status).toBe("cancelled");
+  });
+
   it("dispatches a task once however often the queue delivers it", async () => {
     const engine = installFakeEngine();
     const user = await newUser("dup");
@@ -278,10 +319,11 @@ describe("task pipeline: queue → engine → Durable Object → WebSocket", () 
   });
 
   it("fails a task the engine never starts with engine_timeout", async () => {
-    installFakeEngine();
+    const engine = installFakeEngine();
     const user = await newUser("nostart");
     const voice = await createVoice(user.id);
     const task = await created(user, voice.id);
+    await engine.waitForJob(task.task_id); // dispatched (its tracker made), and the engine stays silent
     const stub = tracker(task.task_id);
     await runInDurableObject(stub, async (_i: TaskTracker, state) => {
       const s = (await state.storage.get<{ init: { createdAt: number } }>("state"))!;

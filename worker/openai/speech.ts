@@ -6,7 +6,7 @@ import type { CurrentUser } from "../services/account";
 import { findArtifact } from "../services/artifacts";
 import { createGeneration } from "../services/generations";
 import { LIMITS } from "../services/limits";
-import { cancelTask, trackerFor } from "../services/tasks";
+import { cancelTask, openLiveAudio, trackerFor } from "../services/tasks";
 import { findVoiceByIdOrName } from "../services/voice-lookup";
 import { OpenAiError, fromAppError } from "./errors";
 import { CONTENT_TYPES, SPEECH_FORMATS, SPEECH_MODELS, type SpeechFormat, type SpeechRequest } from "./speech-request";
@@ -56,7 +56,7 @@ export async function speak(ctx: RequestContext, user: CurrentUser, body: Speech
   const tracker = trackerFor(ctx.env, taskId);
 
   // PCM always, so the first bytes are audio (a WAV header is added here, once there is audio to follow it).
-  const live = await tracker.fetch(new Request("https://tracker.internal/live.pcm", { headers: { "x-utter-user": user.id } }));
+  const live = await openLiveAudio(ctx, user.id, taskId, "pcm");
   if (!live.ok || !live.body) throw new OpenAiError(502, "server_error", `The task's live audio did not open (${live.status}).`);
   const sampleRate = Number(/rate=(\d+)/.exec(live.headers.get("content-type") ?? "")?.[1] ?? 24_000);
   const upstream = live.body.getReader();

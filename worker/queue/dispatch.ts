@@ -7,14 +7,10 @@ import { SUBMIT_PROTOCOL_VERSION, SubmitRequest, type EngineError, type Language
 import { TaskMessage } from "../tasks/queue-message";
 import { TASK_TIMEOUTS } from "../tasks/timeouts";
 import { settleFromRow } from "../tasks/settle";
+import { TRACKER_ROW_COLUMNS, trackerInitFromRow, type TrackerRow } from "../tasks/tracker-init";
 import { trackerFor, type TaskInput } from "../services/tasks";
 
-interface TaskRow {
-  id: string;
-  user_id: string;
-  kind: "generate" | "design_preview";
-  status: string;
-  voice_id: string | null;
+interface TaskRow extends TrackerRow {
   input: string;
   attempts: number;
 }
@@ -112,7 +108,7 @@ async function dispatchOne(taskId: string, claimant: string, d: Dispatcher): Pro
   const claimed = await env.DB.prepare(
     `UPDATE tasks SET status = 'dispatched', attempts = attempts + 1, claimed_by = ?3, lease_until = ?4, updated_at = ?2
      WHERE id = ?1 AND (status = 'queued' OR (status = 'dispatched' AND call_id IS NULL AND lease_until < ?2))
-     RETURNING id, user_id, kind, status, voice_id, input, attempts`,
+     RETURNING ${TRACKER_ROW_COLUMNS}, input, attempts`,
   )
     .bind(taskId, now, claimant, leaseUntil)
     .first<TaskRow>();
@@ -141,7 +137,8 @@ async function dispatchOne(taskId: string, claimant: string, d: Dispatcher): Pro
   const engine = d.engines.client(engineName);
   let callId: string;
   try {
-    const job = await buildJob(claimed, env, d.config);
+    // The tracker is made before the engine has the job, so every callback finds it (ADR 0025).
+    const [job] = await Promise.all([buildJob(claimed, env, d.config), trackerFor(env, taskId).init(trackerInitFromRow(claimed))]);
     if (!job) {
       await failTask(env, taskId, { code: "voice_deleted", message: "The voice for this job was deleted before it started. Your credits were returned.", retryable: false });
       return { retry: false };

@@ -7,9 +7,10 @@ import { newId } from "../lib/ids";
 import { enforceRateLimit } from "../lib/rate-limit";
 import type { TaskMessage } from "../tasks/queue-message";
 import type { TaskSnapshot } from "../tasks/messages";
-import { TASK_TIMEOUTS } from "../tasks/timeouts";
 import { ACTIVE_SQL, ACTIVE_STATES } from "../tasks/lifecycle";
 import { settleFromRow } from "../tasks/settle";
+import type { TrackerInit } from "../tasks/tracker-reducer";
+import { trackerInitFromRow } from "../tasks/tracker-init";
 import {
   balanceWithMonthlyGrant,
   CONCURRENT_JOBS_SQL,
@@ -143,30 +144,14 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
     );
   }
 
-  const [init, enqueue] = await Promise.allSettled([
-    trackerFor(env, taskId).init({
-      id: taskId,
-      userId: user.id,
-      kind: spec.kind,
-      cost: spec.cost,
-      generationId,
-      voiceId: spec.voice?.id ?? null,
-      createdAt: now,
-      startTimeoutMs: TASK_TIMEOUTS.startMs,
-      heartbeatTimeoutMs: TASK_TIMEOUTS.heartbeatMs,
-    }),
-    env.TASKS.send({ task_id: taskId } satisfies TaskMessage),
-  ]);
-  if (init.status === "rejected") {
-    // The rows and the reservation are committed: settle them from D1 so nothing stays held. A message
-    // already sent finds the task failed and is acknowledged without a submit.
-    ctx.log.error("task.tracker_init_failed", { task_id: taskId, error: String(init.reason) });
-    await settleFromRow(env.DB, taskId, { code: "engine_unavailable", message: "We could not start this job. Your credits were returned.", retryable: true });
-    throw new AppError("engine_unavailable", 503, "We could not start this job. Please try again.", undefined, { "Retry-After": "10" });
-  }
-  if (enqueue.status === "rejected") {
-    ctx.log.error("task.enqueue_failed", { task_id: taskId, error: String(enqueue.reason) });
-    await trackerFor(env, taskId).fail({ code: "engine_unavailable", message: "We could not queue this job. Your credits were returned.", retryable: true });
+  // The tracker is not made here (ADR 0025): the dispatcher makes it before the engine can call
+  // it, or the owner's socket or snapshot does if that comes first. One call less on this path.
+  try {
+    await env.TASKS.send({ task_id: taskId } satisfies TaskMessage);
+  } catch (err) {
+    // The rows and the reservation are committed and no tracker exists: settle them from D1.
+    ctx.log.error("task.enqueue_failed", { task_id: taskId, error: String(err) });
+    await settleFromRow(env.DB, taskId, { code: "engine_unavailable", message: "We could not queue this job. Your credits were returned.", retryable: true });
     throw new AppError("engine_unavailable", 503, "We could not queue this job. Please try again.", undefined, { "Retry-After": "10" });
   }
   ctx.log.info("task.created", { task_id: taskId, kind: spec.kind, cost: spec.cost, user_id: user.id });
@@ -186,14 +171,37 @@ export async function getOwnedTask(ctx: RequestContext, userId: string, taskId: 
   return row;
 }
 
+/** What a task's tracker is made from, if it has not been yet (ADR 0025): the row the caller read. */
+export function trackerInitOf(row: typeof tasks.$inferSelect): TrackerInit {
+  return trackerInitFromRow({
+    id: row.id,
+    user_id: row.userId,
+    kind: row.kind,
+    cost: row.cost,
+    generation_id: row.generationId,
+    voice_id: row.voiceId,
+    created_at: row.createdAt.getTime(),
+    status: row.status,
+    error: row.error == null ? null : JSON.stringify(row.error),
+  });
+}
+
+/** The task's audio as one streaming body (the tracker's live path, ADR 0009): the owner's only. */
+export async function openLiveAudio(ctx: RequestContext, userId: string, taskId: string, format: "pcm" | "wav"): Promise<Response> {
+  const row = await getOwnedTask(ctx, userId, taskId);
+  return trackerFor(ctx.env, taskId).fetch(
+    new Request(`https://tracker.internal/live.${format}`, { headers: { "x-utter-user": userId, "x-utter-init": JSON.stringify(trackerInitOf(row)) } }),
+  );
+}
+
 export async function getTaskSnapshot(ctx: RequestContext, userId: string, taskId: string): Promise<TaskSnapshot> {
-  await getOwnedTask(ctx, userId, taskId);
-  return trackerFor(ctx.env, taskId).snapshot();
+  const row = await getOwnedTask(ctx, userId, taskId);
+  return trackerFor(ctx.env, taskId).snapshot(trackerInitOf(row));
 }
 
 export async function cancelTask(ctx: RequestContext, userId: string, taskId: string) {
   const row = await getOwnedTask(ctx, userId, taskId);
-  const outcome = await trackerFor(ctx.env, taskId).cancel();
+  const outcome = await trackerFor(ctx.env, taskId).cancel(trackerInitOf(row));
   if (!outcome.cancelled) {
     throw errors.conflict("task_finished", `This task already ${outcome.status === "succeeded" ? "finished" : outcome.status}.`, { status: outcome.status });
   }

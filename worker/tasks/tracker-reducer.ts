@@ -33,6 +33,11 @@ export interface TrackerInit {
   /** Fail with engine_timeout after this long without any engine event or frame. */
   heartbeatTimeoutMs: number;
   sampleRate?: number;
+  /**
+   * The task failed before it had a tracker (settled from its D1 row: the cron's sweep, the
+   * dead-letter queue, a failed enqueue), so the tracker starts out failed and settled.
+   */
+  failed?: EngineError;
 }
 
 export interface StoredResult extends TaskResult {
@@ -128,7 +133,7 @@ export function initialState(init: TrackerInit, now: number): TrackerState {
   return {
     core: {
       init,
-      status: "queued",
+      status: init.failed ? "failed" : "queued",
       progress: 0,
       stage: null,
       segmentsTotal: null,
@@ -136,12 +141,12 @@ export function initialState(init: TrackerInit, now: number): TrackerState {
       engineSeq: -1,
       seq: 0,
       result: null,
-      error: null,
+      error: init.failed ?? null,
       charge: null,
       callId: null,
       lastEventAt: now,
       updatedAt: now,
-      synced: false,
+      synced: Boolean(init.failed),
       ignoredEvents: 0,
     },
     segments: {},

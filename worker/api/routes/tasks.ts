@@ -6,7 +6,7 @@ import { EngineLivenessBody, TaskList, TaskSnapshot } from "../response-schemas"
 import { requireUser } from "../../auth/session";
 import { AppError, errors } from "../../lib/errors";
 import { engineLivenessForTask } from "../../services/engine-liveness";
-import { cancelTask, getOwnedTask, getTaskSnapshot, listTasks, trackerFor } from "../../services/tasks";
+import { cancelTask, getOwnedTask, getTaskSnapshot, listTasks, openLiveAudio, trackerFor, trackerInitOf } from "../../services/tasks";
 import { serveTaskArtifact } from "../../services/artifacts";
 import { queryParams } from "../validate";
 import { ARTIFACT_KIND_NAMES, ARTIFACT_REGISTRY } from "../../engine/artifacts";
@@ -104,7 +104,7 @@ export const taskRoutes = new Hono<ApiEnv>()
         throw new AppError("upgrade_required", 426, "Open this URL as a WebSocket.");
       const task = await getOwnedTask(ctx, user.id, c.req.param("id"));
       // The DO double-checks the owner; its headers are set here, never taken from the client.
-      const headers = new Headers({ upgrade: "websocket", "x-utter-user": user.id });
+      const headers = new Headers({ upgrade: "websocket", "x-utter-user": user.id, "x-utter-init": JSON.stringify(trackerInitOf(task)) });
       for (const h of ["sec-websocket-key", "sec-websocket-version", "sec-websocket-protocol", "sec-websocket-extensions"]) {
         const v = c.req.header(h);
         if (v) headers.set(h, v);
@@ -130,10 +130,7 @@ export const taskRoutes = new Hono<ApiEnv>()
       const ctx = c.get("ctx");
       const user = await requireUser(ctx, c.req.raw.headers, TASK_ACCESS);
       const { format } = queryParams(c, LiveQuery);
-      const task = await getOwnedTask(ctx, user.id, c.req.param("id"));
-      return trackerFor(c.env, task.id).fetch(
-        new Request(`https://tracker.internal/live.${format}`, { headers: { "x-utter-user": user.id } }),
-      );
+      return openLiveAudio(ctx, user.id, c.req.param("id"), format);
     },
   )
   .on(
