@@ -2,7 +2,7 @@
  * Starts Stripe's stripe-mock for the Worker tests (runs in Node, from
  * vitest.config.ts). stripe-mock validates each request against Stripe's API
  * description: an unknown or missing parameter gets `invalid_request_error`,
- * as Stripe itself would answer. It binds loopback only, on a port the system
+ * as Stripe itself would answer. It binds loopback only, on ports the system
  * chooses, and is stopped when the test process exits.
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -16,7 +16,9 @@ export interface StripeMock {
 export async function startStripeMock(): Promise<StripeMock> {
   const ensure = fileURLToPath(new URL("./ensure.sh", import.meta.url));
   const bin = execFileSync("bash", [ensure], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
-  const child = spawn(bin, ["-http-addr", "127.0.0.1:"], { stdio: ["ignore", "pipe", "pipe"] });
+  // Both listeners on loopback ports the system picks: left alone, stripe-mock also binds HTTPS on a
+  // fixed :12112, so a second stripe-mock on the machine (another suite running) exited with code 1.
+  const child = spawn(bin, ["-http-addr", "127.0.0.1:", "-https-addr", "127.0.0.1:"], { stdio: ["ignore", "pipe", "pipe"] });
   let stopping = false;
   const stop = () => {
     stopping = true;
