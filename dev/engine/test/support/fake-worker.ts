@@ -78,6 +78,7 @@ const V1_NAME: Record<string, (index: number | null) => string> = {
   segment: (i) => `segments/${i}`,
   final: () => "final",
   final_mp3: () => "final.mp3",
+  alignment: () => "alignment.json",
 };
 
 export async function startFakeWorker(options: FakeWorkerOptions = {}) {
