@@ -80,6 +80,7 @@ export function buildAlignment(jobText: string, segmentWords: readonly SynthWord
   let last = 0;
   for (const [i, list] of segmentWords.entries()) {
     for (const w of list) {
+      if (w.text.length > 200) continue; // a run of 200 characters without a space is no word a subtitle can show
       const start = Math.max(last, Math.min(round(w.start + segmentStartsSec[i]!), durationSec));
       const end = Math.max(start, Math.min(round(w.end + segmentStartsSec[i]!), durationSec));
       last = start;
