@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fixture from "../fixtures/engine-protocol/v2/alignment.json";
-import { Alignment, wordWindow } from "../../worker/engine/alignment";
+import { Alignment } from "../../worker/engine/alignment";
+import { wordWindow } from "../../worker/lib/word-window";
 import { ARTIFACT_CONTENT, ARTIFACT_REGISTRY } from "../../worker/engine/artifacts";
 
 describe("alignment content (shared fixture, ADR 0021)", () => {
