@@ -19,6 +19,12 @@ describe("alignment content (shared fixture, ADR 0021)", () => {
     });
   }
 
+  it("gives every JSON kind a limit that fits one PUT (the upload route reads such bodies whole)", () => {
+    const checked = Object.entries(ARTIFACT_REGISTRY.kinds).filter(([, spec]) => "content_schema" in spec);
+    expect(checked.map(([kind]) => kind)).toContain("alignment");
+    for (const [kind, spec] of checked) expect(spec.max_bytes, kind).toBeLessThanOrEqual(ARTIFACT_REGISTRY.max_single_bytes);
+  });
+
   it("is the schema the registry names for the alignment kind", () => {
     expect(ARTIFACT_REGISTRY.kinds.alignment.content_schema).toBe("alignment");
     expect(ARTIFACT_CONTENT[ARTIFACT_REGISTRY.kinds.alignment.content_schema]).toBe(Alignment);
