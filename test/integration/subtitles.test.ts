@@ -112,8 +112,12 @@ describe("word timings (alignment artifact) and subtitles", () => {
     const up = await putAlignment(job, alignment);
     expect(up.status, await up.clone().text()).toBe(201);
     expect(await up.json()).toMatchObject({ kind: "alignment", index: null });
-    // Immutable once stored after the settle.
+    // Immutable once stored after the settle, and recorded in D1 by the tracker itself (the settle is over).
     expect((await putAlignment(job, alignment)).status).toBe(409);
+    const row = await env.DB.prepare(`SELECT r2_key, content_type FROM task_artifacts WHERE task_id = ?1 AND kind = 'alignment' AND idx = -1`)
+      .bind(task.task_id)
+      .first<{ r2_key: string; content_type: string }>();
+    expect(row).toEqual({ r2_key: `users/${user.id}/tasks/${task.task_id}/artifacts/alignment`, content_type: "application/json" });
 
     const view = (await (await call(`/api/generations/${task.generation_id}`, { cookie: user.cookie })).json()) as { generation: { subtitles_url: string | null } };
     expect(view.generation.subtitles_url).toBe(`/api/generations/${task.generation_id}/subtitles.srt`);
