@@ -1,5 +1,13 @@
 /** Subtitle downloads (ADR 0021): SRT and WebVTT, built by the API from the generation's word timings. */
-export function SubtitleLinks({ srtUrl, downloadName, className = "button" }: { srtUrl: string; downloadName?: string; className?: string }) {
+export function SubtitleLinks({
+  srtUrl,
+  downloadName,
+  className = "button",
+}: {
+  srtUrl: string;
+  downloadName?: string;
+  className?: string;
+}) {
   const vttUrl = srtUrl.replace(/\.srt$/, ".vtt");
   const base = downloadName ? downloadName.replace(/\.(wav|mp3)$/, "") : undefined;
   return (

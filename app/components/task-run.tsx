@@ -240,7 +240,9 @@ export function TaskRun({
             onTime={result.generation_id ? setFinalTime : undefined}
             testId="final-player"
           />
-          {result.generation_id ? <SpokenWords url={`/api/tasks/${encodeURIComponent(taskId)}/artifacts/alignment`} time={finalTime} /> : null}
+          {result.generation_id ? (
+            <SpokenWords url={`/api/tasks/${encodeURIComponent(taskId)}/artifacts/alignment`} time={finalTime} />
+          ) : null}
           {children?.(result)}
         </div>
       ) : null}

@@ -140,7 +140,9 @@ function GenerationItem({ g, languages }: { g: Generation; languages: Record<str
           onTime={g.subtitles_url ? setTime : undefined}
         />
       ) : null}
-      {playing && g.subtitles_url ? <SpokenWords url={`/api/tasks/${encodeURIComponent(g.task_id)}/artifacts/alignment`} time={time} /> : null}
+      {playing && g.subtitles_url ? (
+        <SpokenWords url={`/api/tasks/${encodeURIComponent(g.task_id)}/artifacts/alignment`} time={time} />
+      ) : null}
       <div className="history-actions">
         {g.audio_url ? (
           <>
@@ -157,7 +159,9 @@ function GenerationItem({ g, languages }: { g: Generation; languages: Record<str
                 Download MP3
               </a>
             ) : null}
-            {!playing && g.subtitles_url ? <SubtitleLinks srtUrl={g.subtitles_url} downloadName={`utter-${g.id}.wav`} className="button small" /> : null}
+            {!playing && g.subtitles_url ? (
+              <SubtitleLinks srtUrl={g.subtitles_url} downloadName={`utter-${g.id}.wav`} className="button small" />
+            ) : null}
           </>
         ) : null}
         {active ? (

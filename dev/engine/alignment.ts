@@ -56,7 +56,11 @@ export function espeakWords(text: string, map: readonly number[], events: readon
     // A pause at the word's very start (eSpeak opens "&" → "and" with one) does not end it.
     const close = events
       .slice(s.k + 1)
-      .find((e) => ((e.type === "word" || e.type === "end") && e.audio_position >= s.ms) || (e.type === "phoneme" && e.id === "" && e.audio_position > s.ms));
+      .find(
+        (e) =>
+          ((e.type === "word" || e.type === "end") && e.audio_position >= s.ms) ||
+          (e.type === "phoneme" && e.id === "" && e.audio_position > s.ms),
+      );
     const start = Math.min(s.ms / 1000, durationSec);
     const end = Math.min(Math.max(start, (close?.audio_position ?? durationSec * 1000) / 1000), durationSec);
     words.push({ text: word, start, end });
@@ -73,7 +77,12 @@ export function shiftWords(words: readonly SynthWord[], bySec: number): SynthWor
  * The alignment of a whole job: each segment's words (seconds into that segment) moved to where the
  * segment starts in the final file, with char offsets found in the job's text in order.
  */
-export function buildAlignment(jobText: string, segmentWords: readonly SynthWord[][], segmentStartsSec: readonly number[], durationSec: number): Alignment {
+export function buildAlignment(
+  jobText: string,
+  segmentWords: readonly SynthWord[][],
+  segmentStartsSec: readonly number[],
+  durationSec: number,
+): Alignment {
   const round = (x: number) => Math.round(x * 1000) / 1000;
   const words: Alignment["words"] = [];
   let cursor = 0;

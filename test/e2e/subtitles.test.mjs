@@ -102,7 +102,11 @@ describe("subtitles and the spoken word", { timeout: 10 * 60_000 }, () => {
     for (let i = 0; i < 40 && seen.size < 3; i++) {
       const sample = await item.evaluate((el) => {
         const m = el.querySelector("[data-testid=spoken-word]");
-        return { index: m ? Number(m.getAttribute("data-index")) : -1, text: m?.textContent ?? "", time: Number(el.querySelector(".player")?.getAttribute("data-time")) };
+        return {
+          index: m ? Number(m.getAttribute("data-index")) : -1,
+          text: m?.textContent ?? "",
+          time: Number(el.querySelector(".player")?.getAttribute("data-time")),
+        };
       });
       if (sample.index >= 0) {
         const word = alignment.words[sample.index];

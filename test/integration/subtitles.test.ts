@@ -18,7 +18,11 @@ const DURATION_S = (SEGMENTS * SEGMENT_MS) / 1000;
 
 async function startJob(engine: FakeEngine, user: TestUser) {
   const voice = await createVoice(user.id);
-  const res = await call("/api/generations", { method: "POST", cookie: user.cookie, json: { voice_id: voice.id, text: TEXT, language: "en" } });
+  const res = await call("/api/generations", {
+    method: "POST",
+    cookie: user.cookie,
+    json: { voice_id: voice.id, text: TEXT, language: "en" },
+  });
   if (res.status !== 202) throw new Error(`generation refused: ${res.status} ${await res.text()}`);
   const task = (await res.json()) as { task_id: string; generation_id: string };
   return { task, job: await engine.waitForJob(task.task_id) };
@@ -114,12 +118,16 @@ describe("word timings (alignment artifact) and subtitles", () => {
     expect(await up.json()).toMatchObject({ kind: "alignment", index: null });
     // Immutable once stored after the settle, and recorded in D1 by the tracker itself (the settle is over).
     expect((await putAlignment(job, alignment)).status).toBe(409);
-    const row = await env.DB.prepare(`SELECT r2_key, content_type FROM task_artifacts WHERE task_id = ?1 AND kind = 'alignment' AND idx = -1`)
+    const row = await env.DB.prepare(
+      `SELECT r2_key, content_type FROM task_artifacts WHERE task_id = ?1 AND kind = 'alignment' AND idx = -1`,
+    )
       .bind(task.task_id)
       .first<{ r2_key: string; content_type: string }>();
     expect(row).toEqual({ r2_key: `users/${user.id}/tasks/${task.task_id}/artifacts/alignment`, content_type: "application/json" });
 
-    const view = (await (await call(`/api/generations/${task.generation_id}`, { cookie: user.cookie })).json()) as { generation: { subtitles_url: string | null } };
+    const view = (await (await call(`/api/generations/${task.generation_id}`, { cookie: user.cookie })).json()) as {
+      generation: { subtitles_url: string | null };
+    };
     expect(view.generation.subtitles_url).toBe(`/api/generations/${task.generation_id}/subtitles.srt`);
 
     // The player reads the alignment itself through the artifact route.
@@ -153,7 +161,11 @@ describe("word timings (alignment artifact) and subtitles", () => {
 
     // Someone else: the generation does not exist for them, nor its artifact.
     const other = await newUser("subs-other");
-    for (const path of [`/api/generations/${task.generation_id}/subtitles.srt`, `/api/generations/${task.generation_id}/subtitles.vtt`, `/api/tasks/${task.task_id}/artifacts/alignment`]) {
+    for (const path of [
+      `/api/generations/${task.generation_id}/subtitles.srt`,
+      `/api/generations/${task.generation_id}/subtitles.vtt`,
+      `/api/tasks/${task.task_id}/artifacts/alignment`,
+    ]) {
       const res = await call(path, { cookie: other.cookie });
       expect(res.status, path).toBe(404);
       expect(ApiErrorBody.parse(await res.json()).error.code).toBe("not_found");
@@ -171,7 +183,9 @@ describe("word timings (alignment artifact) and subtitles", () => {
     expect((await job.upload("final", final)).status).toBe(201);
     expect((await putAlignment(job, engineAlignment(TEXT, 0.9))).status).toBe(201);
     await job.ack({ type: "completed", duration_ms: 900, sample_rate: job.job.output.sample_rate, size_bytes: final.byteLength });
-    const row = await env.DB.prepare(`SELECT content_type FROM task_artifacts WHERE task_id = ?1 AND kind = 'alignment' AND idx = -1`).bind(task.task_id).first<{ content_type: string }>();
+    const row = await env.DB.prepare(`SELECT content_type FROM task_artifacts WHERE task_id = ?1 AND kind = 'alignment' AND idx = -1`)
+      .bind(task.task_id)
+      .first<{ content_type: string }>();
     expect(row?.content_type).toBe("application/json");
     const srt = await call(`/api/generations/${task.generation_id}/subtitles.srt`, { cookie: user.cookie });
     expect(srt.status).toBe(200);
@@ -193,7 +207,10 @@ describe("word timings (alignment artifact) and subtitles", () => {
     }
     const notJson = await putAlignment(job, "{not json");
     expect(notJson.status).toBe(400);
-    expect(ApiErrorBody.parse(await notJson.json()).error).toMatchObject({ code: "invalid_artifact_content", message: "This alignment artifact is not JSON." });
+    expect(ApiErrorBody.parse(await notJson.json()).error).toMatchObject({
+      code: "invalid_artifact_content",
+      message: "This alignment artifact is not JSON.",
+    });
     expect((await putAlignment(job, engineAlignment(TEXT, 1), "audio/wav")).status).toBe(415);
     const parts = await job.artifact("alignment/uploads", { method: "POST", contentType: "application/json" });
     expect(parts.status).toBe(400);
@@ -218,7 +235,9 @@ describe("word timings (alignment artifact) and subtitles", () => {
     const res = await call(`/api/generations/${task.generation_id}/subtitles.srt`, { cookie: user.cookie });
     expect(res.status).toBe(409);
     expect(ApiErrorBody.parse(await res.json()).error).toMatchObject({ code: "subtitles_unavailable" });
-    const view = (await (await call(`/api/generations/${task.generation_id}`, { cookie: user.cookie })).json()) as { generation: { subtitles_url: string | null } };
+    const view = (await (await call(`/api/generations/${task.generation_id}`, { cookie: user.cookie })).json()) as {
+      generation: { subtitles_url: string | null };
+    };
     expect(view.generation.subtitles_url).toBeNull();
     expect((await call(`/api/generations/gen_nope/subtitles.srt`, { cookie: user.cookie })).status).toBe(404);
   });

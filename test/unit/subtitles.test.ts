@@ -13,7 +13,10 @@ describe("cues from word timings", () => {
   });
 
   it("keeps a cue within two lines of 42 characters, the lines about even", () => {
-    const many = words(Array.from({ length: 60 }, (_, i) => `word${i % 10}x`), 0.1);
+    const many = words(
+      Array.from({ length: 60 }, (_, i) => `word${i % 10}x`),
+      0.1,
+    );
     const cues = buildCues(many, 100);
     expect(cues.length).toBe(5); // 12 words of 6 characters fill two lines of 42
     for (const c of cues) {
@@ -32,7 +35,13 @@ describe("cues from word timings", () => {
   });
 
   it("stretches a very short cue into the silence after it, never past the next cue or the audio", () => {
-    const cues = buildCues([{ text: "Hi.", start: 0, end: 0.2 }, { text: "Yes.", start: 0.5, end: 0.6 }], 0.7);
+    const cues = buildCues(
+      [
+        { text: "Hi.", start: 0, end: 0.2 },
+        { text: "Yes.", start: 0.5, end: 0.6 },
+      ],
+      0.7,
+    );
     expect(cues[0]).toMatchObject({ start: 0, end: 0.5 });
     expect(cues[1]).toMatchObject({ start: 0.5, end: 0.7 });
   });
@@ -44,9 +53,13 @@ describe("SRT and WebVTT", () => {
     { start: 3661.2, end: 3662.004, lines: ["a --> b", "second line"] },
   ];
   it("writes SubRip with numbered cues, comma milliseconds and CRLF", () => {
-    expect(toSrt(cues)).toBe("1\r\n00:00:00,000 --> 00:00:01,500\r\nFish & <chips>\r\n\r\n2\r\n01:01:01,200 --> 01:01:02,004\r\na → b\r\nsecond line\r\n");
+    expect(toSrt(cues)).toBe(
+      "1\r\n00:00:00,000 --> 00:00:01,500\r\nFish & <chips>\r\n\r\n2\r\n01:01:01,200 --> 01:01:02,004\r\na → b\r\nsecond line\r\n",
+    );
   });
   it("writes WebVTT with its header, dot milliseconds and escaped text", () => {
-    expect(toVtt(cues)).toBe("WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nFish &amp; &lt;chips&gt;\n\n01:01:01.200 --> 01:01:02.004\na → b\nsecond line\n");
+    expect(toVtt(cues)).toBe(
+      "WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nFish &amp; &lt;chips&gt;\n\n01:01:01.200 --> 01:01:02.004\na → b\nsecond line\n",
+    );
   });
 });

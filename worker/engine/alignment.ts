@@ -15,7 +15,10 @@ export const ALIGNMENT_MAX_WORDS = 100_000;
 /** Times are checked against the duration with this slack (rounding of ms to samples). */
 export const ALIGNMENT_SLACK_SECONDS = 0.05;
 
-const seconds = z.number().min(0).max(24 * 3600);
+const seconds = z
+  .number()
+  .min(0)
+  .max(24 * 3600);
 
 export const AlignedWord = z
   .strictObject({
@@ -29,8 +32,14 @@ export const AlignedWord = z
     char_end: z.number().int().min(0).optional(),
   })
   .refine((w) => w.end >= w.start, { message: "end is before start", path: ["end"] })
-  .refine((w) => (w.char_start === undefined) === (w.char_end === undefined), { message: "char_start and char_end come together", path: ["char_end"] })
-  .refine((w) => w.char_start === undefined || w.char_end! > w.char_start, { message: "char_end must be after char_start", path: ["char_end"] });
+  .refine((w) => (w.char_start === undefined) === (w.char_end === undefined), {
+    message: "char_start and char_end come together",
+    path: ["char_end"],
+  })
+  .refine((w) => w.char_start === undefined || w.char_end! > w.char_start, {
+    message: "char_end must be after char_start",
+    path: ["char_end"],
+  });
 export type AlignedWord = z.infer<typeof AlignedWord>;
 
 export const Alignment = z
@@ -46,12 +55,18 @@ export const Alignment = z
     let prevStart = 0;
     let prevChar = 0;
     for (const [i, w] of a.words.entries()) {
-      if (w.start < prevStart) ctx.addIssue({ code: "custom", path: ["words", i, "start"], message: `word ${i} starts before word ${i - 1}` });
+      if (w.start < prevStart)
+        ctx.addIssue({ code: "custom", path: ["words", i, "start"], message: `word ${i} starts before word ${i - 1}` });
       if (w.end > a.duration + ALIGNMENT_SLACK_SECONDS) {
-        ctx.addIssue({ code: "custom", path: ["words", i, "end"], message: `word ${i} ends at ${w.end} s, after the audio's ${a.duration} s` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["words", i, "end"],
+          message: `word ${i} ends at ${w.end} s, after the audio's ${a.duration} s`,
+        });
       }
       if (w.char_start !== undefined) {
-        if (w.char_start < prevChar) ctx.addIssue({ code: "custom", path: ["words", i, "char_start"], message: `word ${i} comes before word ${i - 1} in the text` });
+        if (w.char_start < prevChar)
+          ctx.addIssue({ code: "custom", path: ["words", i, "char_start"], message: `word ${i} comes before word ${i - 1} in the text` });
         prevChar = w.char_end!;
       }
       prevStart = w.start;

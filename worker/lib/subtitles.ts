@@ -69,7 +69,14 @@ export function buildCues(words: readonly Pick<AlignedWord, "text" | "start" | "
     }
   }
   if (current.length) groups.push(current);
-  const cues: Cue[] = groups.map((g) => ({ start: g[0]!.start, end: Math.max(g[g.length - 1]!.end, g[0]!.start), lines: wrap(g.map((w) => w.text), limits.lineChars) }));
+  const cues: Cue[] = groups.map((g) => ({
+    start: g[0]!.start,
+    end: Math.max(g[g.length - 1]!.end, g[0]!.start),
+    lines: wrap(
+      g.map((w) => w.text),
+      limits.lineChars,
+    ),
+  }));
   // A very short cue stays up a little longer, never into the next one or past the audio.
   for (let i = 0; i < cues.length; i++) {
     const c = cues[i]!;
@@ -98,7 +105,9 @@ function safeLine(line: string): string {
 }
 
 export function toSrt(cues: readonly Cue[]): string {
-  return cues.map((c, i) => `${i + 1}\r\n${clock(c.start, ",")} --> ${clock(c.end, ",")}\r\n${c.lines.map(safeLine).join("\r\n")}\r\n`).join("\r\n");
+  return cues
+    .map((c, i) => `${i + 1}\r\n${clock(c.start, ",")} --> ${clock(c.end, ",")}\r\n${c.lines.map(safeLine).join("\r\n")}\r\n`)
+    .join("\r\n");
 }
 
 /** WebVTT's cue text is HTML-like: `&` and `<` must be escaped. */

@@ -23,7 +23,10 @@ export async function generationSubtitles(ctx: RequestContext, userId: string, g
   const found = await findArtifact(ctx, { id: g.taskId, userId, kind: "generate" }, "alignment", null);
   const object = found ? await ctx.env.AUDIO.get(found.key) : null;
   if (!object) {
-    throw errors.conflict("subtitles_unavailable", "This generation has no word timings, so there are no subtitles for it. Generations made before subtitles existed have none.");
+    throw errors.conflict(
+      "subtitles_unavailable",
+      "This generation has no word timings, so there are no subtitles for it. Generations made before subtitles existed have none.",
+    );
   }
   // Checked on upload; parsed again so a reader never trusts bytes it did not check.
   const parsed = Alignment.safeParse(await object.json().catch(() => null));

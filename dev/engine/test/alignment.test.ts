@@ -43,10 +43,29 @@ describe("word timings from eSpeak's events (ADR 0021)", () => {
 
   it("moves each segment's words to where the stitching put it, with char offsets into the job's text", () => {
     const text = "One two. Three four.";
-    const a = buildAlignment(text, [[{ text: "One", start: 0, end: 0.2 }, { text: "two.", start: 0.2, end: 0.5 }], [{ text: "Three", start: 0.1, end: 0.3 }, { text: "four.", start: 0.3, end: 0.6 }]], [0, 0.99], 1.6);
+    const a = buildAlignment(
+      text,
+      [
+        [
+          { text: "One", start: 0, end: 0.2 },
+          { text: "two.", start: 0.2, end: 0.5 },
+        ],
+        [
+          { text: "Three", start: 0.1, end: 0.3 },
+          { text: "four.", start: 0.3, end: 0.6 },
+        ],
+      ],
+      [0, 0.99],
+      1.6,
+    );
     assert.deepEqual(
       a.words.map((w) => [w.text, w.start, w.end, text.slice(w.char_start, w.char_end)]),
-      [["One", 0, 0.2, "One"], ["two.", 0.2, 0.5, "two."], ["Three", 1.09, 1.29, "Three"], ["four.", 1.29, 1.59, "four."]],
+      [
+        ["One", 0, 0.2, "One"],
+        ["two.", 0.2, 0.5, "two."],
+        ["Three", 1.09, 1.29, "Three"],
+        ["four.", 1.29, 1.59, "four."],
+      ],
     );
   });
 });
@@ -65,10 +84,16 @@ function rms(samples: Float32Array, rate: number, from: number, to: number): num
 }
 
 it("uploads an alignment of a real eSpeak job that lines up with the final file, pauses and crossfades included", async (t) => {
-  const worker = await startFakeWorker({ reference: { status: 200, body: encodeWav(syntheticSpeech(150, 4, 24000), 24000), contentType: "audio/wav" } });
+  const worker = await startFakeWorker({
+    reference: { status: 200, body: encodeWav(syntheticSpeech(150, 4, 24000), 24000), contentType: "audio/wav" },
+  });
   after(() => worker.close());
   await warmUpEspeak();
-  const outcome = await runJob(worker.jobV2({ text: TEXT, output: { format: "wav", sample_rate: 24000 } }), espeakJobDeps(), new AbortController());
+  const outcome = await runJob(
+    worker.jobV2({ text: TEXT, output: { format: "wav", sample_rate: 24000 } }),
+    espeakJobDeps(),
+    new AbortController(),
+  );
   assert.equal(outcome, "completed");
   assert.deepEqual(worker.violations, []);
   const segments = worker.events().filter((e) => e.type === "segment").length;
@@ -83,7 +108,13 @@ it("uploads an alignment of a real eSpeak job that lines up with the final file,
   assert.ok(Math.abs(alignment.duration - duration) < 0.001, `alignment ${alignment.duration} s, file ${duration} s`);
 
   // Every word of the text, in order, each where the text has it.
-  assert.equal(alignment.words.map((w) => w.text).join(" ").replace(/\s+/g, " "), TEXT.replace(/\s+/g, " "));
+  assert.equal(
+    alignment.words
+      .map((w) => w.text)
+      .join(" ")
+      .replace(/\s+/g, " "),
+    TEXT.replace(/\s+/g, " "),
+  );
   let prev = 0;
   for (const w of alignment.words) {
     assert.ok(w.start >= prev, `"${w.text}" starts at ${w.start} after ${prev}`);
@@ -97,14 +128,18 @@ it("uploads an alignment of a real eSpeak job that lines up with the final file,
   // The times are where the sound is: words are voiced, the pauses between sentences silent.
   const rate = final.sampleRate;
   const spoken = alignment.words.filter((w) => w.end - w.start > 0.15);
-  const voiced = spoken.filter((w) => rms(final.samples, rate, w.start + 0.25 * (w.end - w.start), w.end - 0.25 * (w.end - w.start)) > 0.02);
+  const voiced = spoken.filter(
+    (w) => rms(final.samples, rate, w.start + 0.25 * (w.end - w.start), w.end - 0.25 * (w.end - w.start)) > 0.02,
+  );
   const gaps = alignment.words.slice(1).flatMap((w, i) => {
     const before = alignment.words[i]!;
     return w.start - before.end > 0.15 ? [{ from: before.end, to: w.start }] : [];
   });
   assert.ok(gaps.length >= 4, `${gaps.length} sentence pauses`);
   const silent = gaps.filter((g) => rms(final.samples, rate, g.from + 0.25 * (g.to - g.from), g.to - 0.25 * (g.to - g.from)) < 0.005);
-  t.diagnostic(`${alignment.words.length} words, ${voiced.length}/${spoken.length} voiced, ${silent.length}/${gaps.length} pauses silent, ${segments} segments`);
+  t.diagnostic(
+    `${alignment.words.length} words, ${voiced.length}/${spoken.length} voiced, ${silent.length}/${gaps.length} pauses silent, ${segments} segments`,
+  );
   assert.ok(voiced.length >= 0.9 * spoken.length, `${voiced.length} of ${spoken.length} words are voiced where the alignment puts them`);
   assert.equal(silent.length, gaps.length, "every pause the alignment shows is silence in the file");
 });

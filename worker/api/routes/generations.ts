@@ -29,7 +29,13 @@ function subtitleRoute(format: SubtitleFormat) {
         "at most 7 s each, a new cue at every sentence end. A generation without word timings answers 409 `subtitles_unavailable`.",
       tag: "History",
       access: "history",
-      responses: [{ status: 200, description: "The subtitles, as a download.", media: [{ type: format === "srt" ? "application/x-subrip" : "text/vtt" }] }],
+      responses: [
+        {
+          status: 200,
+          description: "The subtitles, as a download.",
+          media: [{ type: format === "srt" ? "application/x-subrip" : "text/vtt" }],
+        },
+      ],
       errors: [404, 409],
     }),
     async (c: Context<ApiEnv>) => {

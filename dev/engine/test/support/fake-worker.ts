@@ -71,7 +71,14 @@ export type FakeWorkerOptions = {
 
 export const JOB_TOKEN = "job-token-for-tests-0123456789";
 
-type KindRule = { content_types: string[]; indexed: boolean; max_index?: number; max_bytes: number; after_completed: boolean; content_schema?: string };
+type KindRule = {
+  content_types: string[];
+  indexed: boolean;
+  max_index?: number;
+  max_bytes: number;
+  after_completed: boolean;
+  content_schema?: string;
+};
 const REGISTRY = JSON.parse(
   readFileSync(new URL("../../../../test/fixtures/engine-protocol/v2/artifact-kinds.json", import.meta.url), "utf8"),
 ) as { part_size: number; max_single_bytes: number; kinds: Record<string, KindRule> };
