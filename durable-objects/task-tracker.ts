@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { checkArtifactAddress, type ArtifactKind } from "../worker/engine/artifacts";
+import { artifactSpec, checkArtifactAddress, type ArtifactKind } from "../worker/engine/artifacts";
 import { decodeFrameHeader, type FrameHeader } from "../worker/engine/frames";
 import { EngineEvent, EVENT_MAX_BYTES, type EngineError, type EventAck, type StreamAck, type StreamCancel, type StreamHello } from "../worker/engine/protocol";
 import { createLogger } from "../worker/lib/log";
@@ -226,7 +226,7 @@ export class TaskTracker extends DurableObject<Env> {
       return { ok: false, status, code: `invalid_artifact_${problem.field}`, message: problem.message, details: { kind, index } };
     }
     const k = kind as ArtifactKind;
-    const check = checkUpload(s, k, index, k === "final_mp3");
+    const check = checkUpload(s, k, index, artifactSpec(k).after_completed);
     if (!check.ok) return check;
     return { ok: true, key: check.key, userId: s.core.init.userId, kind: k };
   }
@@ -245,7 +245,7 @@ export class TaskTracker extends DurableObject<Env> {
   async multipartFor(uploadId: string): Promise<(MultipartRecord & { ok: true }) | { ok: false; status: 404 | 409; code: string; message: string }> {
     const record = this.multiparts.get(uploadId);
     if (!record) return { ok: false, status: 404, code: "upload_not_found", message: "No such upload for this job." };
-    const check = checkUpload(this.must(), record.kind, record.index, record.kind === "final_mp3");
+    const check = checkUpload(this.must(), record.kind, record.index, artifactSpec(record.kind).after_completed);
     if (!check.ok) return check;
     return { ok: true, ...record };
   }

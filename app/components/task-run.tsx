@@ -8,6 +8,7 @@ import { useShowTask } from "../lib/shown-tasks";
 import { isTerminal, type TaskResult, type TaskSnapshot } from "../lib/task-state";
 import { LiveWaveform } from "./live-waveform";
 import { TaskProgress } from "./task-progress";
+import { SpokenWords } from "./spoken-words";
 import { WaveformPlayer, type WaveformPlayerHandle } from "./waveform-player";
 
 function usePlayerSnapshot(player: SegmentPlayer | null): SegmentPlayerSnapshot | null {
@@ -81,6 +82,7 @@ export function TaskRun({
   /** What the live stream was doing when the final file took over (a played-out stream restarts from 0). */
   const [handoverState, setHandoverState] = useState<string | null>(null);
   const finalRef = useRef<WaveformPlayerHandle>(null);
+  const [finalTime, setFinalTime] = useState(0);
   const sectionRef = useRef<HTMLElement>(null);
   useEffect(() => {
     if (focusOnStart) sectionRef.current?.focus();
@@ -235,8 +237,12 @@ export function TaskRun({
             downloadName={downloadName}
             autoPlay={autoPlayFinal && !startedDone.current}
             onReady={progressive ? handOver : undefined}
+            onTime={result.generation_id ? setFinalTime : undefined}
             testId="final-player"
           />
+          {result.generation_id ? (
+            <SpokenWords url={`/api/tasks/${encodeURIComponent(taskId)}/artifacts/alignment`} time={finalTime} />
+          ) : null}
           {children?.(result)}
         </div>
       ) : null}

@@ -1,6 +1,7 @@
 import { forwardRef, useEffect, useId, useImperativeHandle, useRef, useState, type KeyboardEvent } from "react";
 import type WaveSurfer from "wavesurfer.js";
 import { formatClock, formatDurationWords } from "../lib/format";
+import { SubtitleLinks } from "./subtitle-links";
 
 export interface WaveformPlayerHandle {
   play(): Promise<void>;
@@ -25,6 +26,10 @@ interface Props {
   height?: number;
   onReady?: (durationSeconds: number) => void;
   onFinish?: () => void;
+  /** The play position as it moves (seconds), e.g. to follow the words being spoken. */
+  onTime?: (seconds: number) => void;
+  /** Offered beside the audio downloads: the subtitles, as SRT (a `.vtt` URL is derived from it). */
+  subtitlesUrl?: string;
   testId?: string;
 }
 
@@ -45,8 +50,8 @@ export const WaveformPlayer = forwardRef<WaveformPlayerHandle, Props>(function W
   const [playing, setPlaying] = useState(false);
   const [time, setTime] = useState(0);
   const [duration, setDuration] = useState((durationMs ?? 0) / 1000);
-  const callbacks = useRef({ onReady: props.onReady, onFinish: props.onFinish });
-  callbacks.current = { onReady: props.onReady, onFinish: props.onFinish };
+  const callbacks = useRef({ onReady: props.onReady, onFinish: props.onFinish, onTime: props.onTime });
+  callbacks.current = { onReady: props.onReady, onFinish: props.onFinish, onTime: props.onTime };
   const labelId = useId();
 
   useEffect(() => {
@@ -81,7 +86,10 @@ export const WaveformPlayer = forwardRef<WaveformPlayerHandle, Props>(function W
           setState("ready");
           callbacks.current.onReady?.(d);
         });
-        instance.on("timeupdate", (t) => setTime(t));
+        instance.on("timeupdate", (t) => {
+          setTime(t);
+          callbacks.current.onTime?.(t);
+        });
         instance.on("play", () => setPlaying(true));
         instance.on("pause", () => setPlaying(false));
         instance.on("finish", () => {
@@ -182,6 +190,7 @@ export const WaveformPlayer = forwardRef<WaveformPlayerHandle, Props>(function W
           MP3
         </a>
       ) : null}
+      {props.subtitlesUrl ? <SubtitleLinks srtUrl={props.subtitlesUrl} downloadName={downloadName} /> : null}
     </div>
   );
 });

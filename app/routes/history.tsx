@@ -6,6 +6,8 @@ import { LANGUAGES } from "../../worker/services/languages";
 import { listVoices } from "../../worker/services/voices";
 import { ConfirmDialog } from "../components/confirm-dialog";
 import { RouteErrorBoundary } from "../components/route-error";
+import { SpokenWords } from "../components/spoken-words";
+import { SubtitleLinks } from "../components/subtitle-links";
 import { WaveformPlayer } from "../components/waveform-player";
 import { actionResult, failure } from "../lib/errors.server";
 import { formatClock, formatDate, plural, statusLabel } from "../lib/format";
@@ -74,6 +76,7 @@ const ARCHIVE_FORM = "history-archive";
 
 function GenerationItem({ g, languages }: { g: Generation; languages: Record<string, string> }) {
   const [playing, setPlaying] = useState(false);
+  const [time, setTime] = useState(0);
   const [confirming, setConfirming] = useState(false);
   const [expanded, setExpanded] = useState(false);
   const fetcher = useFetcher<typeof action>();
@@ -133,7 +136,12 @@ function GenerationItem({ g, languages }: { g: Generation; languages: Record<str
           downloadUrl={`${g.audio_url}?download=1`}
           mp3DownloadUrl={g.formats.includes("mp3") ? `${g.audio_url}?format=mp3&download=1` : undefined}
           downloadName={`utter-${g.id}.wav`}
+          subtitlesUrl={g.subtitles_url ?? undefined}
+          onTime={g.subtitles_url ? setTime : undefined}
         />
+      ) : null}
+      {playing && g.subtitles_url ? (
+        <SpokenWords url={`/api/tasks/${encodeURIComponent(g.task_id)}/artifacts/alignment`} time={time} />
       ) : null}
       <div className="history-actions">
         {g.audio_url ? (
@@ -150,6 +158,9 @@ function GenerationItem({ g, languages }: { g: Generation; languages: Record<str
               <a className="button small" href={`${g.audio_url}?format=mp3&download=1`} download={`utter-${g.id}.mp3`}>
                 Download MP3
               </a>
+            ) : null}
+            {!playing && g.subtitles_url ? (
+              <SubtitleLinks srtUrl={g.subtitles_url} downloadName={`utter-${g.id}.wav`} className="button small" />
             ) : null}
           </>
         ) : null}

@@ -18,7 +18,8 @@ export type ArtifactUploader = {
   put(kind: ArtifactKind, index: number | null, bytes: Uint8Array, contentType: string): Promise<void>;
 };
 
-const V1_PATH: Record<ArtifactKind, (index: number | null) => string> = {
+/** Protocol 1 paths; kinds newer than v1 (alignment) have none and travel only as v2 artifacts. */
+const V1_PATH: Partial<Record<ArtifactKind, (index: number | null) => string>> = {
   segment: (i) => `segments/${i}`,
   final: () => "final",
   final_mp3: () => "final.mp3",
@@ -64,7 +65,9 @@ export function createArtifactUploader(deps: {
   return {
     async put(kind, index, bytes, contentType) {
       if (deps.protocol === 1) {
-        const url = `${base}/${V1_PATH[kind](index)}`;
+        const path = V1_PATH[kind];
+        if (!path) throw new JobError("upload_failed", `protocol 1 has no upload path for ${kind} artifacts`, false);
+        const url = `${base}/${path(index)}`;
         check(UploadAck, await call("PUT", url, { bytes, contentType }), url);
         return;
       }

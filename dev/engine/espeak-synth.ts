@@ -8,12 +8,14 @@
  * package, so the Worker bundle never contains GPL code.
  */
 import type { ESpeakModule, ESpeakNGWorker } from "@echogarden/espeak-ng-emscripten";
+import { escapeSsmlWithMap, espeakWords, type EspeakEvent, type SynthWord } from "./alignment.ts";
 import { int16ToFloat32 } from "./audio-dsp.ts";
 import { JobError } from "./job-errors.ts";
 import type { VoiceTraits } from "./voice-settings.ts";
 
 export type SynthRequest = { text: string; /** eSpeak language voice, e.g. "en-us". */ language: string; traits: VoiceTraits };
-export type SynthResult = { samples: Float32Array; sampleRate: number };
+/** `words`: when each word is spoken, from the synthesiser's own events (absent from synthesisers that cannot tell). */
+export type SynthResult = { samples: Float32Array; sampleRate: number; words?: SynthWord[] };
 /** The job runner's view of a TTS engine, so tests can swap in a tone generator. */
 export type Synthesizer = (request: SynthRequest) => Promise<SynthResult>;
 
@@ -60,15 +62,13 @@ export async function warmUpEspeak(): Promise<number> {
   return Math.round(performance.now() - started);
 }
 
-/** eSpeak reads its input as SSML, so user text must not be able to inject markup. */
-function escapeSsml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
-
 export function createEspeakSynthesizer(): Synthesizer {
   return async ({ text, language, traits }) => {
     const { worker: espeak, module, pristine, textPtr } = await loadEspeak();
-    const encoded = new TextEncoder().encode(escapeSsml(text));
+    // eSpeak reads its input as SSML, so user text must not be able to inject markup; the map
+    // takes eSpeak's word positions back to the text's own offsets.
+    const { escaped, map } = escapeSsmlWithMap(text);
+    const encoded = new TextEncoder().encode(escaped);
     if (encoded.length + 1 > ESPEAK_TEXT_CAPACITY) {
       throw new JobError("generation_failed", `a segment of ${encoded.length} bytes is longer than eSpeak's ${ESPEAK_TEXT_CAPACITY}`, false);
     }
@@ -85,8 +85,10 @@ export function createEspeakSynthesizer(): Synthesizer {
     espeak.set_pitch(traits.pitch);
     espeak.set_range(traits.range);
     const chunks: Int16Array[] = [];
-    espeak.synthesize({ ptr: textPtr }, (samples) => {
+    const events: EspeakEvent[] = [];
+    espeak.synthesize({ ptr: textPtr }, (samples, chunkEvents) => {
       if (samples.length > 0) chunks.push(samples);
+      events.push(...(chunkEvents as EspeakEvent[]));
       return false; // keep going
     });
     const pcm = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
@@ -95,6 +97,7 @@ export function createEspeakSynthesizer(): Synthesizer {
       pcm.set(chunk, offset);
       offset += chunk.length;
     }
-    return { samples: int16ToFloat32(pcm), sampleRate: espeak.get_samplerate() };
+    const sampleRate = espeak.get_samplerate();
+    return { samples: int16ToFloat32(pcm), sampleRate, words: espeakWords(text, map, events, pcm.length / sampleRate) };
   };
 }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { SubmitRequest } from "../../worker/engine/protocol.ts";
+import { buildAlignment, shiftWords, type SynthWord } from "./alignment.ts";
 import { createArtifactUploader, type ArtifactUploader } from "./artifact-uploader.ts";
 import { crossfadeConcat, durationMs, fadeEdges, normaliseLoudness, padWithSilence, resample } from "./audio-dsp.ts";
 import { paragraphBreaksAfter, pauseSamples, sentencePauseMs, withSilence, type JoinAfter } from "./joins.ts";
@@ -143,6 +144,8 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
     const fade = crossfadeSamples(rate);
     const minSamples = Math.max(2 * fade, Math.round(MIN_SEGMENT_SECONDS * rate));
     const audio: Float32Array[] = [];
+    // Each segment's words, seconds into that segment (null when the synthesiser gives no timings).
+    const timings: (SynthWord[] | null)[] = [];
     // A restarted attempt (the DO already holds some segments) does not send those again.
     const hello = stream ? await stream.ready() : null;
     const durable = new Set(hello?.artifacts.flatMap((a) => (a.kind === "segment" && a.index != null ? [a.index] : [])) ?? []);
@@ -156,8 +159,9 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
         checkpoint();
       }
       const live = stream?.live && !durable.has(index) ? stream : null;
-      const samples = await synthesiseSegment(text, speech, live ? { index, stream: live, pacer, checkpoint, first: live.streamOffset === 0 } : null);
+      const { samples, words } = await synthesiseSegment(text, speech, live ? { index, stream: live, pacer, checkpoint, first: live.streamOffset === 0 } : null);
       audio.push(samples);
+      timings.push(words);
       const wav = encodeWav(samples, rate);
       if (!durable.has(index)) await uploads.put("segment", index, wav, "audio/wav");
       await events.send({ type: "segment", index, duration_ms: durationMs(samples.length, rate) });
@@ -170,6 +174,7 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
     const finalWav = encodeWav(final, rate);
     await events.send({ type: "progress", progress: 0.96, stage: "uploading" });
     await uploads.put("final", null, finalWav, "audio/wav");
+    if (stream && job.kind === "generate") await uploadAlignment(uploads, job.text, timings, audio, fade, final.length, rate, log, ctx);
     checkpoint();
     stopHeartbeats();
     await events.send({ type: "completed", duration_ms: durationMs(final.length, rate), sample_rate: rate, size_bytes: finalWav.length });
@@ -293,7 +298,7 @@ async function downloadAndAnalyse(jobId: string, voice: NonNullable<SubmitReques
   return resolved;
 }
 
-async function synthesise(text: string, language: string, traits: VoiceTraits, rate: number, deps: JobDeps): Promise<Float32Array> {
+async function synthesise(text: string, language: string, traits: VoiceTraits, rate: number, deps: JobDeps): Promise<{ samples: Float32Array; words: SynthWord[] | null }> {
   let result;
   try {
     result = await deps.synthesize({ text, language, traits });
@@ -301,7 +306,8 @@ async function synthesise(text: string, language: string, traits: VoiceTraits, r
     if (err instanceof JobError) throw err;
     throw new JobError("generation_failed", `speech synthesis failed: ${errorMessage(err)}`, true, { cause: err });
   }
-  return resample(result.samples, result.sampleRate, rate);
+  // Resampling keeps time: the words' seconds hold at the job's rate.
+  return { samples: resample(result.samples, result.sampleRate, rate), words: result.words ?? null };
 }
 
 type SegmentSpeech = {
@@ -331,7 +337,7 @@ type LiveTarget = {
  * own (its pause after that, so silence never raises the gain); the segment artifact is exactly the
  * concatenation of what was streamed.
  */
-async function synthesiseSegment(text: string, o: SegmentSpeech, live: LiveTarget | null): Promise<Float32Array> {
+async function synthesiseSegment(text: string, o: SegmentSpeech, live: LiveTarget | null): Promise<{ samples: Float32Array; words: SynthWord[] | null }> {
   const sentences = sentencePieces(text);
   const breaks = paragraphBreaksAfter(text, sentences);
   const joins: JoinAfter[] = sentences.map((_, k) => (breaks[k] ? "paragraph" : "sentence"));
@@ -344,10 +350,14 @@ async function synthesiseSegment(text: string, o: SegmentSpeech, live: LiveTarge
     joins.unshift("clause");
   }
   const parts: Float32Array[] = [];
+  let words: SynthWord[] | null = [];
   let length = 0;
   for (const [k, piece] of pieces.entries()) {
     const last = k === pieces.length - 1;
-    let samples = await synthesise(piece, o.language, o.traits, o.rate, o.deps);
+    const spoken = await synthesise(piece, o.language, o.traits, o.rate, o.deps);
+    let samples = spoken.samples;
+    // This sentence starts after the earlier ones and their pauses.
+    words = words && spoken.words ? [...words, ...shiftWords(spoken.words, length / o.rate)] : null;
     if (last) samples = padWithSilence(samples, o.minSamples - length);
     const after: JoinAfter = last ? o.after : joins[k]!;
     samples = withSilence(normaliseLoudness(samples, o.rate), pauseSamples(after, o.pauseMs, o.rate));
@@ -364,7 +374,40 @@ async function synthesiseSegment(text: string, o: SegmentSpeech, live: LiveTarge
     out.set(p, at);
     at += p.length;
   }
-  return out;
+  return { samples: out, words };
+}
+
+/**
+ * The `alignment` artifact (ADR 0021): each segment's words moved to where crossfadeConcat put the
+ * segment (every join overlaps one crossfade; the edge fades keep the length). Sent before
+ * `completed` since eSpeak's timings cost nothing; best effort like the MP3: subtitles are not the product.
+ */
+async function uploadAlignment(
+  uploads: ArtifactUploader,
+  text: string,
+  timings: readonly (SynthWord[] | null)[],
+  audio: readonly Float32Array[],
+  fade: number,
+  finalSamples: number,
+  rate: number,
+  log: Logger,
+  ctx: Record<string, string>,
+) {
+  if (timings.some((t) => t === null)) return;
+  const starts: number[] = [];
+  let offset = 0;
+  for (const segment of audio) {
+    starts.push(offset / rate);
+    offset += segment.length - fade;
+  }
+  try {
+    const alignment = buildAlignment(text, timings as SynthWord[][], starts, finalSamples / rate);
+    await uploads.put("alignment", null, new TextEncoder().encode(JSON.stringify(alignment)), "application/json");
+    log.info("alignment_uploaded", { ...ctx, words: alignment.words.length });
+  } catch (err) {
+    if (err instanceof JobStopped) throw err;
+    log.warn("alignment_upload_failed", { ...ctx, error: errorMessage(err) });
+  }
 }
 
 /** Best effort: the job already succeeded with its WAV; a missing MP3 only hides that download. */

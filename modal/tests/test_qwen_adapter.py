@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from engine_fakes.fake_model import FakeSpeechModel
+from engine_fakes.fake_model import FakeSpeechModel, FakeTranscriber
 from engine_fakes.fake_worker import FakeWorker
 from engine_fakes.jobs import make_job, make_runner, reference_wav
 from engine_fakes.synthetic_audio import speech_like
@@ -184,6 +184,35 @@ def test_whisper_gets_16k_audio_and_a_language_hint(torch: Any) -> None:
     assert first["sampling_rate"] == 16000 and abs(len(first["raw"]) - 32000) <= 1
     assert first_kwargs["generate_kwargs"] == {"task": "transcribe", "language": "de"}
     assert second_kwargs["generate_kwargs"] == {"task": "transcribe"}
+
+
+def test_whisper_word_timestamps_become_heard_words(torch: Any) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def pipe(inputs: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        calls.append(kwargs)
+        # The shape transformers' ASR pipeline answers with return_timestamps="word".
+        return {
+            "text": " Hello world.",
+            "chunks": [
+                {"text": " Hello", "timestamp": (0.0, 0.42)},
+                {"text": " ", "timestamp": (0.42, 0.5)},
+                {"text": " world.", "timestamp": (0.5, None)},
+            ],
+        }
+
+    asr = WhisperTranscriber(pipe)
+    words = asr.transcribe_words(speech_like(1.5, 24000), 24000, "en")
+    assert calls[0]["return_timestamps"] == "word"
+    assert calls[0]["generate_kwargs"] == {"task": "transcribe", "language": "en"}
+    assert [(w.text, w.start, w.end) for w in words] == [("Hello", 0.0, 0.42), ("world.", 0.5, 1.5)]
+
+
+def test_the_fake_transcriber_has_the_real_ones_interface() -> None:
+    for name in ("transcribe", "transcribe_words"):
+        real = inspect.signature(getattr(WhisperTranscriber, name))
+        fake = inspect.signature(getattr(FakeTranscriber, name))
+        assert [(p.name, p.kind) for p in real.parameters.values()] == [(p.name, p.kind) for p in fake.parameters.values()], name
 
 
 def test_the_fake_model_has_the_real_wrappers_interface() -> None:

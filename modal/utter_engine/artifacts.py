@@ -25,6 +25,8 @@ class ArtifactKind:
     after_completed: bool
     public: bool
     max_index: int | None = None
+    # JSON kinds: the schema every upload must satisfy (the Worker parses it before storing; see alignment.py).
+    content_schema: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"content_types": list(self.content_types), "indexed": self.indexed}
@@ -36,6 +38,8 @@ class ArtifactKind:
             "after_completed": self.after_completed,
             "public": self.public,
         }
+        if self.content_schema is not None:
+            out["content_schema"] = self.content_schema
         return out
 
 
@@ -64,6 +68,16 @@ ARTIFACT_KINDS: Final[dict[str, ArtifactKind]] = {
         job_kinds=("generate",),
         after_completed=True,
         public=True,
+    ),
+    # Word timings in the final file (ADR 0021); after `completed`: the recogniser runs over the finished audio.
+    "alignment": ArtifactKind(
+        content_types=("application/json",),
+        indexed=False,
+        max_bytes=8 * MIB,
+        job_kinds=("generate",),
+        after_completed=True,
+        public=True,
+        content_schema="alignment",
     ),
 }
 

@@ -38,6 +38,8 @@ class Uploads:
     def describe(self, kind: str, index: int | None = None) -> str:
         if self.v2:
             return artifact_path(kind, index)
+        if kind not in _V1_PATHS:
+            raise ValueError(f"protocol 1 has no upload path for {kind!r} artifacts")
         return _V1_PATHS[kind].format(index=index)
 
     def put(self, kind: str, body: bytes, *, index: int | None = None) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .alignment import HeardWord
 from .errors import DeviceFailure, ModelOutOfMemory
 from .wav import resample
 
@@ -205,6 +206,30 @@ class WhisperTranscriber:
             )
         return str(result["text"]).strip()
 
+    def transcribe_words(self, audio: NDArray[np.float32], sample_rate: int, language: str | None) -> list[HeardWord]:
+        """Word timestamps (Whisper's cross-attention alignment), seconds into `audio`."""
+        x = resample(audio, sample_rate, self.SAMPLE_RATE)
+        generate_kwargs: dict[str, str] = {"task": "transcribe"}
+        if language and language != "auto":
+            generate_kwargs["language"] = language
+        with _oom_guard():
+            result = self._pipe(
+                {"raw": x, "sampling_rate": self.SAMPLE_RATE},
+                chunk_length_s=30,
+                batch_size=8,
+                return_timestamps="word",
+                generate_kwargs=generate_kwargs,
+            )
+        length = len(audio) / sample_rate
+        words: list[HeardWord] = []
+        for chunk in result.get("chunks") or []:
+            start, end = chunk.get("timestamp") or (None, None)
+            text = str(chunk.get("text", "")).strip()
+            if not text or start is None:
+                continue
+            words.append(HeardWord(text, float(start), float(end) if end is not None else length))
+        return words
+
 
 class LazyTranscriber:
     """Loads Whisper on the first transcription, not at every cold start (the Worker seldom needs it)."""
@@ -229,6 +254,13 @@ class LazyTranscriber:
                 self._inner = self._load()
                 self.loads += 1
         return str(self._inner.transcribe(audio, sample_rate, language))
+
+    def transcribe_words(self, audio: NDArray[np.float32], sample_rate: int, language: str | None) -> list[HeardWord]:
+        with self._lock:
+            if self._inner is None:
+                self._inner = self._load()
+                self.loads += 1
+        return list(self._inner.transcribe_words(audio, sample_rate, language))
 
 
 def _seed_everything(seed: int | None) -> None:

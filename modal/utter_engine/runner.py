@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ import httpx
 import numpy as np
 from numpy.typing import NDArray
 
+from .alignment import align_script, build_alignment, segment_starts, voiced_span
 from .cancel_flags import FlagStore
 from .delivery import LiveAudio, Uploads
 from .errors import DeviceFailure, EngineFailure, JobStopped, ModelOutOfMemory
@@ -333,6 +335,9 @@ class JobRunner:
         if mp3 and job.uploads.v2:
             # `final_mp3` may arrive after `completed` (ADR 0009): the WAV's completion does not wait for it.
             self._upload_mp3(job, wav)
+        if request.kind == "generate" and job.uploads.v2:
+            # So may `alignment` (ADR 0021): the recogniser's pass over the audio must not delay it.
+            self._upload_alignment(job, texts, ordered, len(final))
         live_frames = job.live.frames_sent if job.live is not None else 0
         return JobOutcome(
             "completed", segments=len(texts), duration_ms=total_ms, resumed_from=resumed_from, live_frames=live_frames
@@ -540,6 +545,28 @@ class JobRunner:
             job.uploads.put("final_mp3", self._mp3_encoder(wav))
         except Exception as exc:  # noqa: BLE001 - any failure here must not fail a finished job
             log.warning("mp3 upload skipped for %s: %s", job.request.job_id, exc)
+
+    def _upload_alignment(self, job: _Job, texts: list[str], segments: list[NDArray[np.float32]], final_len: int) -> None:
+        """Word timings from the recogniser, segment by segment, moved to where the stitching put each one.
+
+        Best effort, like the MP3: a missing alignment only hides the subtitles.
+        """
+        transcribe_words = getattr(self.transcriber, "transcribe_words", None)
+        if not callable(transcribe_words):
+            return
+        request = job.request
+        rate = request.output.sample_rate
+        language = None if request.language == "auto" else request.language
+        try:
+            starts = segment_starts([len(s) for s in segments], rate, self.settings.crossfade_ms)
+            words = [
+                align_script(text, transcribe_words(audio, rate, language), voiced_span(audio, rate))
+                for text, audio in zip(texts, segments, strict=True)
+            ]
+            alignment = build_alignment(request.text, texts, words, [s / rate for s in starts], final_len / rate)
+            job.uploads.put("alignment", json.dumps(alignment.to_json()).encode("utf-8"))
+        except Exception as exc:  # noqa: BLE001 - any failure here must not fail a finished job
+            log.warning("alignment skipped for %s: %s", request.job_id, exc)
 
     @staticmethod
     def _report(channel: EventChannel | StreamChannel, failure: EngineFailure) -> None:

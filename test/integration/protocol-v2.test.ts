@@ -311,7 +311,8 @@ describe("engine protocol v2: the engine socket, live frames and typed artifacts
     await job.ack({ type: "started" });
     const wav = makeWav(100);
     const cases: [string, Parameters<JobDriver["artifact"]>[1], number, string][] = [
-      ["alignment", { method: "PUT", body: wav, contentType: "application/json" }, 404, "invalid_artifact_kind"],
+      ["no_such_kind", { method: "PUT", body: wav, contentType: "application/json" }, 404, "invalid_artifact_kind"],
+      ["alignment", { method: "PUT", body: wav, contentType: "application/json" }, 400, "invalid_artifact_content"],
       ["segment", { method: "PUT", body: wav }, 400, "invalid_artifact_index"],
       ["final/0", { method: "PUT", body: wav }, 400, "invalid_artifact_index"],
       ["segment/abc", { method: "PUT", body: wav }, 400, "invalid_artifact_index"],

@@ -20,7 +20,9 @@ describe("artifact registry (ADR 0009)", () => {
   it("checks kind, index and job kind", () => {
     expect(checkArtifactAddress("segment", 3, "generate")).toBeNull();
     expect(checkArtifactAddress("final", null, "design_preview")).toBeNull();
-    expect(checkArtifactAddress("alignment", null, "generate")?.field).toBe("kind");
+    expect(checkArtifactAddress("alignment", null, "generate")).toBeNull();
+    expect(checkArtifactAddress("alignment", null, "design_preview")?.field).toBe("job_kind");
+    expect(checkArtifactAddress("no_such_kind", null, "generate")?.field).toBe("kind");
     expect(checkArtifactAddress("segment", null, "generate")?.field).toBe("index");
     expect(checkArtifactAddress("final", 0, "generate")?.field).toBe("index");
     expect(checkArtifactAddress("segment", 10_000, "generate")?.field).toBe("index");

@@ -96,6 +96,7 @@ export const Generation = z.object({
   sample_rate: z.number().nullable(),
   audio_url: z.string().nullable(),
   formats: z.array(z.enum(["wav", "mp3"])),
+  subtitles_url: z.string().nullable().describe("Where the SRT subtitles are (`.vtt` beside it for WebVTT); null when the engine measured no word timings."),
   error: EngineError.nullable(),
   created_at: isoTime,
   completed_at: isoTime.nullable(),

@@ -9,6 +9,7 @@
  * Free of Worker-only imports (the development engine imports it).
  */
 import * as z from "zod";
+import { Alignment } from "./alignment.ts";
 
 export const MiB = 1024 * 1024;
 
@@ -24,12 +25,13 @@ export const ArtifactKindSpec = z.object({
   after_completed: z.boolean(),
   /** Served to the task's owner and listed to the player. */
   public: z.boolean(),
+  /** JSON kinds: the schema (ARTIFACT_CONTENT) every upload is parsed with before a byte is stored. */
+  content_schema: z.enum(["alignment"]).optional(),
 });
 export type ArtifactKindSpec = z.infer<typeof ArtifactKindSpec>;
 
-export const ARTIFACT_KIND_NAMES = ["segment", "final", "final_mp3"] as const;
-export const ArtifactKind = z.enum(ARTIFACT_KIND_NAMES);
-export type ArtifactKind = z.infer<typeof ArtifactKind>;
+/** The content schemas JSON kinds name (`content_schema`); defined once, in their own modules. */
+export const ARTIFACT_CONTENT = { alignment: Alignment } as const satisfies Record<NonNullable<ArtifactKindSpec["content_schema"]>, z.ZodType>;
 
 export const ARTIFACT_REGISTRY = {
   /** Multipart uploads: every part but the last is exactly this long. */
@@ -62,8 +64,26 @@ export const ARTIFACT_REGISTRY = {
       after_completed: true,
       public: true,
     },
+    /**
+     * Word timings in the final file (ADR 0021). May follow `completed`: the Modal engine runs its
+     * recogniser over the finished audio, and the audio must not wait for subtitles.
+     */
+    alignment: {
+      content_types: ["application/json"],
+      indexed: false,
+      max_bytes: 8 * MiB,
+      job_kinds: ["generate"],
+      after_completed: true,
+      public: true,
+      content_schema: "alignment",
+    },
   },
-} as const satisfies { part_size: number; max_single_bytes: number; kinds: Record<ArtifactKind, ArtifactKindSpec> };
+} as const satisfies { part_size: number; max_single_bytes: number; kinds: Record<string, ArtifactKindSpec> };
+
+/** The kinds are the registry's keys: a new kind is one entry above, nothing else. */
+export type ArtifactKind = keyof typeof ARTIFACT_REGISTRY.kinds;
+export const ARTIFACT_KIND_NAMES = Object.keys(ARTIFACT_REGISTRY.kinds) as [ArtifactKind, ...ArtifactKind[]];
+export const ArtifactKind = z.enum(ARTIFACT_KIND_NAMES);
 
 export function artifactSpec(kind: ArtifactKind): ArtifactKindSpec {
   return ARTIFACT_REGISTRY.kinds[kind] as ArtifactKindSpec;

@@ -5,7 +5,7 @@
  * type, size). The task's tracker decides whether the task still takes the
  * artifact; the bytes stream straight into R2.
  */
-import { ARTIFACT_REGISTRY, artifactSpec, baseContentType, MiB, type ArtifactKind } from "../engine/artifacts";
+import { ARTIFACT_CONTENT, ARTIFACT_REGISTRY, artifactSpec, baseContentType, MiB, type ArtifactKind } from "../engine/artifacts";
 import { MultipartComplete, type ArtifactAck, type MultipartPart, type MultipartStart } from "../engine/protocol";
 import { AppError, parseOrThrow } from "../lib/errors";
 import { newId } from "../lib/ids";
@@ -73,17 +73,45 @@ export async function putArtifact(t: UploadTarget, request: Request): Promise<Ar
   const limit = t.v1Alias ? Math.min(spec.max_bytes, V1_SINGLE_MAX_BYTES) : Math.min(spec.max_bytes, ARTIFACT_REGISTRY.max_single_bytes);
   if (length > limit) throw tooLarge(p.kind, length, limit, length <= spec.max_bytes ? " Upload it in parts (POST …/uploads)." : "");
   if (length === 0 || !request.body) throw new AppError("invalid_request", 400, "The upload is empty.", { kind: p.kind, size_bytes: 0 });
-  const stored = await t.env.AUDIO.put(p.key, request.body, {
+  const body = spec.content_schema ? await checkedJson(request, p.kind, spec.content_schema) : request.body;
+  const stored = await t.env.AUDIO.put(p.key, body, {
     httpMetadata: { contentType: spec.content_types[0] },
     customMetadata: { task_id: t.jobId },
   });
   return record(t, p.kind, p.key, stored.size);
 }
 
+/**
+ * A JSON kind's body, parsed with the schema the registry names before anything is stored. Such
+ * kinds fit one body (their max_bytes is at most the single-body limit), so buffering is bounded.
+ */
+async function checkedJson(request: Request, kind: ArtifactKind, schema: keyof typeof ARTIFACT_CONTENT): Promise<string> {
+  const text = await request.text();
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new AppError("invalid_artifact_content", 400, `This ${kind} artifact is not JSON.`, { kind });
+  }
+  const parsed = ARTIFACT_CONTENT[schema].safeParse(value);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 5).map((i) => ({ path: i.path.join("."), message: i.message }));
+    const first = issues[0]!;
+    throw new AppError("invalid_artifact_content", 400, `This ${kind} artifact is malformed at ${first.path || "(root)"}: ${first.message}`.slice(0, 300), {
+      kind,
+      issues,
+    });
+  }
+  return text;
+}
+
 /** `POST …/artifacts/{kind}[/{index}]/uploads`: starts an R2 multipart upload. */
 export async function startMultipart(t: UploadTarget, request: Request): Promise<MultipartStart> {
   const p = await permit(t);
   checkContentType(request, p.kind);
+  if (artifactSpec(p.kind).content_schema) {
+    throw new AppError("single_body_required", 400, `Artifacts of kind ${p.kind} are checked whole: upload them in one PUT.`, { kind: p.kind });
+  }
   const upload = await t.env.AUDIO.createMultipartUpload(p.key, {
     httpMetadata: { contentType: artifactSpec(p.kind).content_types[0] },
     customMetadata: { task_id: t.jobId },

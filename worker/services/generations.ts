@@ -56,7 +56,7 @@ export const GenerationQuery = z.object({
 type GenerationRow = typeof generations.$inferSelect;
 
 /**
- * `kinds`: the task's unindexed artifact kinds (final, final_mp3), from task_artifacts.
+ * `kinds`: the task's unindexed artifact kinds (final, final_mp3, alignment), from task_artifacts.
  * `settled`: the credits its settle gave back (the ledger's `settle:<task>` delta), when settled.
  */
 export function generationView(g: GenerationRow, kinds: ReadonlySet<string> = new Set(), settled?: number) {
@@ -78,6 +78,7 @@ export function generationView(g: GenerationRow, kinds: ReadonlySet<string> = ne
     sample_rate: g.sampleRate,
     audio_url: g.status === "succeeded" ? audioUrls.generation(g.id) : null,
     formats: (g.status !== "succeeded" ? [] : kinds.has("final_mp3") ? ["wav", "mp3"] : ["wav"]) as ("wav" | "mp3")[],
+    subtitles_url: g.status === "succeeded" && kinds.has("alignment") ? `/api/generations/${g.id}/subtitles.srt` : null,
     // Only settle writes it, always an EngineError (tasks/settle.ts); the JSON column reads back as unknown.
     error: g.error as EngineError | null,
     created_at: g.createdAt.toISOString(),

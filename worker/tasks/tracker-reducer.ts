@@ -12,7 +12,7 @@
  * waiting for its upload, `dlv:<i>` per segment delivered by frames, `frame`
  * for the live stream's position.
  */
-import { artifactId, type ArtifactKind } from "../engine/artifacts";
+import { artifactId, artifactSpec, type ArtifactKind } from "../engine/artifacts";
 import type { FrameHeader } from "../engine/frames";
 import { SEQ_MAX_GAP, type EngineError, type EngineEvent, type EventAck } from "../engine/protocol";
 import { CHARACTERS_PER_CREDIT } from "../services/pricing";
@@ -346,6 +346,9 @@ export function artifactKey(init: TrackerInit, kind: ArtifactKind, index: number
       return resultKey(init);
     case "final_mp3":
       return init.generationId ? `users/${u}/generations/${init.generationId}.mp3` : `users/${u}/tasks/${init.id}/final.mp3`;
+    default:
+      // Every newer kind (alignment, …) lives under its task, named by the registry: no case per kind.
+      return `users/${u}/tasks/${init.id}/artifacts/${artifactId(kind, index)}`;
   }
 }
 
@@ -357,7 +360,8 @@ export function artifactView(taskId: string, a: StoredArtifact): ArtifactView {
 export function onArtifactStored(s: TrackerState, a: StoredArtifact, now: number): Step<{ recorded: boolean }> {
   const b = new Builder(s);
   const c = b.core;
-  const check = checkUpload(s, a.kind, a.index, a.kind === "final_mp3");
+  const late = artifactSpec(a.kind).after_completed;
+  const check = checkUpload(s, a.kind, a.index, late);
   if (!check.ok) return b.done({ recorded: false });
   b.artifacts = { ...b.artifacts, [artifactId(a.kind, a.index)]: a };
   b.put(KEYS.artifact(a.kind, a.index), a);
@@ -373,8 +377,9 @@ export function onArtifactStored(s: TrackerState, a: StoredArtifact, now: number
     // final is announced by `completed`; other kinds as they land.
     b.broadcast({ type: "artifact", seq: b.nextSeq(), ...artifactView(c.init.id, a) });
   }
-  if (c.status === "succeeded" && a.kind === "final_mp3" && c.result) {
-    c.result = { ...c.result, formats: ["wav", "mp3"] };
+  if (c.status === "succeeded" && late) {
+    // After the settle, a late kind writes its own row (the settle already wrote the others).
+    if (a.kind === "final_mp3" && c.result) c.result = { ...c.result, formats: ["wav", "mp3"] };
     b.effects.push({ t: "artifact_row", artifact: a });
   }
   b.touch(now);

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from utter_engine.alignment import HeardWord
 from utter_engine.errors import DeviceFailure, ModelOutOfMemory
 from utter_engine.segmentation import speech_units
 
@@ -159,10 +160,60 @@ class FakeSpeechModel:
 
 
 class FakeTranscriber:
-    def __init__(self, text: str = "words heard in the window", fail: bool = False) -> None:
+    """Transcribes to a fixed text; with `model`, also hears word times in audio that model spoke.
+
+    `transcribe_words` works as a recogniser does, from the audio alone: it recognises which of the
+    model's texts the audio starts with (by correlation with what the model made for each), finds
+    where the sound is (10 ms frames above a floor), and spreads that text's words over it by length.
+    """
+
+    def __init__(self, text: str = "words heard in the window", fail: bool = False, model: FakeSpeechModel | None = None) -> None:
         self.text = text
         self.fail = fail
+        self.model = model
         self.calls: list[tuple[float, str | None]] = []
+        self.word_calls: list[float] = []
+
+    def transcribe_words(self, audio: NDArray[np.float32], sample_rate: int, language: str | None) -> list[HeardWord]:
+        self.word_calls.append(len(audio) / sample_rate)
+        if self.fail:
+            raise RuntimeError("ASR exploded")
+        text = self._recognise(np.asarray(audio, dtype=np.float32), sample_rate)
+        if text is None:
+            return []
+        frame = max(1, sample_rate // 100)
+        n = len(audio) // frame
+        rms = np.sqrt(np.mean(np.square(audio[: n * frame].reshape(n, frame)), axis=1)) if n else np.zeros(0)
+        loud = np.flatnonzero(rms > 0.01 * float(rms.max())) if n and rms.max() > 0 else np.zeros(0, dtype=int)
+        if loud.size == 0:
+            return []
+        start, end = loud[0] * frame / sample_rate, (loud[-1] + 1) * frame / sample_rate
+        words = text.split()
+        total = sum(len(w) + 1 for w in words)
+        out: list[HeardWord] = []
+        t = start
+        for w in words:
+            step = (end - start) * (len(w) + 1) / total
+            out.append(HeardWord(w.lower().strip(".,!?;:"), round(t, 4), round(t + 0.85 * step, 4)))
+            t += step
+        return out
+
+    def _recognise(self, audio: NDArray[np.float32], sample_rate: int) -> str | None:
+        if self.model is None or sample_rate != self.model.sample_rate:
+            return None
+        best, best_score = None, 0.5
+        for call in list(self.model.calls):
+            for text in call.texts:
+                ref = self.model._voice(text, call)
+                k = min(len(ref), len(audio))
+                if k == 0 or abs(len(ref) - len(audio)) > len(audio):
+                    continue
+                a, r = audio[:k], ref[:k]
+                denom = float(np.linalg.norm(a) * np.linalg.norm(r))
+                score = float(np.dot(a, r)) / denom if denom else 0.0
+                if score > best_score:
+                    best, best_score = text, score
+        return best
 
     def transcribe(self, audio: NDArray[np.float32], sample_rate: int, language: str | None) -> str:
         self.calls.append((len(audio) / sample_rate, language))

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.sync.server import ServerConnection, serve
 
+from utter_engine.alignment import Alignment
 from utter_engine.artifacts import ARTIFACT_KINDS, MAX_SINGLE_BYTES, PART_SIZE
 from utter_engine.frames import FrameError, decode_frame
 from utter_engine.protocol import TERMINAL_STATES, EngineEvent, MultipartComplete
@@ -316,10 +317,18 @@ class FakeWorker:
                 return _error(415, "bad_content_type")
             if len(body) > MAX_SINGLE_BYTES:
                 return _error(413, "too_large_for_one_put")
+            if spec.content_schema == "alignment":
+                # As the Worker: a JSON kind is parsed with its schema before anything is stored.
+                try:
+                    Alignment.model_validate_json(body)
+                except Exception:
+                    return _error(400, "invalid_artifact_content")
             return self._store(job, kind, index, body, rest)
         if m["upload"] is None:
             if method != "POST":
                 return _error(405, "method_not_allowed")
+            if spec.content_schema is not None:
+                return _error(400, "single_body_required")
             upload_id = uuid.uuid4().hex
             with self._lock:
                 self._multipart[upload_id] = {"rest": rest.split("/uploads")[0], "kind": kind, "parts": {}}

@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import * as z from "zod";
 import type { ApiEnv } from "../app";
 import { documented, rangedAudio } from "../route-doc";
@@ -16,7 +16,43 @@ import {
 } from "../../services/generations";
 import { ArchiveQuery, generationArchive } from "../../services/generation-archive";
 import { serveGenerationAudio } from "../../services/artifacts";
+import { generationSubtitles, type SubtitleFormat } from "../../services/subtitles";
 import { jsonBody, queryParams } from "../validate";
+
+function subtitleRoute(format: SubtitleFormat) {
+  return [
+    documented({
+      operationId: format === "srt" ? "getGenerationSubtitlesSrt" : "getGenerationSubtitlesVtt",
+      summary: `A finished generation's subtitles as ${format === "srt" ? "SubRip (SRT)" : "WebVTT"}`,
+      description:
+        "Cues built from the word timings the engine measured in the final audio (the `alignment` artifact): at most two lines of about 42 characters, " +
+        "at most 7 s each, a new cue at every sentence end. A generation without word timings answers 409 `subtitles_unavailable`.",
+      tag: "History",
+      access: "history",
+      responses: [
+        {
+          status: 200,
+          description: "The subtitles, as a download.",
+          media: [{ type: format === "srt" ? "application/x-subrip" : "text/vtt" }],
+        },
+      ],
+      errors: [404, 409],
+    }),
+    async (c: Context<ApiEnv>) => {
+      const ctx = c.get("ctx");
+      const user = await requireUser(ctx, c.req.raw.headers, "history");
+      const subtitles = await generationSubtitles(ctx, user.id, c.req.param("id") ?? "", format);
+      return new Response(subtitles.body, {
+        headers: {
+          "content-type": subtitles.contentType,
+          "content-disposition": `attachment; filename="${subtitles.fileName}"`,
+          "cache-control": "private, no-store",
+          "x-content-type-options": "nosniff",
+        },
+      });
+    },
+  ] as const;
+}
 
 const AudioQuery = z.object({ format: z.enum(["wav", "mp3"]).default("wav"), download: z.enum(["0", "1"]).optional() });
 
@@ -143,4 +179,6 @@ export const generationRoutes = new Hono<ApiEnv>()
       if (g.status !== "succeeded") throw errors.conflict("audio_not_ready", "This generation has no audio yet.");
       return serveGenerationAudio(ctx, g, q.format, c.req.raw, q.download === "1");
     },
-  );
+  )
+  .get("/generations/:id/subtitles.srt", ...subtitleRoute("srt"))
+  .get("/generations/:id/subtitles.vtt", ...subtitleRoute("vtt"));

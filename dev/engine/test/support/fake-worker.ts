@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { EngineEvent, TERMINAL_STATES, type SubmitRequest, type TaskState } from "../../../../worker/engine/protocol.ts";
+import { Alignment } from "../../../../worker/engine/alignment.ts";
 import type { Clock } from "../../clock.ts";
 import { CLOSE, decodeFrame, MultipartComplete, type FrameHeader, type JobSubmit } from "../../v2-wire.ts";
 import { decodeWav, type DecodedWav } from "../../wav-codec.ts";
@@ -73,7 +74,14 @@ export type FakeWorkerOptions = {
 
 export const JOB_TOKEN = "job-token-for-tests-0123456789";
 
-type KindRule = { content_types: string[]; indexed: boolean; max_index?: number; max_bytes: number; after_completed: boolean };
+type KindRule = {
+  content_types: string[];
+  indexed: boolean;
+  max_index?: number;
+  max_bytes: number;
+  after_completed: boolean;
+  content_schema?: string;
+};
 const REGISTRY = JSON.parse(
   readFileSync(new URL("../../../../test/fixtures/engine-protocol/v2/artifact-kinds.json", import.meta.url), "utf8"),
 ) as { part_size: number; max_single_bytes: number; kinds: Record<string, KindRule> };
@@ -81,6 +89,7 @@ const V1_NAME: Record<string, (index: number | null) => string> = {
   segment: (i) => `segments/${i}`,
   final: () => "final",
   final_mp3: () => "final.mp3",
+  alignment: () => "alignment.json",
 };
 
 export async function startFakeWorker(options: FakeWorkerOptions = {}) {
@@ -137,7 +146,9 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
   };
 
   const storeUpload = (path: string, contentType: string | undefined, body: Uint8Array) => {
-    if (path !== "final.mp3") {
+    if (path === "alignment.json") {
+      if (contentType !== "application/json") violations.push(`${path} uploaded as ${contentType}`);
+    } else if (path !== "final.mp3") {
       if (contentType !== "audio/wav") violations.push(`${path} uploaded as ${contentType}`);
       try {
         decodeWav(body);
@@ -218,6 +229,14 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
       if (body.length > REGISTRY.max_single_bytes) {
         violations.push(`${path}: a single body of ${body.length} bytes`);
         return json(res, 413, { error: { code: "too_large", message: `over ${REGISTRY.max_single_bytes}; use uploads` } });
+      }
+      if (rule.content_schema === "alignment") {
+        // As the Worker: a JSON kind is parsed with its schema before it is stored.
+        const parsed = Alignment.safeParse(safeJson(body));
+        if (!parsed.success) {
+          violations.push(`${path}: a malformed alignment (${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message})`);
+          return json(res, 400, { error: { code: "invalid_artifact_content", message: parsed.error.message } });
+        }
       }
       storeUpload(path, contentType, body);
       return ack(body.length);
@@ -438,7 +457,8 @@ export type FakeWorker = Awaited<ReturnType<typeof startFakeWorker>>;
 function artifactOf(path: string): { kind: string; index: number | null } {
   const segment = /^segments\/(\d+)$/.exec(path);
   if (segment) return { kind: "segment", index: Number(segment[1]) };
-  return { kind: path === "final.mp3" ? "final_mp3" : path, index: null };
+  const kind = Object.entries(V1_NAME).find(([, name]) => name(null) === path)?.[0];
+  return { kind: kind ?? path, index: null };
 }
 
 function etagOf(uploadId: string, part: number, body: Uint8Array): string {
