@@ -104,9 +104,9 @@ def test_first_segment_is_generated_alone_then_batches(worker: FakeWorker) -> No
 
 def test_the_jobs_seed_reaches_every_model_call_derived_per_segment(worker: FakeWorker) -> None:
     """Takes (ADR 0022): a seeded job seeds each call from its seed and first segment, so a take can be made again."""
-    serve_reference(worker)
     seeds: list[list[int | None]] = []
     for n, seed in enumerate((1234, 1234, 99, None)):
+        serve_reference(worker, f"job_take_{n}")
         model = FakeSpeechModel()
         make_runner(model, max_batch_size=4).run(make_job(worker, job_id=f"job_take_{n}", text=ELEVEN_SENTENCES, seed=seed))
         seeds.append([c.seed for c in model.calls])
