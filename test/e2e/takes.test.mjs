@@ -2,12 +2,17 @@
 // generation's page, make a second take with a chosen seed, hear both side by side, and make the
 // second one the take downloads return.
 import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { launchBrowser } from "./support/browser.mjs";
 import { startStack } from "./support/stack.mjs";
 import { encodeWav, speechLikeSamples } from "./support/wav.mjs";
 
 const PASSWORD = "correct horse battery";
+// Never into the tracked tree unless asked (`npm run screenshots`), like the other browser tests.
+const SHOTS = process.env.UTTER_SCREENSHOT_DIR ?? join(tmpdir(), "utter-screenshots");
 const TEXT = "A line said twice, in two takes. Each one with its own seed.";
 
 describe("takes of one generation", { timeout: 5 * 60_000 }, () => {
@@ -65,6 +70,8 @@ describe("takes of one generation", { timeout: 5 * 60_000 }, () => {
     await page.getByTestId("history-takes-link").first().click();
     await page.waitForURL(`${stack.url}/history/${generationId}`);
     const takes = page.getByTestId("take");
+    await page.getByRole("heading", { name: "Takes" }).waitFor();
+    await takes.first().waitFor();
     assert.equal(await takes.count(), 1);
     assert.equal(await takes.first().getByTestId("take-seed").textContent(), "11");
 
@@ -89,6 +96,8 @@ describe("takes of one generation", { timeout: 5 * 60_000 }, () => {
     await page.locator('[data-testid="take"][data-take="2"][data-preferred="true"]').waitFor();
     assert.equal(await page.locator('[data-testid="take"][data-take="1"]').getAttribute("data-preferred"), "false");
     assert.ok((await audio()).equals(other), "downloads now return take 2");
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: join(SHOTS, "takes-desktop.png"), fullPage: true });
 
     await page.goto(`${stack.url}/history`);
     assert.equal((await page.getByTestId("history-takes").first().textContent())?.trim(), "take 2 of 2");
