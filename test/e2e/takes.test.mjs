@@ -33,7 +33,12 @@ describe("takes of one generation", { timeout: 5 * 60_000 }, () => {
     const wav = encodeWav(speechLikeSamples({ seconds: 12 }));
     const voice = await page.request.post(`${stack.url}/api/voices`, {
       headers: { origin: stack.url },
-      multipart: { name: "Take voice", language: "en", consent: "voice-consent-2026-12", audio: { name: "reference.wav", mimeType: "audio/wav", buffer: wav } },
+      multipart: {
+        name: "Take voice",
+        language: "en",
+        consent: "voice-consent-2026-12",
+        audio: { name: "reference.wav", mimeType: "audio/wav", buffer: wav },
+      },
     });
     assert.equal(voice.status(), 201, await voice.text());
     const created = await page.request.post(`${stack.url}/api/generations`, {
@@ -43,7 +48,9 @@ describe("takes of one generation", { timeout: 5 * 60_000 }, () => {
     assert.equal(created.status(), 202, await created.text());
     generationId = (await created.json()).generation_id;
     // The first take finishes on its own (the dev engine takes about a second for this text).
-    await waitFor(async () => (await (await page.request.get(`${stack.url}/api/generations/${generationId}`)).json()).generation.status === "succeeded");
+    await waitFor(
+      async () => (await (await page.request.get(`${stack.url}/api/generations/${generationId}`)).json()).generation.status === "succeeded",
+    );
   });
 
   after(async () => {

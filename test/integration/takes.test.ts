@@ -54,11 +54,15 @@ function newTake(user: TestUser, generationId: string, body: unknown = {}) {
 }
 
 async function takes(user: TestUser, generationId: string) {
-  return json<{ generation_id: string; preferred_take: number; takes: TakeBody[] }>(await call(`/api/generations/${generationId}/takes`, { cookie: user.cookie }), 200);
+  return json<{ generation_id: string; preferred_take: number; takes: TakeBody[] }>(
+    await call(`/api/generations/${generationId}/takes`, { cookie: user.cookie }),
+    200,
+  );
 }
 
 async function generation(user: TestUser, id: string, query = "") {
-  return (await json<{ generation: GenerationBody }>(await call(`/api/generations/${id}${query}`, { cookie: user.cookie }), 200)).generation;
+  return (await json<{ generation: GenerationBody }>(await call(`/api/generations/${id}${query}`, { cookie: user.cookie }), 200))
+    .generation;
 }
 
 /** The engine finishes the job with a final of `ms` milliseconds (a different length per take tells them apart). */
@@ -79,7 +83,14 @@ async function audioBytes(user: TestUser, path: string): Promise<Uint8Array> {
 }
 
 async function generated(user: TestUser, voiceId: string, extra: Record<string, unknown> = {}): Promise<Created> {
-  return json<Created>(await call("/api/generations", { method: "POST", cookie: user.cookie, json: { voice_id: voiceId, text: TEXT, language: "en", ...extra } }), 202);
+  return json<Created>(
+    await call("/api/generations", {
+      method: "POST",
+      cookie: user.cookie,
+      json: { voice_id: voiceId, text: TEXT, language: "en", ...extra },
+    }),
+    202,
+  );
 }
 
 describe("takes and seeds (ADR 0022)", () => {
@@ -135,13 +146,21 @@ describe("takes and seeds (ADR 0022)", () => {
     // The engine got the same text, language and voice, with the take's own seed.
     expect(two.job).toMatchObject({ text: one.job.text, language: one.job.language, seed: 99, voice: { voice_id: voice.id } });
     expect(await balanceOf(user)).toBe(before - first.cost);
-    const ledger = await json<{ entries: { kind: string; task_id: string | null; delta: number }[] }>(await call("/api/credits/ledger", { cookie: user.cookie }), 200);
+    const ledger = await json<{ entries: { kind: string; task_id: string | null; delta: number }[] }>(
+      await call("/api/credits/ledger", { cookie: user.cookie }),
+      200,
+    );
     expect(
       ledger.entries
         .filter((e) => e.task_id === second.task_id)
         .map((e) => [e.kind, e.delta])
         .sort(),
-    ).toEqual([["capture", 0], ["reserve", -first.cost]].sort());
+    ).toEqual(
+      [
+        ["capture", 0],
+        ["reserve", -first.cost],
+      ].sort(),
+    );
 
     const list = await takes(user, first.generation_id);
     expect(list.preferred_take).toBe(1);
@@ -155,13 +174,26 @@ describe("takes and seeds (ADR 0022)", () => {
     expect(await audioBytes(user, base)).toEqual(one.final);
     expect(await audioBytes(user, `${base}?take=2`)).toEqual(two.final);
     expect(await generation(user, first.generation_id)).toMatchObject({ take: 1, preferred_take: 1, takes: 2, seed: 7, duration_ms: 400 });
-    expect(await generation(user, first.generation_id, "?take=2")).toMatchObject({ take: 2, preferred_take: 1, seed: 99, duration_ms: 800, audio_url: `${base}?take=2` });
+    expect(await generation(user, first.generation_id, "?take=2")).toMatchObject({
+      take: 2,
+      preferred_take: 1,
+      seed: 99,
+      duration_ms: 800,
+      audio_url: `${base}?take=2`,
+    });
 
     const chosen = await json<{ generation: GenerationBody }>(
       await call(`/api/generations/${first.generation_id}/preferred`, { method: "PUT", cookie: user.cookie, json: { take: 2 } }),
       200,
     );
-    expect(chosen.generation).toMatchObject({ take: 2, preferred_take: 2, seed: 99, duration_ms: 800, task_id: second.task_id, audio_url: base });
+    expect(chosen.generation).toMatchObject({
+      take: 2,
+      preferred_take: 2,
+      seed: 99,
+      duration_ms: 800,
+      task_id: second.task_id,
+      audio_url: base,
+    });
     expect(await audioBytes(user, base)).toEqual(two.final);
     expect(await audioBytes(user, `${base}?take=1`)).toEqual(one.final);
     const download = await call(`${base}?download=1`, { cookie: user.cookie });
@@ -197,7 +229,11 @@ describe("takes and seeds (ADR 0022)", () => {
     expect(list.takes[1]).toMatchObject({ take: 2, status: "failed", charged: 0, released: second.cost, audio_url: null });
     expect(await generation(user, first.generation_id)).toMatchObject({ status: "succeeded", take: 1, takes: 2 });
     // A take with no audio cannot be chosen, nor downloaded.
-    const refused = await call(`/api/generations/${first.generation_id}/preferred`, { method: "PUT", cookie: user.cookie, json: { take: 2 } });
+    const refused = await call(`/api/generations/${first.generation_id}/preferred`, {
+      method: "PUT",
+      cookie: user.cookie,
+      json: { take: 2 },
+    });
     expect(refused.status).toBe(409);
     expect((await call(`/api/generations/${first.generation_id}/audio?take=2`, { cookie: user.cookie })).status).toBe(409);
   });
@@ -212,7 +248,13 @@ describe("takes and seeds (ADR 0022)", () => {
     expect(await generation(user, first.generation_id)).toMatchObject({ status: "failed", audio_url: null });
     const second = await json<Created>(await newTake(user, first.generation_id, { seed: 5 }), 202);
     const two = await finish(engine, second.task_id, 600);
-    expect(await generation(user, first.generation_id)).toMatchObject({ status: "succeeded", take: 2, preferred_take: 2, seed: 5, duration_ms: 600 });
+    expect(await generation(user, first.generation_id)).toMatchObject({
+      status: "succeeded",
+      take: 2,
+      preferred_take: 2,
+      seed: 5,
+      duration_ms: 600,
+    });
     expect(await audioBytes(user, `/api/generations/${first.generation_id}/audio`)).toEqual(two.final);
   });
 
@@ -227,14 +269,18 @@ describe("takes and seeds (ADR 0022)", () => {
     expect((await newTake(other, g.generation_id)).status).toBe(404);
     expect((await newTake(other, g.generation_id, { seed: 3 })).status).toBe(404);
     expect((await call(`/api/generations/${g.generation_id}/takes`, { cookie: other.cookie })).status).toBe(404);
-    expect((await call(`/api/generations/${g.generation_id}/preferred`, { method: "PUT", cookie: other.cookie, json: { take: 1 } })).status).toBe(404);
+    expect(
+      (await call(`/api/generations/${g.generation_id}/preferred`, { method: "PUT", cookie: other.cookie, json: { take: 1 } })).status,
+    ).toBe(404);
     expect((await call(`/api/generations/${g.generation_id}/audio?take=1`, { cookie: other.cookie })).status).toBe(404);
     expect((await call(`/api/generations/${g.generation_id}?take=1`, { cookie: other.cookie })).status).toBe(404);
     expect(await balanceOf(other)).toBe(before);
     expect((await takes(owner, g.generation_id)).takes).toHaveLength(1);
     // The owner's own missing take.
     expect((await call(`/api/generations/${g.generation_id}?take=3`, { cookie: owner.cookie })).status).toBe(404);
-    expect((await call(`/api/generations/${g.generation_id}/preferred`, { method: "PUT", cookie: owner.cookie, json: { take: 3 } })).status).toBe(404);
+    expect(
+      (await call(`/api/generations/${g.generation_id}/preferred`, { method: "PUT", cookie: owner.cookie, json: { take: 3 } })).status,
+    ).toBe(404);
     expect((await newTake(owner, "gen_nope")).status).toBe(404);
     expect((await call(`/api/generations/${g.generation_id}/takes`, { method: "POST", json: {} })).status).toBe(401);
   });
@@ -248,7 +294,9 @@ describe("takes and seeds (ADR 0022)", () => {
     const second = await json<Created>(await newTake(user, first.generation_id), 202);
     expect((await call(`/api/generations/${first.generation_id}`, { method: "DELETE", cookie: user.cookie })).status).toBe(409);
     await finish(engine, second.task_id, 400);
-    const keys = await env.DB.prepare(`SELECT r2_key FROM task_artifacts WHERE task_id IN (?1, ?2)`).bind(first.task_id, second.task_id).all<{ r2_key: string }>();
+    const keys = await env.DB.prepare(`SELECT r2_key FROM task_artifacts WHERE task_id IN (?1, ?2)`)
+      .bind(first.task_id, second.task_id)
+      .all<{ r2_key: string }>();
     expect(keys.results.length).toBeGreaterThanOrEqual(4);
     // The later take's files are its own, not over the first's.
     expect(new Set(keys.results.map((k) => k.r2_key)).size).toBe(keys.results.length);
@@ -263,7 +311,11 @@ describe("migration 0008: takes", () => {
     for (const m of env.TEST_MIGRATIONS.filter((m) => m.name < "0008")) for (const q of m.queries) await db.prepare(q).run();
     const now = Date.UTC(2026, 10, 20);
     await db.batch([
-      db.prepare(`INSERT INTO user (id, name, email, email_verified, created_at, updated_at) VALUES ('u1', 'U', 'u1@example.com', 0, ?1, ?1)`).bind(now),
+      db
+        .prepare(
+          `INSERT INTO user (id, name, email, email_verified, created_at, updated_at) VALUES ('u1', 'U', 'u1@example.com', 0, ?1, ?1)`,
+        )
+        .bind(now),
       db
         .prepare(
           `INSERT INTO tasks (id, user_id, kind, status, generation_id, input, cost, created_at, updated_at) VALUES
@@ -281,7 +333,9 @@ describe("migration 0008: takes", () => {
     // A second take 1 of the same generation is refused.
     await expect(
       db
-        .prepare(`INSERT INTO tasks (id, user_id, kind, status, generation_id, take, input, cost, created_at, updated_at) VALUES ('t3', 'u1', 'generate', 'queued', 'g1', 1, '{}', 1, ?1, ?1)`)
+        .prepare(
+          `INSERT INTO tasks (id, user_id, kind, status, generation_id, take, input, cost, created_at, updated_at) VALUES ('t3', 'u1', 'generate', 'queued', 'g1', 1, '{}', 1, ?1, ?1)`,
+        )
         .bind(now)
         .run(),
     ).rejects.toThrow(/UNIQUE/);

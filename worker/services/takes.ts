@@ -54,7 +54,9 @@ export async function createTake(ctx: RequestContext, user: CurrentUser, generat
   if (!g.voiceId) throw errors.conflict("voice_deleted", "The voice of this speech was deleted, so it cannot be made again.");
   const rows = await takeTasks(ctx, user.id, g.id);
   if (rows.length >= MAX_TAKES) {
-    throw new AppError("too_many_takes", 409, `A generation keeps at most ${MAX_TAKES} takes. Delete it and start again to make more.`, { limit: MAX_TAKES });
+    throw new AppError("too_many_takes", 409, `A generation keeps at most ${MAX_TAKES} takes. Delete it and start again to make more.`, {
+      limit: MAX_TAKES,
+    });
   }
   const source = rows.find((t) => t.id === g.taskId) ?? rows[0];
   // Every task's input is a TaskInput (services/tasks.ts writes it); the JSON column reads back as unknown.
@@ -88,7 +90,8 @@ export function takeView(generationId: string, t: TaskRow, preferred: boolean, k
     /** Credits given back when it failed or was cancelled; null unless it stopped. */
     released: stopped && settled !== undefined ? settled : null,
     duration_ms: t.status === "succeeded" ? (result?.duration_ms ?? null) : null,
-    audio_url: t.status !== "succeeded" ? null : preferred ? audioUrls.generation(generationId) : audioUrls.generationTake(generationId, take),
+    audio_url:
+      t.status !== "succeeded" ? null : preferred ? audioUrls.generation(generationId) : audioUrls.generationTake(generationId, take),
     formats: (t.status !== "succeeded" ? [] : kinds.has("final_mp3") ? ["wav", "mp3"] : ["wav"]) as ("wav" | "mp3")[],
     error: t.error as EngineError | null,
     created_at: t.createdAt.toISOString(),
@@ -102,8 +105,16 @@ export async function listTakes(ctx: RequestContext, userId: string, generationI
   const g = await getOwnedGeneration(ctx, userId, generationId);
   const rows = await takeTasks(ctx, userId, g.id);
   const [kinds, settled] = await Promise.all([
-    artifactKindsByTask(ctx.env.DB, userId, rows.filter((t) => t.status === "succeeded").map((t) => t.id)),
-    settledCredits(ctx.env.DB, userId, rows.filter((t) => t.status === "failed" || t.status === "cancelled").map((t) => t.id)),
+    artifactKindsByTask(
+      ctx.env.DB,
+      userId,
+      rows.filter((t) => t.status === "succeeded").map((t) => t.id),
+    ),
+    settledCredits(
+      ctx.env.DB,
+      userId,
+      rows.filter((t) => t.status === "failed" || t.status === "cancelled").map((t) => t.id),
+    ),
   ]);
   const preferred = rows.find((t) => t.id === g.taskId);
   return {
@@ -119,10 +130,18 @@ export async function setPreferredTake(ctx: RequestContext, userId: string, gene
   const rows = await takesOf(ctx.env.DB, userId, [g.id]);
   const wanted = rows.find((r) => r.take === take);
   if (!wanted) throw errors.notFound("take");
-  const t = await ctx.db.select().from(tasks).where(and(eq(tasks.id, wanted.id), eq(tasks.userId, userId))).get();
+  const t = await ctx.db
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.id, wanted.id), eq(tasks.userId, userId)))
+    .get();
   if (!t) throw errors.notFound("take");
   if (t.status !== "succeeded") {
-    throw errors.conflict("take_not_ready", isActive(t.status) ? "This take is still being made." : `This take ${t.status}; it has no audio to use.`, { status: t.status });
+    throw errors.conflict(
+      "take_not_ready",
+      isActive(t.status) ? "This take is still being made." : `This take ${t.status}; it has no audio to use.`,
+      { status: t.status },
+    );
   }
   const result = t.result as { duration_ms: number; sample_rate: number; size_bytes: number; key: string } | null; // settle's StoredResult
   await ctx.db
