@@ -238,6 +238,48 @@ describe("takes and seeds (ADR 0022)", () => {
     expect((await call(`/api/generations/${first.generation_id}/audio?take=2`, { cookie: user.cookie })).status).toBe(409);
   });
 
+  it("releases the credits of a cancelled take and lists it as released", async () => {
+    const engine = installFakeEngine();
+    const user = await newUser("take-cancel");
+    const voice = await createVoice(user.id);
+    const first = await generated(user, voice.id);
+    await finish(engine, first.task_id, 400);
+    const before = await balanceOf(user);
+    const second = await json<Created>(await newTake(user, first.generation_id, { seed: 8 }), 202);
+    await engine.waitForJob(second.task_id);
+    expect((await call(`/api/tasks/${second.task_id}`, { method: "DELETE", cookie: user.cookie })).status).toBe(200);
+    expect(await balanceOf(user)).toBe(before);
+    expect((await takes(user, first.generation_id)).takes[1]).toMatchObject({
+      take: 2,
+      seed: 8,
+      status: "cancelled",
+      charged: 0,
+      released: second.cost,
+    });
+    expect(await generation(user, first.generation_id)).toMatchObject({ status: "succeeded", take: 1 });
+  });
+
+  it("keeps the generation on its preferred take when another take finishes first", async () => {
+    const engine = installFakeEngine();
+    const user = await newUser("take-overtakes");
+    await setPlan(user.id, "studio"); // two jobs at once
+    const voice = await createVoice(user.id);
+    const first = await generated(user, voice.id, { seed: 1 });
+    const second = await json<Created>(await newTake(user, first.generation_id, { seed: 2 }), 202);
+    await finish(engine, second.task_id, 800);
+    const meanwhile = await generation(user, first.generation_id);
+    expect(meanwhile).toMatchObject({ task_id: first.task_id, take: 1, seed: 1, audio_url: null });
+    expect(["queued", "dispatched", "running"]).toContain(meanwhile.status);
+    const one = await finish(engine, first.task_id, 400);
+    expect(await generation(user, first.generation_id)).toMatchObject({
+      task_id: first.task_id,
+      status: "succeeded",
+      take: 1,
+      duration_ms: 400,
+    });
+    expect(await audioBytes(user, `/api/generations/${first.generation_id}/audio`)).toEqual(one.final);
+  });
+
   it("replaces a failed preferred take with the first take that succeeds", async () => {
     const engine = installFakeEngine();
     const user = await newUser("take-rescues");
