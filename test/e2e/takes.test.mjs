@@ -105,6 +105,12 @@ describe("takes of one generation", { timeout: 5 * 60_000 }, () => {
     assert.ok((await audio()).equals(other), "downloads now return take 2");
     mkdirSync(SHOTS, { recursive: true });
     await page.screenshot({ path: join(SHOTS, "takes-desktop.png"), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(250);
+    await page.screenshot({ path: join(SHOTS, "takes-phone.png"), fullPage: true });
+    // At phone width the takes stack; nothing sticks out sideways.
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), "no sideways overflow on a phone");
+    await page.setViewportSize({ width: 1280, height: 800 });
 
     await page.goto(`${stack.url}/history`);
     assert.equal((await page.getByTestId("history-takes").first().textContent())?.trim(), "take 2 of 2");
