@@ -1,4 +1,7 @@
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { createRequestContext } from "../../worker/context";
+import { createTask } from "../../worker/services/tasks";
 import { describe, expect, it } from "vitest";
 import { SEED_MAX } from "../../worker/engine/protocol";
 import { installFakeEngine, type FakeEngine } from "../support/fake-engine";
@@ -325,6 +328,31 @@ describe("takes and seeds (ADR 0022)", () => {
     ).toBe(404);
     expect((await newTake(owner, "gen_nope")).status).toBe(404);
     expect((await call(`/api/generations/${g.generation_id}/takes`, { method: "POST", json: {} })).status).toBe(401);
+  });
+
+  it("refuses a take number already taken (two takes started at once) with a 409, reserving nothing", async () => {
+    installFakeEngine();
+    const user = await newUser("take-race");
+    await setPlan(user.id, "studio"); // the first take is still running
+    const voice = await createVoice(user.id);
+    const g = await generated(user, voice.id);
+    const before = await balanceOf(user);
+    const ctx = createRequestContext(env, createExecutionContext(), "take-race");
+    // What the second of two simultaneous requests does: it numbered its take before the first one's insert landed.
+    const racing = createTask(
+      ctx,
+      { id: user.id, email: user.email, name: "race", plan: "studio" },
+      {
+        kind: "generate",
+        input: { text: TEXT, language: "en", seed: 1 },
+        cost: 1,
+        voice: { id: voice.id },
+        takeOf: { generationId: g.generation_id, take: 1 },
+      },
+    );
+    await expect(racing).rejects.toMatchObject({ status: 409, code: "take_conflict" });
+    expect(await balanceOf(user)).toBe(before);
+    expect((await takes(user, g.generation_id)).takes).toHaveLength(1);
   });
 
   it("deletes every take's audio with its generation", async () => {
