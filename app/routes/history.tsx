@@ -110,6 +110,11 @@ function GenerationItem({ g, languages }: { g: Generation; languages: Record<str
         <strong>{g.voice_name || "Deleted voice"}</strong>
         {g.voice_deleted ? <span className="badge">voice deleted</span> : null}
         <span className={`badge status-${g.status}`}>{statusLabel(g.status)}</span>
+        {g.takes > 1 ? (
+          <span className="badge" data-testid="history-takes">
+            take {g.take} of {g.takes}
+          </span>
+        ) : null}
         <span className="muted small">
           {languages[g.language] ?? g.language} · {g.duration_ms ? formatClock(g.duration_ms) : "—"} · {chargeWords(g)} ·{" "}
           {formatDate(g.created_at)}
@@ -174,6 +179,9 @@ function GenerationItem({ g, languages }: { g: Generation; languages: Record<str
             Regenerate
           </Link>
         ) : null}
+        <Link className="button small" to={`/history/${encodeURIComponent(g.id)}`} data-testid="history-takes-link">
+          {g.takes > 1 ? `Takes (${g.takes})` : "Takes"}
+        </Link>
         <button
           ref={deleteButton}
           type="button"

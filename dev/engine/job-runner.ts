@@ -16,7 +16,7 @@ import { errorMessage, type Logger } from "./log.ts";
 import { voiceFromReference } from "./reference-voice.ts";
 import { DEFAULT_SEGMENT_OPTIONS, segmentText, type SegmentOptions } from "./segmentation.ts";
 import { voiceFromDescription } from "./voice-description.ts";
-import type { VoiceTraits } from "./voice-settings.ts";
+import { seededTraits, type VoiceTraits } from "./voice-settings.ts";
 import { encodeWav, WAV_HEADER_BYTES } from "./wav-codec.ts";
 import type { Mp3EncodeFn } from "./mp3.ts";
 
@@ -134,10 +134,13 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
     }
     // The reference downloads while `started` is on its way (the senders keep events in call
     // order): the first sound leaves one round trip sooner.
-    const [, { traits, pauseSec }] = await Promise.all([started, resolveVoice(job, client, events, deps)]);
+    const [, voice] = await Promise.all([started, resolveVoice(job, client, events, deps)]);
+    const { pauseSec } = voice;
+    // The seed varies the take, deterministically (voice-settings.ts); without one the voice is as resolved.
+    const traits = job.seed === undefined ? voice.traits : seededTraits(voice.traits, job.seed);
     const language = espeakLanguage(job.language, job.text);
     const pauseMs = sentencePauseMs(job.pause_ms, pauseSec);
-    log.info("voice_resolved", { ...ctx, language, ...traits, pause_ms: pauseMs });
+    log.info("voice_resolved", { ...ctx, language, ...traits, pause_ms: pauseMs, ...(job.seed !== undefined ? { seed: job.seed } : {}) });
     const paragraphs = paragraphBreaksAfter(job.text, segments);
 
     const rate = job.output.sample_rate;

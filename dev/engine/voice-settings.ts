@@ -68,3 +68,21 @@ export function traitsFromHash(input: Uint8Array | string): VoiceTraits {
     rate: 150 + w * 50,
   });
 }
+
+/** How far a seed moves a voice: eSpeak pitch units, pitch-range units, and a fraction of the rate. */
+export const SEED_SPREAD = { pitch: 4, range: 8, rate: 0.05 } as const;
+
+/**
+ * A take's variation (ADR 0022): eSpeak has no sampler to seed, so a seed moves the voice a little
+ * (pitch ± 4, intonation range ± 8, pace ± 5 %), the way two takes of a neural model differ. The same
+ * seed always moves it the same way; different seeds almost always differently.
+ */
+export function seededTraits(t: VoiceTraits, seed: number): VoiceTraits {
+  const [p = 0, r = 0, w = 0] = hashUnits(`take-seed:${seed}`);
+  return normaliseTraits({
+    variant: t.variant,
+    pitch: t.pitch + (2 * p - 1) * SEED_SPREAD.pitch,
+    range: t.range + (2 * r - 1) * SEED_SPREAD.range,
+    rate: t.rate * (1 + (2 * w - 1) * SEED_SPREAD.rate),
+  });
+}

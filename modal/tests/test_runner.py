@@ -102,6 +102,23 @@ def test_first_segment_is_generated_alone_then_batches(worker: FakeWorker) -> No
     assert [t for c in model.calls for t in c.texts] == split_text(ELEVEN_SENTENCES)
 
 
+def test_the_jobs_seed_reaches_every_model_call_derived_per_segment(worker: FakeWorker) -> None:
+    """Takes (ADR 0022): a seeded job seeds each call from its seed and first segment, so a take can be made again."""
+    seeds: list[list[int | None]] = []
+    for n, seed in enumerate((1234, 1234, 99, None)):
+        serve_reference(worker, f"job_take_{n}")
+        model = FakeSpeechModel()
+        make_runner(model, max_batch_size=4).run(make_job(worker, job_id=f"job_take_{n}", text=ELEVEN_SENTENCES, seed=seed))
+        seeds.append([c.seed for c in model.calls])
+    first = seeds[0]
+    assert first[0] == 1234, "the first segment is generated with the job's own seed"
+    assert len(set(first)) == len(first), "every call gets its own seed"
+    assert all(s is not None and 0 <= s < 2**31 for s in first)
+    assert seeds[1] == first, "the same seed again: the same calls, seeded the same"
+    assert seeds[2][0] == 99 and seeds[2] != first
+    assert seeds[3] == [None] * len(seeds[3]), "no seed: sampling stays random"
+
+
 def test_max_new_tokens_is_bounded_by_the_text(worker: FakeWorker) -> None:
     serve_reference(worker)
     model = FakeSpeechModel()

@@ -42,6 +42,15 @@ def test_batched_clone_generation(base_model: Any) -> None:
         assert 0 < len(wav) <= 6 * SPF and len(wav) % SPF == 0
 
 
+def test_the_same_seed_gives_the_same_take_and_another_seed_another(base_model: Any) -> None:
+    """Takes (ADR 0022): the seed is all the randomness there is, on the real model (tiny, random weights)."""
+    prompt = base_model.create_voice_prompt(_voice(), 24000, "a short reference transcript")
+    take = lambda seed: base_model.generate_clone(["Say it again."], "en", prompt, max_new_tokens=8, seed=seed)[0]
+    a, b, again = take(11), take(12), take(11)
+    assert np.array_equal(a, again)
+    assert len(a) != len(b) or not np.allclose(a, b)
+
+
 def test_streaming_clone_yields_the_scheduled_chunks(base_model: Any) -> None:
     prompt = base_model.create_voice_prompt(_voice(), 24000, "a short reference transcript")
     chunks = list(base_model.stream_clone("Stream this.", "en", prompt, max_new_tokens=13, seed=5, schedule=(2, 4)))

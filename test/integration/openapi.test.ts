@@ -85,7 +85,10 @@ describe("the OpenAPI document is made from the routes", () => {
     expect(Object.keys(gen.properties ?? {}).sort()).toEqual(["language", "pause_ms", "seed", "text", "voice_id"]);
     expect(gen.required).toEqual(expect.arrayContaining(["voice_id", "text"]));
     expect(doc.paths["/api/voices"]!.post!.requestBody!.content["multipart/form-data"]).toBeDefined();
-    expect(Object.keys(doc.paths["/api/generations/{id}/audio"]!.get!.parameters!.map((p) => p.name))).toHaveLength(4);
+    expect(doc.paths["/api/generations/{id}/audio"]!.get!.parameters!.map((p) => p.name)).toEqual(expect.arrayContaining(["id", "take", "format", "download"]));
+    expect(doc.paths["/api/generations/{id}/audio"]!.get!.parameters).toHaveLength(5);
+    expect(doc.paths["/api/generations/{id}/takes"]!.post!.requestBody!.content["application/json"]).toBeDefined();
+    expect(doc.paths["/api/generations/{id}/preferred"]!.put).toBeDefined();
     expect(doc.paths["/v1/audio/speech"]!.post!.security).toEqual([{ bearer: [] }]);
     expect(doc.paths["/api/health"]!.get!.security).toEqual([]);
   });
@@ -138,10 +141,15 @@ describe("the OpenAPI document is made from the routes", () => {
     await conforms("listApiKeys", await call("/api/keys", { cookie: user.cookie }));
     await conforms("listApiKeys", await call("/api/keys", { headers: bearer }));
     await conforms("createGeneration", await call("/api/generations", { method: "POST", headers: bearer, json: { voice_id: voice.id, text: "" } }));
+    await conforms("listTakes", await call(`/api/generations/${task.generation_id}/takes`, { headers: bearer }));
+    await conforms("listTakes", await call("/api/generations/gen_nope/takes", { headers: bearer }));
+    await conforms("createTake", await call(`/api/generations/${task.generation_id}/takes`, { method: "POST", headers: bearer, json: { seed: -1 } }));
+    await conforms("setPreferredTake", await call(`/api/generations/${task.generation_id}/preferred`, { method: "PUT", headers: bearer, json: { take: 1 } }));
+    await conforms("getGeneration", await call(`/api/generations/${task.generation_id}?take=1`, { headers: bearer }));
     await conforms("listModels", await call("/v1/models", { headers: bearer }));
     await conforms("listModels", await call("/v1/models"));
     await conforms("listSpeechVoices", await call("/v1/audio/voices", { headers: bearer }));
     await conforms("createSpeech", await call("/v1/audio/speech", { method: "POST", headers: bearer, json: { model: "tts-1", input: "Hi", voice: "nobody" } }));
-    expect(checked).toHaveLength(27);
+    expect(checked).toHaveLength(32);
   });
 });

@@ -18,6 +18,7 @@ import type { billingCatalog } from "../services/billing";
 import type { LedgerPage } from "../services/credits";
 import type { EngineLiveness } from "../services/engine-liveness";
 import type { generationView, listGenerations } from "../services/generations";
+import type { listTakes } from "../services/takes";
 import type { CreatedTask, listTasks } from "../services/tasks";
 import type { VoiceDetail as VoiceDetailOut, VoiceView, listVoices } from "../services/voices";
 import type { createApiKey, listApiKeys } from "../services/api-keys";
@@ -75,6 +76,7 @@ export const VoiceList = z.object({ voices: z.array(Voice), next_cursor: cursor 
 export const CreatedTaskBody = z.object({
   task_id: z.string(),
   generation_id: z.string().nullable(),
+  take: z.number().nullable().describe("The take this task renders: 1 for a new generation, null for a design preview."),
   socket_url: z.string().describe("Open as a WebSocket for live progress and audio frames."),
   status_url: z.string(),
   cost: z.number().describe("Credits reserved; what is not used is released."),
@@ -100,7 +102,28 @@ export const Generation = z.object({
   error: EngineError.nullable(),
   created_at: isoTime,
   completed_at: isoTime.nullable(),
+  take: z.number().describe("The take shown: the preferred one unless `take` was asked for."),
+  preferred_take: z.number(),
+  takes: z.number().describe("How many takes the generation has."),
+  seed: z.number().nullable().describe("The shown take's seed; null for takes made before seeds were recorded."),
 });
+export const Take = z.object({
+  take: z.number(),
+  task_id: z.string(),
+  seed: z.number().nullable(),
+  status: z.enum(TASK_STATES),
+  preferred: z.boolean(),
+  cost: z.number(),
+  charged: z.number().nullable().describe("Credits kept: all on success, those of the delivered parts on a stop; null while it runs."),
+  released: z.number().nullable().describe("Credits given back when it failed or was cancelled."),
+  duration_ms: z.number().nullable(),
+  audio_url: z.string().nullable(),
+  formats: z.array(z.enum(["wav", "mp3"])),
+  error: EngineError.nullable(),
+  created_at: isoTime,
+  completed_at: isoTime.nullable(),
+});
+export const TakeList = z.object({ generation_id: z.string(), preferred_take: z.number(), takes: z.array(Take) });
 export const GenerationEnvelope = z.object({ generation: Generation });
 export const GenerationList = z.object({ generations: z.array(Generation), next_cursor: cursor });
 
@@ -204,6 +227,7 @@ same<Out<typeof VoiceList>, Awaited<ReturnType<typeof listVoices>>>(true);
 same<Out<typeof CreatedTaskBody>, CreatedTask>(true);
 same<Out<typeof Generation>, ReturnType<typeof generationView>>(true);
 same<Out<typeof GenerationList>, Awaited<ReturnType<typeof listGenerations>>>(true);
+same<Out<typeof TakeList>, Awaited<ReturnType<typeof listTakes>>>(true);
 same<Out<typeof TaskList>, Awaited<ReturnType<typeof listTasks>>>(true);
 same<Out<typeof EngineLivenessBody>, EngineLiveness>(true);
 same<Omit<Out<typeof Ledger>, "balance">, LedgerPage>(true);

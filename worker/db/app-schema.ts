@@ -47,8 +47,10 @@ export const tasks = sqliteTable(
     userId: ownerId(),
     kind: text("kind", { enum: ["generate", "design_preview"] }).notNull(),
     status: text("status", { enum: TASK_STATES }).notNull().default("queued"),
-    /** The generation this task produces (kind=generate). */
+    /** The generation this task produces (kind=generate): one of its takes (ADR 0022). */
     generationId: text("generation_id"),
+    /** The take number within its generation, 1, 2, … (kind=generate); null for design previews (migration 0008). */
+    take: integer("take"),
     voiceId: text("voice_id"),
     /** What the engine needs: text, language, instruct, seed, pause_ms. JSON. */
     input: text("input", { mode: "json" }).notNull(),
@@ -79,6 +81,7 @@ export const tasks = sqliteTable(
     index("tasks_status_updated_idx").on(t.status, t.updatedAt),
     index("tasks_status_created_idx").on(t.status, t.createdAt),
     index("tasks_purge_idx").on(t.segmentCount, t.status, t.finishedAt),
+    uniqueIndex("tasks_generation_take_idx").on(t.generationId, t.take),
   ],
 );
 
@@ -90,6 +93,7 @@ export const generations = sqliteTable(
     /** Null once the voice is deleted; the generation stays in history. */
     voiceId: text("voice_id").references(() => voices.id, { onDelete: "set null" }),
     voiceName: text("voice_name").notNull(),
+    /** The preferred take's task (ADR 0022): status, audio_key, duration and error below are that take's. */
     taskId: text("task_id").notNull(),
     text: text("text").notNull(),
     language: text("language").notNull(),

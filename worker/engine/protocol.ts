@@ -72,6 +72,14 @@ export const VoiceRef = z.object({
 });
 export type VoiceRef = z.infer<typeof VoiceRef>;
 
+/** Seeds run 0 … 2^31 − 1 (a non-negative int32: what torch, numpy and the dev engine all accept). */
+export const SEED_MAX = 2 ** 31 - 1;
+export const Seed = z
+  .number()
+  .int(`must be a whole number from 0 to ${SEED_MAX}`)
+  .min(0, `must be from 0 to ${SEED_MAX}`)
+  .max(SEED_MAX, `must be from 0 to ${SEED_MAX}`);
+
 /** The longest pause between sentences a job may ask for. */
 export const MAX_PAUSE_MS = 3000;
 
@@ -89,8 +97,8 @@ export const SubmitRequest = z
     voice: VoiceRef.optional(),
     /** Natural-language voice description (design_preview) or style instruction. */
     instruct: z.string().min(1).max(500).optional(),
-    /** Optional seed for repeatable output. */
-    seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    /** Optional seed for repeatable output: the same seed, text and voice give the same take (ADR 0022). */
+    seed: Seed.optional(),
     /**
      * Silence between sentences and parts, in ms (a paragraph break gets twice it). Absent: the
      * engine matches the voice's own pauses (docs/engine-protocol.md "Joins").

@@ -61,14 +61,22 @@ export async function artifactKindsByTask(db: D1Database, userId: string, taskId
 }
 
 /** The final file of a generation in a download format, through the registry. */
-export async function serveGenerationAudio(ctx: RequestContext, g: { id: string; taskId: string; userId: string }, format: "wav" | "mp3", request: Request, download: boolean) {
+export async function serveGenerationAudio(
+  ctx: RequestContext,
+  g: { id: string; taskId: string; userId: string },
+  format: "wav" | "mp3",
+  request: Request,
+  download: boolean,
+  /** The file name without its extension (a later take's names its take). */
+  name = `utter-${g.id}`,
+) {
   const kind: ArtifactKind = format === "mp3" ? "final_mp3" : "final";
   const found = await findArtifact(ctx, { id: g.taskId, userId: g.userId, kind: "generate" }, kind, null);
   if (!found) {
     if (format === "mp3") throw errors.conflict("format_unavailable", "MP3 is not available for this generation; download the WAV instead.", { available: ["wav"] });
     throw new AppError("audio_not_ready", 409, "This generation has no audio yet.");
   }
-  return serveObject(ctx.env.AUDIO, found.key, request, { contentType: found.contentType, downloadName: download ? `utter-${g.id}.${format}` : undefined });
+  return serveObject(ctx.env.AUDIO, found.key, request, { contentType: found.contentType, downloadName: download ? `${name}.${format}` : undefined });
 }
 
 /** Removes every artifact of a task: the objects and the rows. */

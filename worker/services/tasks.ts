@@ -43,11 +43,15 @@ export interface NewTask {
   voice: { id: string } | null;
   /** Design previews are kept for a limited time. */
   expiresAt?: number;
+  /** A new take of an existing generation of the user's (ADR 0022) instead of a new generation; `take` is its number. */
+  takeOf?: { generationId: string; take: number };
 }
 
 export interface CreatedTask {
   task_id: string;
   generation_id: string | null;
+  /** The take this task renders (1 for a new generation); null for design previews. */
+  take: number | null;
   socket_url: string;
   status_url: string;
   cost: number;
@@ -72,19 +76,21 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
   const { env } = ctx;
   await enforceRateLimit(env.TASK_LIMITER, `task:${user.id}`);
   const taskId = newId("task");
-  const generationId = spec.kind === "generate" ? newId("gen") : null;
+  const generationId = spec.kind !== "generate" ? null : (spec.takeOf?.generationId ?? newId("gen"));
+  const take = spec.kind !== "generate" ? null : (spec.takeOf?.take ?? 1);
   const now = Date.now();
   const at = new Date(now);
   const grant = monthlyGrantKnown(user.id, at) ? null : monthlyGrantStatement(env.DB, user.id, at);
   const stmts: D1PreparedStatement[] = [
     ...(grant ? [grant] : []),
     env.DB.prepare(
-      `INSERT INTO tasks (id, user_id, kind, status, generation_id, voice_id, input, cost, created_at, updated_at, expires_at)
-       SELECT ?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?8, ?9
+      `INSERT INTO tasks (id, user_id, kind, status, generation_id, take, voice_id, input, cost, created_at, updated_at, expires_at)
+       SELECT ?1, ?2, ?3, 'queued', ?4, ?11, ?5, ?6, ?7, ?8, ?8, ?9
        WHERE (SELECT count(*) FROM tasks WHERE user_id = ?2 AND status IN ${ACTIVE_SQL})
          < (SELECT ${CONCURRENT_JOBS_SQL} FROM user u WHERE u.id = ?2)
          AND (?5 IS NULL OR EXISTS (SELECT 1 FROM voices WHERE id = ?5 AND user_id = ?2))
-         AND (?10 IS NULL OR EXISTS (SELECT 1 FROM session WHERE token = ?10 AND user_id = ?2 AND expires_at > ?8))`,
+         AND (?10 IS NULL OR EXISTS (SELECT 1 FROM session WHERE token = ?10 AND user_id = ?2 AND expires_at > ?8))
+         AND (?12 = 0 OR EXISTS (SELECT 1 FROM generations WHERE id = ?4 AND user_id = ?2))`,
     ).bind(
       taskId,
       user.id,
@@ -96,13 +102,15 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
       now,
       spec.expiresAt ?? null,
       user.unverifiedSession?.token ?? null,
+      take,
+      spec.takeOf ? 1 : 0,
     ),
     env.DB.prepare(
       `INSERT INTO credit_ledger (user_id, delta, kind, idempotency_key, task_id, note, created_at)
        SELECT ?1, ?2, 'reserve', ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?4)`,
     ).bind(user.id, -spec.cost, ledgerKeys.reserve(taskId), taskId, `Reserved ${spec.cost} credits`, now),
   ];
-  if (generationId) {
+  if (generationId && !spec.takeOf) {
     stmts.push(
       env.DB.prepare(
         `INSERT INTO generations (id, user_id, voice_id, voice_name, task_id, text, language, status, cost, created_at)
@@ -117,6 +125,10 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
     if (grant && (results[0]?.meta.changes ?? 0) === 1) monthlyGrantWritten(user.id, at);
     inserted = (results[grant ? 1 : 0]?.meta.changes ?? 0) === 1;
   } catch (err) {
+    // Two takes of one generation numbered at once: the unique (generation, take) index refused the second.
+    if (spec.takeOf && /UNIQUE constraint failed: tasks\.generation_id, tasks\.take/.test(String(err))) {
+      throw errors.conflict("take_conflict", "Another take of this generation was just started. Try again.");
+    }
     if (isInsufficientCreditsError(err)) {
       // The batch rolled back whole, a due grant with it: make it on its own so the balance shown is true.
       if (grant) await balanceWithMonthlyGrant(ctx.db, user.id, at);
@@ -128,12 +140,14 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
     // Only on refusal: was it the session, the voice, or which plan's cap (the stored plan, as the guard used)?
     const row = await env.DB.prepare(
       `SELECT (SELECT plan FROM user WHERE id = ?1) AS plan, EXISTS (SELECT 1 FROM voices WHERE id = ?2 AND user_id = ?1) AS voice,
-         (?3 IS NULL OR EXISTS (SELECT 1 FROM session WHERE token = ?3 AND user_id = ?1 AND expires_at > ?4)) AS session`,
+         (?3 IS NULL OR EXISTS (SELECT 1 FROM session WHERE token = ?3 AND user_id = ?1 AND expires_at > ?4)) AS session,
+         (?5 IS NULL OR EXISTS (SELECT 1 FROM generations WHERE id = ?5 AND user_id = ?1)) AS generation`,
     )
-      .bind(user.id, spec.voice?.id ?? null, user.unverifiedSession?.token ?? null, now)
-      .first<{ plan: string | null; voice: number; session: number }>();
+      .bind(user.id, spec.voice?.id ?? null, user.unverifiedSession?.token ?? null, now, spec.takeOf?.generationId ?? null)
+      .first<{ plan: string | null; voice: number; session: number; generation: number }>();
     if (!Number(row?.session)) throw errors.unauthorized();
     if (spec.voice && !Number(row?.voice)) throw errors.notFound("voice");
+    if (!Number(row?.generation)) throw errors.notFound("generation");
     const plan = planOf(row?.plan ?? user.plan);
     throw new AppError(
       "too_many_active_tasks",
@@ -158,6 +172,7 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
   return {
     task_id: taskId,
     generation_id: generationId,
+    take,
     socket_url: `/api/tasks/${taskId}/ws`,
     status_url: `/api/tasks/${taskId}`,
     cost: spec.cost,
@@ -179,6 +194,7 @@ export function trackerInitOf(row: typeof tasks.$inferSelect): TrackerInit {
     kind: row.kind,
     cost: row.cost,
     generation_id: row.generationId,
+    take: row.take,
     voice_id: row.voiceId,
     created_at: row.createdAt.getTime(),
     status: row.status,

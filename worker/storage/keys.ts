@@ -16,6 +16,9 @@ export const artifactUrl = (taskId: string, kind: string, index: number | null) 
 
 export const audioUrls = {
   segment: (taskId: string, index: number) => `/api/tasks/${taskId}/segments/${index}`,
+  /** The preferred take's audio (ADR 0022). */
   generation: (generationId: string) => `/api/generations/${generationId}/audio`,
+  /** One take's audio, whichever is preferred. */
+  generationTake: (generationId: string, take: number) => `/api/generations/${generationId}/audio?take=${take}`,
   preview: (taskId: string) => `/api/tasks/${taskId}/audio`,
 };

@@ -79,11 +79,15 @@ export async function settleTask(db: D1Database, s: SettleInput): Promise<void> 
     ...(s.artifacts ?? []).map((a) => artifactRowStatement(db, s.taskId, s.userId, a, s.at)),
   ];
   if (s.generationId) {
+    // The generation mirrors its preferred take (ADR 0022): this task's settle writes it when this task is
+    // the preferred take, or when it succeeded and the preferred one has no audio (failed or cancelled):
+    // then it becomes the preferred take, so regenerating a failed generation leaves it playable.
     stmts.push(
       db
         .prepare(
-          `UPDATE generations SET status = ?2, error = ?3, audio_key = ?4, duration_ms = ?5, size_bytes = ?6, sample_rate = ?7, completed_at = ?8
-           WHERE id = ?1 AND user_id = ?9 AND status NOT IN ${TERMINAL_SQL}`,
+          `UPDATE generations SET task_id = ?10, status = ?2, error = ?3, audio_key = ?4, duration_ms = ?5, size_bytes = ?6, sample_rate = ?7, completed_at = ?8
+           WHERE id = ?1 AND user_id = ?9
+             AND ((task_id = ?10 AND status NOT IN ${TERMINAL_SQL}) OR (?2 = 'succeeded' AND task_id != ?10 AND status IN ('failed', 'cancelled')))`,
         )
         .bind(
           s.generationId,
@@ -95,6 +99,7 @@ export async function settleTask(db: D1Database, s: SettleInput): Promise<void> 
           s.result?.sample_rate ?? null,
           s.at,
           s.userId,
+          s.taskId,
         ),
     );
   }

@@ -14,6 +14,8 @@ export interface TrackerRow {
   kind: "generate" | "design_preview";
   cost: number;
   generation_id: string | null;
+  /** The take of its generation (ADR 0022); null for design previews. */
+  take: number | null;
   voice_id: string | null;
   created_at: number;
   status: string;
@@ -22,7 +24,7 @@ export interface TrackerRow {
 }
 
 /** The SQL column list that reads a TrackerRow. */
-export const TRACKER_ROW_COLUMNS = "id, user_id, kind, cost, generation_id, voice_id, created_at, status, error";
+export const TRACKER_ROW_COLUMNS = "id, user_id, kind, cost, generation_id, take, voice_id, created_at, status, error";
 
 export function trackerInitFromRow(row: TrackerRow): TrackerInit {
   return {
@@ -31,6 +33,7 @@ export function trackerInitFromRow(row: TrackerRow): TrackerInit {
     kind: row.kind,
     cost: row.cost,
     generationId: row.generation_id,
+    take: row.take,
     voiceId: row.voice_id,
     createdAt: row.created_at,
     startTimeoutMs: TASK_TIMEOUTS.startMs,

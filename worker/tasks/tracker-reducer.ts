@@ -26,6 +26,8 @@ export interface TrackerInit {
   kind: "generate" | "design_preview";
   cost: number;
   generationId: string | null;
+  /** The take this task renders (ADR 0022); absent in trackers made before takes, which are take 1. */
+  take?: number | null;
   voiceId: string | null;
   createdAt: number;
   /** Fail with engine_timeout if not running by then (queue backoff included). */
@@ -213,10 +215,20 @@ class Builder {
   }
 }
 
+/** Take 1 keeps the generation's own key (where every generation made before takes has its file); later takes live under their task. */
+function isLaterTake(init: TrackerInit): boolean {
+  return (init.take ?? 1) > 1;
+}
+
 export function resultKey(init: TrackerInit): string {
-  return init.kind === "generate" && init.generationId
-    ? `users/${init.userId}/generations/${init.generationId}.wav`
-    : `users/${init.userId}/previews/${init.id}.wav`;
+  if (init.kind !== "generate" || !init.generationId) return `users/${init.userId}/previews/${init.id}.wav`;
+  return isLaterTake(init) ? `users/${init.userId}/tasks/${init.id}/final.wav` : `users/${init.userId}/generations/${init.generationId}.wav`;
+}
+
+/** Where the owner hears this task's final file: the generation's audio (of this take, when it is a later one) or the preview. */
+function resultUrl(init: TrackerInit): string {
+  if (!init.generationId) return audioUrls.preview(init.id);
+  return isLaterTake(init) ? audioUrls.generationTake(init.generationId, init.take!) : audioUrls.generation(init.generationId);
 }
 
 /** The queue consumer reports a successful submit. `cancel`: the task ended meanwhile; the engine must be told. */
@@ -304,7 +316,7 @@ export function onEvent(s: TrackerState, event: EngineEvent, now: number): Step<
         duration_ms: event.duration_ms,
         sample_rate: event.sample_rate,
         size_bytes: final.size_bytes,
-        audio_url: c.init.generationId ? audioUrls.generation(c.init.generationId) : audioUrls.preview(c.init.id),
+        audio_url: resultUrl(c.init),
         generation_id: c.init.generationId,
         formats: b.artifacts[artifactId("final_mp3", null)] ? ["wav", "mp3"] : ["wav"],
         key: final.key,
@@ -345,7 +357,7 @@ export function artifactKey(init: TrackerInit, kind: ArtifactKind, index: number
     case "final":
       return resultKey(init);
     case "final_mp3":
-      return init.generationId ? `users/${u}/generations/${init.generationId}.mp3` : `users/${u}/tasks/${init.id}/final.mp3`;
+      return init.generationId && !isLaterTake(init) ? `users/${u}/generations/${init.generationId}.mp3` : `users/${u}/tasks/${init.id}/final.mp3`;
     default:
       // Every newer kind (alignment, …) lives under its task, named by the registry: no case per kind.
       return `users/${u}/tasks/${init.id}/artifacts/${artifactId(kind, index)}`;

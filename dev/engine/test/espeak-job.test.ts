@@ -63,3 +63,27 @@ it("makes identical files for the same text, voice and seed, whatever ran in bet
   assert.deepEqual(finals[1], finals[0]);
   assert.deepEqual(finals[2], finals[0]);
 });
+
+/** Takes (ADR 0022): another seed is another take, audibly (pitch and pace move), and each seed stays repeatable. */
+it("makes a different take for a different seed: another pitch or length, and the same bytes again for the same seed", async (t) => {
+  const reference = { status: 200, body: encodeWav(syntheticSpeech(140, 4, 24000), 24000), contentType: "audio/wav" };
+  const deps = espeakJobDeps();
+  const render = async (seed: number | undefined) => {
+    const worker = await startFakeWorker({ reference });
+    try {
+      const job = worker.job({ text: PARAGRAPH, ...(seed === undefined ? {} : { seed }), output: { format: "wav", sample_rate: 24000 } });
+      assert.equal(await runJob(job, deps, new AbortController()), "completed");
+      return { bytes: worker.uploads.get("final")!, wav: worker.wav("final") };
+    } finally {
+      await worker.close();
+    }
+  };
+  const [a, b, a2] = [await render(1), await render(2), await render(1)];
+  assert.deepEqual(a2.bytes, a.bytes, "seed 1 twice: byte-identical");
+  assert.notDeepEqual(b.bytes, a.bytes, "seed 2 is another take");
+  const f0 = (w: typeof a.wav) => analyseSpeech(w.samples, w.sampleRate).f0Hz!;
+  const pitchMoved = Math.abs(f0(a.wav) - f0(b.wav)) / f0(a.wav);
+  const lengthMoved = Math.abs(a.wav.samples.length - b.wav.samples.length) / a.wav.samples.length;
+  t.diagnostic(`seed 1 → 2: F0 ${f0(a.wav).toFixed(0)} → ${f0(b.wav).toFixed(0)} Hz, length ${a.wav.samples.length} → ${b.wav.samples.length} samples`);
+  assert.ok(pitchMoved > 0.01 || lengthMoved > 0.01, `pitch moved ${(pitchMoved * 100).toFixed(1)} %, length ${(lengthMoved * 100).toFixed(1)} %`);
+});

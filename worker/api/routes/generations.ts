@@ -2,7 +2,7 @@ import { Hono, type Context } from "hono";
 import * as z from "zod";
 import type { ApiEnv } from "../app";
 import { documented, rangedAudio } from "../route-doc";
-import { CreatedTaskBody, GenerationEnvelope, GenerationList } from "../response-schemas";
+import { CreatedTaskBody, GenerationEnvelope, GenerationList, TakeList } from "../response-schemas";
 import { requireUser } from "../../auth/session";
 import { errors, parseOrThrow } from "../../lib/errors";
 import {
@@ -10,10 +10,11 @@ import {
   CreateGenerationBody,
   deleteGeneration,
   GenerationQuery,
+  getGenerationTake,
   getGenerationView,
-  getOwnedGeneration,
   listGenerations,
 } from "../../services/generations";
+import { CreateTakeBody, createTake, listTakes, PreferTakeBody, setPreferredTake, TakeQuery } from "../../services/takes";
 import { ArchiveQuery, generationArchive } from "../../services/generation-archive";
 import { serveGenerationAudio } from "../../services/artifacts";
 import { generationSubtitles, type SubtitleFormat } from "../../services/subtitles";
@@ -54,7 +55,7 @@ function subtitleRoute(format: SubtitleFormat) {
   ] as const;
 }
 
-const AudioQuery = z.object({ format: z.enum(["wav", "mp3"]).default("wav"), download: z.enum(["0", "1"]).optional() });
+const AudioQuery = TakeQuery.extend({ format: z.enum(["wav", "mp3"]).default("wav"), download: z.enum(["0", "1"]).optional() });
 
 export const generationRoutes = new Hono<ApiEnv>()
   .post(
@@ -130,15 +131,79 @@ export const generationRoutes = new Hono<ApiEnv>()
     documented({
       operationId: "getGeneration",
       summary: "One generation",
+      description: "Its preferred take (`take`, `takes`, `seed`), or the take `take=N` asks for.",
       tag: "History",
       access: "history",
+      query: TakeQuery,
       responses: [{ status: 200, description: "The generation.", json: GenerationEnvelope }],
+      errors: [400, 404],
+    }),
+    async (c) => {
+      const ctx = c.get("ctx");
+      const user = await requireUser(ctx, c.req.raw.headers, "history");
+      const q = queryParams(c, TakeQuery);
+      return c.json({ generation: await getGenerationView(ctx, user.id, c.req.param("id"), q.take) });
+    },
+  )
+  .post(
+    "/generations/:id/takes",
+    documented({
+      operationId: "createTake",
+      summary: "Make another take of a generation",
+      description:
+        "The same text, voice and settings again, with `seed` (0 to 2147483647) or a new random one, recorded on the take. " +
+        "A task (202), charged like a new generation of the same text; the preferred take stays until you choose another " +
+        "(or, when it has no audio, this take replaces it once it succeeds).",
+      tag: "Speech",
+      access: "speech",
+      body: CreateTakeBody,
+      example: { seed: 42 },
+      responses: [{ status: 202, description: "The take's task.", json: CreatedTaskBody }],
+      errors: [400, 402, 404, 409, 429, 503],
+    }),
+    async (c) => {
+      const ctx = c.get("ctx");
+      // Not verified in the batch: the generation is read before it, and must not be read for a stale session.
+      const user = await requireUser(ctx, c.req.raw.headers, "speech");
+      const body = await jsonBody(c, CreateTakeBody);
+      return c.json(await createTake(ctx, user, c.req.param("id"), body), 202);
+    },
+  )
+  .get(
+    "/generations/:id/takes",
+    documented({
+      operationId: "listTakes",
+      summary: "A generation's takes",
+      description: "Oldest first, each with its seed, state, duration and what it charged (or gave back when it failed or was cancelled).",
+      tag: "History",
+      access: "history",
+      responses: [{ status: 200, description: "The takes.", json: TakeList }],
       errors: [404],
     }),
     async (c) => {
       const ctx = c.get("ctx");
       const user = await requireUser(ctx, c.req.raw.headers, "history");
-      return c.json({ generation: await getGenerationView(ctx, user.id, c.req.param("id")) });
+      return c.json(await listTakes(ctx, user.id, c.req.param("id")));
+    },
+  )
+  .put(
+    "/generations/:id/preferred",
+    documented({
+      operationId: "setPreferredTake",
+      summary: "Choose the take a generation returns",
+      description: "A finished take becomes what downloads, archives and `GET /api/generations/{id}` return.",
+      tag: "History",
+      access: "history",
+      body: PreferTakeBody,
+      example: { take: 2 },
+      responses: [{ status: 200, description: "The generation, now showing that take.", json: GenerationEnvelope }],
+      errors: [400, 404, 409],
+    }),
+    async (c) => {
+      const ctx = c.get("ctx");
+      const user = await requireUser(ctx, c.req.raw.headers, "history");
+      const body = await jsonBody(c, PreferTakeBody);
+      return c.json({ generation: await setPreferredTake(ctx, user.id, c.req.param("id"), body.take) });
     },
   )
   .delete(
@@ -164,7 +229,9 @@ export const generationRoutes = new Hono<ApiEnv>()
     documented({
       operationId: "getGenerationAudio",
       summary: "A finished generation's audio",
-      description: "WAV, or MP3 where the engine made one (`formats`). Range requests are answered with 206; `download=1` names a file.",
+      description:
+        "The preferred take, or the take `take=N` asks for: WAV, or MP3 where the engine made one (`formats`). " +
+        "Range requests are answered with 206; `download=1` names a file.",
       tag: "History",
       access: "history",
       query: AudioQuery,
@@ -175,9 +242,10 @@ export const generationRoutes = new Hono<ApiEnv>()
       const ctx = c.get("ctx");
       const user = await requireUser(ctx, c.req.raw.headers, "history");
       const q = queryParams(c, AudioQuery);
-      const g = await getOwnedGeneration(ctx, user.id, c.req.param("id"));
-      if (g.status !== "succeeded") throw errors.conflict("audio_not_ready", "This generation has no audio yet.");
-      return serveGenerationAudio(ctx, g, q.format, c.req.raw, q.download === "1");
+      const { generation: g, info } = await getGenerationTake(ctx, user.id, c.req.param("id"), q.take);
+      if (g.status !== "succeeded") throw errors.conflict("audio_not_ready", `This ${q.take === undefined ? "generation" : "take"} has no audio yet.`);
+      const name = info.take === info.preferredTake && q.take === undefined ? `utter-${g.id}` : `utter-${g.id}-take-${info.take}`;
+      return serveGenerationAudio(ctx, g, q.format, c.req.raw, q.download === "1", name);
     },
   )
   .get("/generations/:id/subtitles.srt", ...subtitleRoute("srt"))
