@@ -5,7 +5,7 @@ import { useEffect, useId, useRef, useState } from "react";
 import { CreateGenerationBody, createGeneration, getOwnedGeneration } from "../../worker/services/generations";
 import { LANGUAGES } from "../../worker/services/languages";
 import { LIMITS } from "../../worker/services/limits";
-import { CHARACTERS_PER_CREDIT, generationCost, PLANS, type PlanId } from "../../worker/services/pricing";
+import { CHARACTERS_PER_CREDIT, generationCost, planOf, PLANS, type PlanId } from "../../worker/services/pricing";
 import { getOwnedTask, getTaskSnapshot } from "../../worker/services/tasks";
 import { listVoices } from "../../worker/services/voices";
 import { LanguageSelect } from "../components/language-select";
@@ -61,7 +61,8 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       audio_url: v.audio_url,
     })),
     languages: LANGUAGES,
-    maxChars: LIMITS.textChars.max,
+    // The plan's own limit (Free 5,000, paid 50,000); the Worker holds the stored plan to it too.
+    maxChars: planOf(user.plan).textChars,
     prefill,
     resume,
     createdVoice: created ? (voices.find((v) => v.id === created)?.name ?? null) : null,
@@ -254,7 +255,7 @@ export default function Generate() {
             }}
             aria-describedby={counterId}
             aria-invalid={tooLong || undefined}
-            placeholder="Type or paste up to 5,000 characters. Longer texts are split at sentence ends and start playing after the first sentences."
+            placeholder={`Type or paste up to ${formatNumber(maxChars)} characters. Longer texts are split at sentence ends and start playing after the first sentences.`}
           />
           <p
             id={counterId}

@@ -40,7 +40,7 @@ export const Me = z.object({
   plan: z.object({ id: z.enum(PLAN_IDS), name: z.string(), monthly_credits: z.number(), voice_limit: z.number().nullable().describe("null: no limit"), concurrent_jobs: z.number() }),
   credits: z.object({ balance: z.number() }),
   limits: z.object({
-    text_chars: z.number(),
+    text_chars: z.number().describe("the longest text one generation may have on this plan"),
     reference_seconds: z.object({ min: z.number(), max: z.number() }),
     reference_bytes: z.number(),
   }),
@@ -143,6 +143,7 @@ export const Catalog = z.object({
       monthly_credits: z.number(),
       voice_limit: z.number().nullable().describe("null: no limit"),
       concurrent_jobs: z.number(),
+      text_chars: z.number().describe("the longest text one generation may have"),
       purchasable: z.boolean(),
     }),
   ),

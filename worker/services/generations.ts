@@ -42,6 +42,7 @@ export async function createGeneration(ctx: RequestContext, user: CurrentUser, b
     },
     cost: generationCost(text),
     voice: { id: body.voice_id },
+    planChars: [...text].length,
   });
 }
 

@@ -13,6 +13,7 @@ import { settleFromRow } from "../tasks/settle";
 import {
   balanceWithMonthlyGrant,
   CONCURRENT_JOBS_SQL,
+  TEXT_CHARS_SQL,
   insufficientCredits,
   isInsufficientCreditsError,
   ledgerKeys,
@@ -20,7 +21,7 @@ import {
   monthlyGrantStatement,
   monthlyGrantWritten,
 } from "./credits";
-import { planOf } from "./pricing";
+import { PLANS, planOf, type Plan } from "./pricing";
 import type { CurrentUser } from "./account";
 
 export { ACTIVE_STATES };
@@ -42,6 +43,8 @@ export interface NewTask {
   voice: { id: string } | null;
   /** Design previews are kept for a limited time. */
   expiresAt?: number;
+  /** Characters of a generation's text, held to the stored plan's limit inside the creation batch (null: no plan limit). */
+  planChars?: number | null;
 }
 
 export interface CreatedTask {
@@ -83,7 +86,8 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
        WHERE (SELECT count(*) FROM tasks WHERE user_id = ?2 AND status IN ${ACTIVE_SQL})
          < (SELECT ${CONCURRENT_JOBS_SQL} FROM user u WHERE u.id = ?2)
          AND (?5 IS NULL OR EXISTS (SELECT 1 FROM voices WHERE id = ?5 AND user_id = ?2))
-         AND (?10 IS NULL OR EXISTS (SELECT 1 FROM session WHERE token = ?10 AND user_id = ?2 AND expires_at > ?8))`,
+         AND (?10 IS NULL OR EXISTS (SELECT 1 FROM session WHERE token = ?10 AND user_id = ?2 AND expires_at > ?8))
+         AND (?11 IS NULL OR ?11 <= (SELECT ${TEXT_CHARS_SQL} FROM user u WHERE u.id = ?2))`,
     ).bind(
       taskId,
       user.id,
@@ -95,6 +99,7 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
       now,
       spec.expiresAt ?? null,
       user.unverifiedSession?.token ?? null,
+      spec.planChars ?? null,
     ),
     env.DB.prepare(
       `INSERT INTO credit_ledger (user_id, delta, kind, idempotency_key, task_id, note, created_at)
@@ -134,6 +139,7 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
     if (!Number(row?.session)) throw errors.unauthorized();
     if (spec.voice && !Number(row?.voice)) throw errors.notFound("voice");
     const plan = planOf(row?.plan ?? user.plan);
+    if (spec.planChars != null && spec.planChars > plan.textChars) throw textLimitReached(plan, spec.planChars);
     throw new AppError(
       "too_many_active_tasks",
       429,
@@ -177,6 +183,20 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
     status_url: `/api/tasks/${taskId}`,
     cost: spec.cost,
   };
+}
+
+/**
+ * A text longer than the plan takes (DESIGN §1): 403 `text_limit_reached` naming the plan's limit,
+ * like `voice_limit_reached`. Texts over the longest any plan takes are a 400 from the body schema.
+ */
+export function textLimitReached(plan: Plan, chars: number): AppError {
+  const upgrade = plan.id === "free" ? ` or upgrade to ${PLANS.pro.name} for up to ${PLANS.pro.textChars.toLocaleString("en-US")}` : "";
+  return new AppError(
+    "text_limit_reached",
+    403,
+    `Your ${plan.name} plan takes up to ${plan.textChars.toLocaleString("en-US")} characters per generation; this text has ${chars.toLocaleString("en-US")}. Shorten it${upgrade}.`,
+    { plan: plan.id, limit: plan.textChars, chars },
+  );
 }
 
 /** The caller's task row, or 404 (never 403: another user's id must not reveal it exists). */
