@@ -65,6 +65,15 @@ ARTIFACT_KINDS: Final[dict[str, ArtifactKind]] = {
         after_completed=True,
         public=True,
     ),
+    # The final audio's waveform (peaks.py, `Peaks` in worker/engine/peaks.ts; ADR 0023).
+    "peaks": ArtifactKind(
+        content_types=("application/json",),
+        indexed=False,
+        max_bytes=256 * 1024,
+        job_kinds=("generate",),
+        after_completed=False,
+        public=True,
+    ),
 }
 
 

@@ -133,7 +133,7 @@ class SubmitRequest(_Message):
     protocol: ProtocolVersion
     job_id: Id
     kind: Kind
-    text: Annotated[JsStr, Field(min_length=1, max_length=5000), AfterValidator(not_blank)]
+    text: Annotated[JsStr, Field(min_length=1, max_length=50000), AfterValidator(not_blank)]
     language: Language
     voice: VoiceRef | None = None
     # Natural-language voice description (design_preview) or style instruction.

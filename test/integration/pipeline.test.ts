@@ -1,5 +1,6 @@
 import { createMessageBatch, getQueueResult, createExecutionContext, runDurableObjectAlarm, runInDurableObject, evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { MAX_RESUMES } from "../../worker/engine/protocol";
 import { describe, expect, it } from "vitest";
 import worker from "../../worker/index";
 import { ApiErrorBody } from "../../worker/lib/errors";
@@ -230,7 +231,7 @@ describe("task pipeline: queue → engine → Durable Object → WebSocket", () 
     expect(stats.ignoredEvents).toBe(3);
   });
 
-  it("fails a silent task with engine_timeout when the heartbeat alarm fires", async () => {
+  it("fails a silent task with engine_timeout when the heartbeat alarm fires (its resumes used up)", async () => {
     const engine = installFakeEngine();
     const user = await newUser("silent");
     const voice = await createVoice(user.id);
@@ -239,10 +240,12 @@ describe("task pipeline: queue → engine → Durable Object → WebSocket", () 
     const job = await engine.waitForJob(task.task_id);
     await job.ack({ type: "started" });
     const stub = tracker(task.task_id);
-    // Pretend the last event was two minutes ago.
+    // Pretend the last event was two minutes ago, and the job was resumed as often as it may be (ADR 0023;
+    // test/integration/long-form.test.ts has the silent task that is resumed).
     await runInDurableObject(stub, async (_instance: TaskTracker, state) => {
-      const s = (await state.storage.get<{ lastEventAt: number }>("state"))!;
+      const s = (await state.storage.get<{ lastEventAt: number; resumes?: number }>("state"))!;
       s.lastEventAt = Date.now() - 120_000;
+      s.resumes = MAX_RESUMES;
       await state.storage.put("state", s);
     });
     await evictDurableObject(stub);

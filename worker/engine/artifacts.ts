@@ -27,7 +27,7 @@ export const ArtifactKindSpec = z.object({
 });
 export type ArtifactKindSpec = z.infer<typeof ArtifactKindSpec>;
 
-export const ARTIFACT_KIND_NAMES = ["segment", "final", "final_mp3"] as const;
+export const ARTIFACT_KIND_NAMES = ["segment", "final", "final_mp3", "peaks"] as const;
 export const ArtifactKind = z.enum(ARTIFACT_KIND_NAMES);
 export type ArtifactKind = z.infer<typeof ArtifactKind>;
 
@@ -60,6 +60,15 @@ export const ARTIFACT_REGISTRY = {
       max_bytes: 256 * MiB,
       job_kinds: ["generate"],
       after_completed: true,
+      public: true,
+    },
+    /** The final audio's waveform (`Peaks`, worker/engine/peaks.ts), so a player never decodes an hour of audio (ADR 0023). */
+    peaks: {
+      content_types: ["application/json"],
+      indexed: false,
+      max_bytes: 256 * 1024,
+      job_kinds: ["generate"],
+      after_completed: false,
       public: true,
     },
   },

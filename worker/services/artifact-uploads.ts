@@ -5,6 +5,7 @@
  * type, size). The task's tracker decides whether the task still takes the
  * artifact; the bytes stream straight into R2.
  */
+import { ARTIFACT_CONTENT, checkArtifactContent } from "../engine/artifact-content";
 import { ARTIFACT_REGISTRY, artifactSpec, baseContentType, MiB, type ArtifactKind } from "../engine/artifacts";
 import { MultipartComplete, type ArtifactAck, type MultipartPart, type MultipartStart } from "../engine/protocol";
 import { AppError, parseOrThrow } from "../lib/errors";
@@ -73,6 +74,7 @@ export async function putArtifact(t: UploadTarget, request: Request): Promise<Ar
   const limit = t.v1Alias ? Math.min(spec.max_bytes, V1_SINGLE_MAX_BYTES) : Math.min(spec.max_bytes, ARTIFACT_REGISTRY.max_single_bytes);
   if (length > limit) throw tooLarge(p.kind, length, limit, length <= spec.max_bytes ? " Upload it in parts (POST …/uploads)." : "");
   if (length === 0 || !request.body) throw new AppError("invalid_request", 400, "The upload is empty.", { kind: p.kind, size_bytes: 0 });
+  if (ARTIFACT_CONTENT[p.kind]) return putCheckedDocument(t, p.kind, p.key, request, length);
   const stored = await t.env.AUDIO.put(p.key, request.body, {
     httpMetadata: { contentType: spec.content_types[0] },
     customMetadata: { task_id: t.jobId },
@@ -80,10 +82,28 @@ export async function putArtifact(t: UploadTarget, request: Request): Promise<Ar
   return record(t, p.kind, p.key, stored.size);
 }
 
+/** A small document kind (peaks): read whole, validated against its schema, stored only when it passes. */
+async function putCheckedDocument(t: UploadTarget, kind: ArtifactKind, key: string, request: Request, length: number): Promise<ArtifactAck> {
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (bytes.byteLength !== length) throw new AppError("invalid_request", 400, `The body is ${bytes.byteLength} bytes, not the ${length} its Content-Length says.`, { kind });
+  const check = checkArtifactContent(kind, bytes);
+  if (!check.ok) {
+    throw new AppError("invalid_artifact_content", 400, `This ${kind} artifact is not valid: ${check.path ? `${check.path}: ` : ""}${check.message}`.slice(0, 300), {
+      kind,
+      path: check.path || null,
+    });
+  }
+  const stored = await t.env.AUDIO.put(key, bytes, { httpMetadata: { contentType: artifactSpec(kind).content_types[0] }, customMetadata: { task_id: t.jobId } });
+  return record(t, kind, key, stored.size);
+}
+
 /** `POST …/artifacts/{kind}[/{index}]/uploads`: starts an R2 multipart upload. */
 export async function startMultipart(t: UploadTarget, request: Request): Promise<MultipartStart> {
   const p = await permit(t);
   checkContentType(request, p.kind);
+  if (ARTIFACT_CONTENT[p.kind]) {
+    throw new AppError("single_body_only", 400, `Artifacts of kind ${p.kind} are checked whole: upload them in one PUT.`, { kind: p.kind });
+  }
   const upload = await t.env.AUDIO.createMultipartUpload(p.key, {
     httpMetadata: { contentType: artifactSpec(p.kind).content_types[0] },
     customMetadata: { task_id: t.jobId },
