@@ -200,8 +200,8 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
     const finalWav = encodeWav(final, rate);
     await events.send({ type: "progress", progress: 0.96, stage: "uploading" });
     await uploads.put("final", null, finalWav, "audio/wav");
-    // The waveform, so the player never decodes the whole file (ADR 0023).
-    if (job.kind === "generate") await uploads.put("peaks", null, new TextEncoder().encode(JSON.stringify(computePeaks(final, rate))), "application/json");
+    // The waveform (a v2 artifact), so the player never decodes the whole file (ADR 0023).
+    if (job.kind === "generate" && stream) await uploadPeaks(uploads, final, rate, log, ctx);
     checkpoint();
     stopHeartbeats();
     await events.send({ type: "completed", duration_ms: durationMs(final.length, rate), sample_rate: rate, size_bytes: finalWav.length });
@@ -375,6 +375,16 @@ async function synthesiseSegment(text: string, o: SegmentSpeech, live: LiveTarge
     at += p.length;
   }
   return out;
+}
+
+/** Best effort: a missing waveform only makes the player draw it from the audio. A refusal that stops the job still does. */
+async function uploadPeaks(uploads: ArtifactUploader, final: Float32Array, rate: number, log: Logger, ctx: Record<string, string>) {
+  try {
+    await uploads.put("peaks", null, new TextEncoder().encode(JSON.stringify(computePeaks(final, rate))), "application/json");
+  } catch (err) {
+    if (err instanceof JobStopped) throw err;
+    log.warn("peaks_upload_failed", { ...ctx, error: errorMessage(err) });
+  }
 }
 
 /** Best effort: the job already succeeded with its WAV; a missing MP3 only hides that download. */

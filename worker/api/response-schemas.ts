@@ -96,6 +96,7 @@ export const Generation = z.object({
   sample_rate: z.number().nullable(),
   audio_url: z.string().nullable(),
   formats: z.array(z.enum(["wav", "mp3"])),
+  peaks_url: z.string().nullable().describe("The final audio's waveform peaks (JSON), when the engine made them."),
   error: EngineError.nullable(),
   created_at: isoTime,
   completed_at: isoTime.nullable(),

@@ -9,6 +9,7 @@
  */
 import * as z from "zod";
 import { TASK_STATES, TERMINAL_STATES as LIFECYCLE_TERMINAL } from "../tasks/lifecycle.ts";
+import { Peaks } from "./peaks.ts";
 
 /** Protocol v1, the base every engine speaks (the development engine reports it on /health until it streams). */
 export const PROTOCOL_VERSION = 1 as const;
@@ -286,5 +287,6 @@ export const PROTOCOL_SCHEMAS = {
   MultipartStart,
   MultipartPart,
   MultipartComplete,
+  Peaks,
 } as const;
 export type ProtocolSchemaName = keyof typeof PROTOCOL_SCHEMAS;

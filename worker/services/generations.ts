@@ -6,7 +6,7 @@ import { generations } from "../db/schema";
 import { LanguageCode, MAX_PAUSE_MS, type EngineError } from "../engine/protocol";
 import { errors } from "../lib/errors";
 import { ledgerKeys } from "./credits";
-import { audioKeys, audioUrls } from "../storage/keys";
+import { artifactUrl, audioKeys, audioUrls } from "../storage/keys";
 import { deletePrefix } from "../storage/serve";
 import type { CurrentUser } from "./account";
 import { LIMITS } from "./limits";
@@ -79,6 +79,8 @@ export function generationView(g: GenerationRow, kinds: ReadonlySet<string> = ne
     sample_rate: g.sampleRate,
     audio_url: g.status === "succeeded" ? audioUrls.generation(g.id) : null,
     formats: (g.status !== "succeeded" ? [] : kinds.has("final_mp3") ? ["wav", "mp3"] : ["wav"]) as ("wav" | "mp3")[],
+    /** The waveform for the player, so an hour of audio is never decoded in the browser (ADR 0023). */
+    peaks_url: g.status === "succeeded" && kinds.has("peaks") ? artifactUrl(g.taskId, "peaks", null) : null,
     // Only settle writes it, always an EngineError (tasks/settle.ts); the JSON column reads back as unknown.
     error: g.error as EngineError | null,
     created_at: g.createdAt.toISOString(),
