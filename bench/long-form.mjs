@@ -124,7 +124,7 @@ async function startEngine(secrets, extraEnv, label) {
   return { proc, url, logFile };
 }
 
-/** The engine's log lines for one job (JSON lines). */
+/** The engine's log lines for one job (JSON lines, `event` names each). */
 function engineLog(logFile, taskId) {
   return readFileSync(logFile, "utf8")
     .split("\n")
@@ -205,9 +205,9 @@ if (RESUME_CHARS > 0) {
   console.log(`\n== Resume after a forced engine failure at 60 %, ${RESUME_CHARS.toLocaleString("en-US")} characters ==`);
   const r = await runJob({ client, voiceId: voice.voiceId, chars: RESUME_CHARS, worker, engine });
   const log = engineLog(engine.logFile, r.taskId);
-  const started = log.filter((l) => l.msg === "job_started");
-  const failed = log.find((l) => l.msg === "job_failed");
-  const completed = log.find((l) => l.msg === "job_completed");
+  const started = log.filter((l) => l.event === "job_started");
+  const failed = log.find((l) => l.event === "job_failed");
+  const completed = log.find((l) => l.event === "job_completed");
   const total = started[0]?.segments ?? 0;
   const firstRendered = Number(/after (\d+) of/.exec(failed?.message ?? "")?.[1] ?? NaN);
   const secondRendered = completed?.rendered ?? NaN;
