@@ -2,10 +2,10 @@ import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remi
 import { data } from "@remix-run/cloudflare";
 import { Link, useFetcher, useLoaderData, useRouteLoaderData, useSearchParams } from "@remix-run/react";
 import { useEffect, useId, useRef, useState } from "react";
-import { CreateGenerationBody, createGeneration, getOwnedGeneration } from "../../worker/services/generations";
+import { CreateGenerationBody, createGeneration, getOwnedGeneration, textLimitFor } from "../../worker/services/generations";
 import { LANGUAGES } from "../../worker/services/languages";
 import { LIMITS } from "../../worker/services/limits";
-import { CHARACTERS_PER_CREDIT, generationCost, planOf, PLANS, type PlanId } from "../../worker/services/pricing";
+import { CHARACTERS_PER_CREDIT, generationCost, PLANS, type PlanId } from "../../worker/services/pricing";
 import { getOwnedTask, getTaskSnapshot } from "../../worker/services/tasks";
 import { listVoices } from "../../worker/services/voices";
 import { LanguageSelect } from "../components/language-select";
@@ -27,7 +27,8 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const user = await requirePageUser(context, request);
   const ctx = context.app;
   const url = new URL(request.url);
-  const { voices } = await listVoices(ctx, user.id, { sort: "usage", limit: 100 });
+  // The plan's own limit (Free 5,000, paid 50,000), from the stored plan; the Worker holds the task to it too.
+  const [{ voices }, maxChars] = await Promise.all([listVoices(ctx, user.id, { sort: "usage", limit: 100 }), textLimitFor(ctx, user)]);
   const prefill = {
     voice: url.searchParams.get("voice") ?? "",
     text: (url.searchParams.get("text") ?? "").slice(0, LIMITS.textChars.max * 2),
@@ -61,8 +62,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       audio_url: v.audio_url,
     })),
     languages: LANGUAGES,
-    // The plan's own limit (Free 5,000, paid 50,000); the Worker holds the stored plan to it too.
-    maxChars: planOf(user.plan).textChars,
+    maxChars,
     prefill,
     resume,
     createdVoice: created ? (voices.find((v) => v.id === created)?.name ?? null) : null,

@@ -316,3 +316,17 @@ describe("the peaks artifact (ADR 0023)", () => {
     expect((await part.arrayBuffer()).byteLength).toBe(100);
   });
 });
+
+describe("the generate page counts to the plan's limit", () => {
+  it("shows 5,000 on Free and 50,000 on a paid plan", async () => {
+    const free = await newUser("pagefree");
+    await createVoice(free.id); // the form shows once there is a voice to speak with
+    const html = await (await call("/generate", { cookie: free.cookie, headers: { accept: "text/html" } })).text();
+    expect(html).toContain("up to 5,000 characters");
+    const paid = await newUser("pagepaid");
+    await setPlan(paid.id, "pro");
+    await createVoice(paid.id);
+    const paidHtml = await (await call("/generate", { cookie: paid.cookie, headers: { accept: "text/html" } })).text();
+    expect(paidHtml).toContain("up to 50,000 characters");
+  });
+});

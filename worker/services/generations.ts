@@ -10,7 +10,7 @@ import { artifactUrl, audioKeys, audioUrls } from "../storage/keys";
 import { deletePrefix } from "../storage/serve";
 import type { CurrentUser } from "./account";
 import { LIMITS } from "./limits";
-import { generationCost } from "./pricing";
+import { generationCost, planOf } from "./pricing";
 import { hasSpeakableText, NOT_SPEAKABLE } from "./speakable";
 import { createTask, type CreatedTask } from "./tasks";
 import { artifactKindsByTask, deleteTaskArtifacts } from "./artifacts";
@@ -28,6 +28,12 @@ export const CreateGenerationBody = z.strictObject({
   pause_ms: z.number().int().min(0).max(MAX_PAUSE_MS, `must be at most ${MAX_PAUSE_MS} ms`).optional(),
 });
 export type CreateGenerationBody = z.infer<typeof CreateGenerationBody>;
+
+/** The longest text the user's stored plan takes (a plan a webhook just changed applies at once), for the generate form. */
+export async function textLimitFor(ctx: Pick<RequestContext, "env">, user: Pick<CurrentUser, "id" | "plan">): Promise<number> {
+  const row = await ctx.env.DB.prepare(`SELECT plan FROM user WHERE id = ?1`).bind(user.id).first<{ plan: string | null }>();
+  return planOf(row?.plan ?? user.plan).textChars;
+}
 
 /** A generation with one of the user's voices; a voice that is not theirs (or gone) is a 404 from the creation batch. */
 export async function createGeneration(ctx: RequestContext, user: CurrentUser, body: CreateGenerationBody): Promise<CreatedTask> {
