@@ -1,9 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
 import { artifactSpec, checkArtifactAddress, type ArtifactKind } from "../worker/engine/artifacts";
 import { decodeFrameHeader, type FrameHeader } from "../worker/engine/frames";
-import { EngineEvent, EVENT_MAX_BYTES, type EngineError, type EventAck, type StreamAck, type StreamCancel, type StreamHello } from "../worker/engine/protocol";
+import { EngineEvent, EVENT_MAX_BYTES, type EngineError, type EventAck, type ResumeFrom, type StreamAck, type StreamCancel, type StreamHello } from "../worker/engine/protocol";
+import { createEngineRegistry } from "../worker/engine/registry";
+import { getConfig } from "../worker/lib/config";
 import { createLogger } from "../worker/lib/log";
-import { CLIENT_REQUEST_SNAPSHOT, CLOSE_CODES, isTerminal, type TaskState } from "../worker/tasks/lifecycle";
+import type { TaskMessage } from "../worker/tasks/queue-message";
+import { CLIENT_REQUEST_SNAPSHOT, CLOSE_CODES, isTerminal, TERMINAL_SQL, type TaskState } from "../worker/tasks/lifecycle";
 import type { ServerMessage, TaskSnapshot } from "../worker/tasks/messages";
 import { artifactRowStatement, recordTaskStatus, settleTask } from "../worker/tasks/settle";
 import {
@@ -21,6 +24,7 @@ import {
   onFail,
   onFrame,
   onSynced,
+  resumePoint,
   segmentList,
   taskView,
   type CancelReply,
@@ -162,6 +166,9 @@ export class TaskTracker extends DurableObject<Env> {
           await artifactRowStatement(this.env.DB, c.init.id, c.init.userId, e.artifact, Date.now()).run();
           break;
         }
+        case "resume":
+          await this.redispatch(e.attempt, e.previousCallId);
+          break;
       }
     }
   }
@@ -204,6 +211,37 @@ export class TaskTracker extends DurableObject<Env> {
         replay: replay.length ? { first_frame: replay[0]!.n, frames: replay.length } : null,
       },
     };
+  }
+
+  /**
+   * A resume (ADR 0023): the task's row goes back to queued (so the dispatcher's guarded claim takes
+   * it again), the queue gets the resume message, and the interrupted call is cancelled at the engine
+   * (best effort). If any of it fails the resume deadline (the alarm) fails the task, releasing its
+   * credits as any failure does.
+   */
+  private async redispatch(attempt: number, previousCallId: string | null): Promise<void> {
+    const id = this.must().core.init.id;
+    try {
+      const row = await this.env.DB.prepare(
+        `UPDATE tasks SET status = 'queued', call_id = NULL, claimed_by = NULL, lease_until = NULL, updated_at = ?2
+         WHERE id = ?1 AND status NOT IN ${TERMINAL_SQL} RETURNING engine`,
+      )
+        .bind(id, Date.now())
+        .first<{ engine: string | null }>();
+      await this.env.TASKS.send({ task_id: id, resume: { attempt } } satisfies TaskMessage);
+      this.log.warn("task.resume", { task_id: id, attempt, previous_call_id: previousCallId });
+      if (previousCallId) {
+        const engine = createEngineRegistry(getConfig(this.env)).client(row?.engine);
+        this.ctx.waitUntil(engine.cancel(previousCallId).catch(() => false));
+      }
+    } catch (err) {
+      this.log.error("task.resume_failed", { task_id: id, attempt, error: String(err) });
+    }
+  }
+
+  /** Where a resumed attempt starts (the dispatcher asks while building its submit). */
+  async resumeFrom(attempt: number): Promise<ResumeFrom> {
+    return resumePoint(this.must(), attempt);
   }
 
   /** The queue consumer reports a successful submit. Returns whether the engine must be told to cancel. */
@@ -253,6 +291,13 @@ export class TaskTracker extends DurableObject<Env> {
   async multipartDone(uploadId: string): Promise<void> {
     this.multiparts.delete(uploadId);
     await this.ctx.storage.delete(`mp:${uploadId}`);
+  }
+
+  /** A stored artifact of this job, announced or not, while the task runs: what a resumed engine reads back (ADR 0023). */
+  async durableArtifact(kind: string, index: number | null): Promise<StoredArtifact | null> {
+    const s = this.state;
+    if (!s || isTerminal(s.core.status)) return null;
+    return Object.values(s.artifacts).find((a) => a.kind === kind && a.index === index) ?? null;
   }
 
   /** An announced artifact (the serving route asks while the task is live; D1 has them afterwards). */

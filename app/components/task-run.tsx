@@ -230,6 +230,7 @@ export function TaskRun({
           <WaveformPlayer
             ref={finalRef}
             url={result.audio_url}
+            peaksUrl={result.generation_id ? `/api/tasks/${taskId}/artifacts/peaks` : null}
             label={finalLabel}
             durationMs={result.duration_ms}
             downloadUrl={download ? `${result.audio_url}?download=1` : undefined}

@@ -13,6 +13,12 @@ export interface WaveformPlayerHandle {
 
 interface Props {
   url: string;
+  /**
+   * The engine's precomputed waveform (the `peaks` artifact, ADR 0023). With it wavesurfer draws
+   * without fetching and decoding the file, and the <audio> element streams it with Range requests,
+   * so an hour of audio is never held in memory. Missing or unreadable: the file is decoded as before.
+   */
+  peaksUrl?: string | null;
   /** What is playing, for screen readers ("Preview of Alice"). */
   label: string;
   /** A link to download the file, shown beside the controls. */
@@ -35,6 +41,21 @@ interface Props {
 
 type LoadState = "loading" | "ready" | "error";
 
+/** The `peaks` artifact as the player needs it, or null (none, not readable): then the audio is decoded. */
+async function loadPeaks(peaksUrl: string | null | undefined): Promise<{ peaks: Float32Array; duration: number } | null> {
+  if (!peaksUrl) return null;
+  try {
+    const res = await fetch(peaksUrl, { credentials: "same-origin" });
+    if (!res.ok) return null;
+    const body = (await res.json()) as { peaks?: unknown; length?: unknown; sample_rate?: unknown };
+    const { peaks, length, sample_rate: rate } = body;
+    if (!Array.isArray(peaks) || !peaks.length || typeof length !== "number" || typeof rate !== "number" || rate <= 0) return null;
+    return { peaks: Float32Array.from(peaks as number[]), duration: length / rate };
+  } catch {
+    return null;
+  }
+}
+
 /**
  * A play button, a waveform you can click or drive with the arrow keys, and
  * the time. wavesurfer.js is imported when the player mounts, so pages
@@ -43,7 +64,7 @@ type LoadState = "loading" | "ready" | "error";
  * the waveform is still being drawn.
  */
 export const WaveformPlayer = forwardRef<WaveformPlayerHandle, Props>(function WaveformPlayer(props, ref) {
-  const { url, label, downloadUrl, mp3DownloadUrl, downloadName, durationMs, autoPlay, height = 64, testId } = props;
+  const { url, peaksUrl, label, downloadUrl, mp3DownloadUrl, downloadName, durationMs, autoPlay, height = 64, testId } = props;
   const container = useRef<HTMLDivElement>(null);
   const ws = useRef<WaveSurfer | null>(null);
   const [state, setState] = useState<LoadState>("loading");
@@ -60,13 +81,14 @@ export const WaveformPlayer = forwardRef<WaveformPlayerHandle, Props>(function W
     setState("loading");
     setPlaying(false);
     setTime(0);
-    void import("wavesurfer.js")
-      .then(({ default: WaveSurferCtor }) => {
+    void Promise.all([import("wavesurfer.js"), loadPeaks(peaksUrl)])
+      .then(([{ default: WaveSurferCtor }, precomputed]) => {
         if (cancelled || !container.current) return;
         const styles = getComputedStyle(document.documentElement);
         instance = WaveSurferCtor.create({
           container: container.current,
           url,
+          ...(precomputed ? { peaks: [precomputed.peaks], duration: precomputed.duration } : {}),
           height,
           waveColor: styles.getPropertyValue("--wave").trim() || "#4a5675",
           progressColor: styles.getPropertyValue("--accent").trim() || "#7c9cff",
@@ -106,7 +128,7 @@ export const WaveformPlayer = forwardRef<WaveformPlayerHandle, Props>(function W
       instance?.destroy();
       ws.current = null;
     };
-  }, [url, height, autoPlay]);
+  }, [url, peaksUrl, height, autoPlay]);
 
   useImperativeHandle(
     ref,

@@ -2,7 +2,7 @@ import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remi
 import { data } from "@remix-run/cloudflare";
 import { Link, useFetcher, useLoaderData, useRouteLoaderData, useSearchParams } from "@remix-run/react";
 import { useEffect, useId, useRef, useState } from "react";
-import { CreateGenerationBody, createGeneration, getOwnedGeneration } from "../../worker/services/generations";
+import { CreateGenerationBody, createGeneration, getOwnedGeneration, textLimitFor } from "../../worker/services/generations";
 import { LANGUAGES } from "../../worker/services/languages";
 import { LIMITS } from "../../worker/services/limits";
 import { CHARACTERS_PER_CREDIT, generationCost, PLANS, type PlanId } from "../../worker/services/pricing";
@@ -27,7 +27,8 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const user = await requirePageUser(context, request);
   const ctx = context.app;
   const url = new URL(request.url);
-  const { voices } = await listVoices(ctx, user.id, { sort: "usage", limit: 100 });
+  // The plan's own limit (Free 5,000, paid 50,000), from the stored plan; the Worker holds the task to it too.
+  const [{ voices }, maxChars] = await Promise.all([listVoices(ctx, user.id, { sort: "usage", limit: 100 }), textLimitFor(ctx, user)]);
   const prefill = {
     voice: url.searchParams.get("voice") ?? "",
     text: (url.searchParams.get("text") ?? "").slice(0, LIMITS.textChars.max * 2),
@@ -61,7 +62,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       audio_url: v.audio_url,
     })),
     languages: LANGUAGES,
-    maxChars: LIMITS.textChars.max,
+    maxChars,
     prefill,
     resume,
     createdVoice: created ? (voices.find((v) => v.id === created)?.name ?? null) : null,
@@ -264,7 +265,7 @@ export default function Generate() {
             }}
             aria-describedby={counterId}
             aria-invalid={tooLong || undefined}
-            placeholder="Type or paste up to 5,000 characters. Longer texts are split at sentence ends and start playing after the first sentences."
+            placeholder={`Type or paste up to ${formatNumber(maxChars)} characters. Longer texts are split at sentence ends and start playing after the first sentences.`}
           />
           <p
             id={counterId}

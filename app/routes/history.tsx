@@ -134,6 +134,7 @@ function GenerationItem({ g, languages }: { g: Generation; languages: Record<str
       {playing && g.audio_url ? (
         <WaveformPlayer
           url={g.audio_url}
+          peaksUrl={g.peaks_url}
           label={`Speech by ${g.voice_name}`}
           durationMs={g.duration_ms}
           autoPlay

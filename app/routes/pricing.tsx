@@ -97,6 +97,7 @@ export default function Pricing() {
                   <li>{`${plan.monthly_credits.toLocaleString("en-US")} credits a month`}</li>
                   <li>{plan.voice_limit === null ? "Unlimited voices" : `${plan.voice_limit} saved voices`}</li>
                   <li>{`${plan.concurrent_jobs} job${plan.concurrent_jobs === 1 ? "" : "s"} at a time`}</li>
+                  <li>{`Up to ${plan.text_chars.toLocaleString("en-US")} characters a generation`}</li>
                 </ul>
                 {plan.id === "free" || current ? null : !signedIn ? (
                   <Link className="button primary" to="/sign-up">

@@ -23,6 +23,8 @@ const V1_PATH: Partial<Record<ArtifactKind, (index: number | null) => string>> =
   segment: (i) => `segments/${i}`,
   final: () => "final",
   final_mp3: () => "final.mp3",
+  // No v1 path: the artifact route takes it from v1 engines too (its answer carries size_bytes).
+  peaks: () => "artifacts/peaks",
 };
 
 export function createArtifactUploader(deps: {

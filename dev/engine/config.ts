@@ -12,6 +12,11 @@ const EngineEnv = z
     DEV_ENGINE_HEARTBEAT_MS: z.coerce.number().int().min(10).max(10_000).default(5000),
     /** v2 jobs: send audio frames no faster than real time, so the live path can be watched (and heard) as it streams. */
     DEV_ENGINE_REALTIME: z.enum(["0", "1", "false", "true"]).default("0"),
+    /**
+     * Fault injection for resume (ADR 0023, bench/long-form.mjs): a job's first attempt fails
+     * (retryable) once this share of its parts is durable; the Worker resumes it. 0 = off.
+     */
+    DEV_ENGINE_FAIL_AT: z.coerce.number().min(0).max(1).default(0),
   })
   .transform((env, ctx) => {
     // The well-known default is fine on a laptop, never anywhere that says it is production.
@@ -26,6 +31,7 @@ const EngineEnv = z
       segmentDelayMs: env.DEV_ENGINE_SEGMENT_DELAY_MS,
       heartbeatMs: env.DEV_ENGINE_HEARTBEAT_MS,
       realtime: env.DEV_ENGINE_REALTIME === "1" || env.DEV_ENGINE_REALTIME === "true",
+      failAt: env.DEV_ENGINE_FAIL_AT,
     };
   });
 export type EngineConfig = z.output<typeof EngineEnv>;

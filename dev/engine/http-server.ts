@@ -9,7 +9,7 @@ import { parseSubmit } from "./v2-wire.ts";
  * The engine's side of protocols v1 and v2 over plain node:http: submit
  * (a protocol 2 submit names the task's socket, ADR 0009), cancel, health. Errors use the API's shape `{"error":{"code","message","details"?}}`.
  */
-const MAX_BODY_BYTES = 1024 * 1024; // a SubmitRequest is a few kB at most
+const MAX_BODY_BYTES = 1024 * 1024; // a SubmitRequest: up to 50,000 characters, 600 kB when every one is an escaped astral character
 const CANCEL_PATH = /^\/jobs\/([^/]+)\/cancel$/;
 
 class HttpError extends Error {

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { SHUTDOWN_REASON, type JobOutcome } from "./job-runner.ts";
 import type { Logger } from "./log.ts";
+import { submitIdempotencyKey } from "../../worker/engine/protocol.ts";
 import type { JobSubmit as SubmitRequest } from "./v2-wire.ts";
 
 /**
@@ -9,7 +10,7 @@ import type { JobSubmit as SubmitRequest } from "./v2-wire.ts";
  */
 export type JobRegistry = {
   /**
-   * Starts the job and returns its call id. A job id seen before (running or
+   * Starts the job and returns its call id. A job id (with its resume attempt) seen before (running or
    * finished, among the last FINISHED_REMEMBERED) returns that run's call id
    * and starts nothing: the Worker repeats a submit whose reply it lost.
    */
@@ -49,7 +50,9 @@ export function createJobRegistry(deps: {
   return {
     submit(job) {
       // Queue delivery is at-least-once (DESIGN §3): a duplicate submit must not start a second run.
-      const existing = byJobId.get(job.job_id);
+      // Keyed as the Worker keys its submits: a resumed attempt (ADR 0023) is a new run of the same job.
+      const key = submitIdempotencyKey(job);
+      const existing = byJobId.get(key);
       if (existing) {
         deps.log.warn("duplicate_submit", { job_id: job.job_id, call_id: existing });
         return existing;
@@ -68,7 +71,7 @@ export function createJobRegistry(deps: {
           running.delete(callId);
         });
       running.set(callId, { jobId: job.job_id, controller, done });
-      remember(job.job_id, callId);
+      remember(key, callId);
       return callId;
     },
     cancel(callId) {

@@ -17,7 +17,8 @@ import { voiceFromReference } from "./reference-voice.ts";
 import { DEFAULT_SEGMENT_OPTIONS, segmentText, type SegmentOptions } from "./segmentation.ts";
 import { voiceFromDescription } from "./voice-description.ts";
 import { seededTraits, type VoiceTraits } from "./voice-settings.ts";
-import { encodeWav, WAV_HEADER_BYTES } from "./wav-codec.ts";
+import { decodeWav, encodeWav, WAV_HEADER_BYTES } from "./wav-codec.ts";
+import { computePeaks } from "../../worker/engine/peaks.ts";
 import type { Mp3EncodeFn } from "./mp3.ts";
 
 /**
@@ -52,6 +53,11 @@ export type JobDeps = {
   WebSocket?: WebSocketCtor;
   /** v2: bodies above this are uploaded in parts (default the registry's 8 MiB). */
   maxSingleBytes?: number;
+  /**
+   * Fault injection (DEV_ENGINE_FAIL_AT, ADR 0023): a first attempt (no `resume_from`) fails with a
+   * retryable `generation_failed` once this share of its parts is durable. 0 or absent: never.
+   */
+  failAt?: number;
 };
 
 /** Audio per frame: 100 ms, so a listener hears the first sound one frame after the segment is synthesised. */
@@ -101,7 +107,10 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
         onStop,
       })
     : null;
-  const events: EventSender = stream ?? createEventSender({ jobId: job.job_id, eventsUrl: job.callbacks.events_url, client, log, onStop });
+  // A resumed attempt (ADR 0023) continues the Worker's seqs; over the socket the hello says where.
+  const resume = job.resume_from ?? null;
+  const events: EventSender =
+    stream ?? createEventSender({ jobId: job.job_id, eventsUrl: job.callbacks.events_url, client, log, onStop, firstSeq: resume?.next_seq ?? 0 });
   const uploads = createArtifactUploader({
     client,
     uploadUrl: job.callbacks.upload_url,
@@ -125,8 +134,9 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
   const startedAt = clock.now();
   try {
     const segments = segmentText(job.text, deps.segmentOptions ?? DEFAULT_SEGMENT_OPTIONS);
-    log.info("job_started", { ...ctx, segments: segments.length, chars: job.text.length, language: job.language });
-    const started = events.send({ type: "started", ...(segments.length > 0 ? { segments_total: segments.length } : {}) });
+    log.info("job_started", { ...ctx, segments: segments.length, chars: job.text.length, language: job.language, ...(resume ? { resume_from: resume.segment, attempt: resume.attempt } : {}) });
+    // A resumed attempt does not start again: the task already has its `started`.
+    const started = resume ? Promise.resolve(undefined) : events.send({ type: "started", ...(segments.length > 0 ? { segments_total: segments.length } : {}) });
     if (!signal.aborted) stopHeartbeats = clock.every(deps.heartbeatMs, () => events.heartbeat());
     if (segments.length === 0) {
       await started;
@@ -149,24 +159,45 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
     const audio: Float32Array[] = [];
     // Each segment's words, seconds into that segment (null when the synthesiser gives no timings).
     const timings: (SynthWord[] | null)[] = [];
-    // A restarted attempt (the DO already holds some segments) does not send those again.
+    // A restarted attempt (the DO already holds some segments) takes those back rather than rendering
+    // them again (ADR 0023): the submit's `resume_from` (v1 and v2) or the socket's hello (v2) says which.
     const hello = stream ? await stream.ready() : null;
-    const durable = new Set(hello?.artifacts.flatMap((a) => (a.kind === "segment" && a.index != null ? [a.index] : [])) ?? []);
+    const held = new Set(hello?.artifacts.flatMap((a) => (a.kind === "segment" && a.index != null ? [a.index] : [])) ?? []);
+    let reused = 0;
+    while (reused < segments.length && (held.has(reused) || (resume !== null && !stream?.live && reused < resume.segment))) reused++;
+    for (let index = 0; index < reused; index++) {
+      checkpoint();
+      audio.push(await readBackSegment(client, job.callbacks.upload_url, index, rate, reused));
+      timings.push(null); // a part read back has no word timings: a resumed job gets no alignment
+      // Idempotent by index: announces it again in case the first attempt's event was lost.
+      await events.send({ type: "segment", index, duration_ms: durationMs(audio[index]!.length, rate) });
+    }
+    if (reused > 0) {
+      // The first new frame starts where the interrupted part started in the live stream.
+      stream?.startAt(resume?.stream_offset ?? audio.reduce((n, a) => n + a.length, 0));
+      await events.send({ type: "progress", progress: round3(0.05 + (0.85 * reused) / segments.length), stage: "resuming" });
+      log.info("job_resumed", { ...ctx, reused, of: segments.length, attempt: resume?.attempt ?? null });
+    }
+    const failAfter = !resume && deps.failAt && deps.failAt > 0 ? Math.max(1, Math.floor(segments.length * deps.failAt)) : null;
     const pacer = stream && deps.realtime ? realtimePacer(clock, rate, signal) : null;
     for (const [index, text] of segments.entries()) {
+      if (index < reused) continue;
       checkpoint();
+      if (failAfter !== null && index >= failAfter && segments.length > 1) {
+        throw new JobError("generation_failed", `fault injected (DEV_ENGINE_FAIL_AT): stopped after ${index} of ${segments.length} parts`, true);
+      }
       const after: JoinAfter = index === segments.length - 1 ? null : paragraphs[index] ? "paragraph" : "sentence";
       const speech = { language, traits, rate, minSamples, deps, pauseMs, after };
       if (deps.segmentDelayMs > 0) {
         await clock.sleep(deps.segmentDelayMs, signal);
         checkpoint();
       }
-      const live = stream?.live && !durable.has(index) ? stream : null;
+      const live = stream?.live ? stream : null;
       const { samples, words } = await synthesiseSegment(text, speech, live ? { index, stream: live, pacer, checkpoint, first: live.streamOffset === 0 } : null);
       audio.push(samples);
       timings.push(words);
       const wav = encodeWav(samples, rate);
-      if (!durable.has(index)) await uploads.put("segment", index, wav, "audio/wav");
+      await uploads.put("segment", index, wav, "audio/wav");
       await events.send({ type: "segment", index, duration_ms: durationMs(samples.length, rate) });
       await events.send({ type: "progress", progress: round3(0.05 + (0.85 * (index + 1)) / segments.length), stage: "generating" });
     }
@@ -178,12 +209,16 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
     await events.send({ type: "progress", progress: 0.96, stage: "uploading" });
     await uploads.put("final", null, finalWav, "audio/wav");
     if (stream && job.kind === "generate") await uploadAlignment(uploads, job.text, timings, audio, fade, final.length, rate, log, ctx);
+    // The waveform (a v2 artifact), so the player never decodes the whole file (ADR 0023).
+    if (job.kind === "generate" && stream) await uploadPeaks(uploads, final, rate, log, ctx);
     checkpoint();
     stopHeartbeats();
     await events.send({ type: "completed", duration_ms: durationMs(final.length, rate), sample_rate: rate, size_bytes: finalWav.length });
     log.info("job_completed", {
       ...ctx,
       segments: segments.length,
+      rendered: segments.length - reused,
+      reused,
       audio_ms: durationMs(final.length, rate),
       took_ms: clock.now() - startedAt,
     });
@@ -215,6 +250,22 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
     events.close();
     // Returning means the job is over on the wire too: no request of it is still in flight.
     await events.idle();
+  }
+}
+
+/** A durable segment of an earlier attempt, from the Worker (job token); failing that, the job fails retryably, never a silent replay. */
+async function readBackSegment(client: CallbackClient, uploadUrl: string, index: number, rate: number, reused: number): Promise<Float32Array> {
+  try {
+    const answer = await client.request("GET", `${uploadUrl.replace(/\/+$/, "")}/artifacts/segment/${index}`);
+    const wav = decodeWav(answer.body);
+    return resample(wav.samples, wav.sampleRate, rate);
+  } catch (err) {
+    throw new JobError(
+      "engine_unavailable",
+      `the job was interrupted after part ${reused} and part ${index + 1} could not be read back to resume it: ${errorMessage(err)}`,
+      true,
+      { cause: err },
+    );
   }
 }
 
@@ -410,6 +461,16 @@ async function uploadAlignment(
   } catch (err) {
     if (err instanceof JobStopped) throw err;
     log.warn("alignment_upload_failed", { ...ctx, error: errorMessage(err) });
+  }
+}
+
+/** Best effort: a missing waveform only makes the player draw it from the audio. A refusal that stops the job still does. */
+async function uploadPeaks(uploads: ArtifactUploader, final: Float32Array, rate: number, log: Logger, ctx: Record<string, string>) {
+  try {
+    await uploads.put("peaks", null, new TextEncoder().encode(JSON.stringify(computePeaks(final, rate))), "application/json");
+  } catch (err) {
+    if (err instanceof JobStopped) throw err;
+    log.warn("peaks_upload_failed", { ...ctx, error: errorMessage(err) });
   }
 }
 

@@ -36,6 +36,7 @@ const deps = {
   heartbeatMs: config.heartbeatMs,
   segmentDelayMs: config.segmentDelayMs,
   realtime: config.realtime,
+  failAt: config.failAt,
   encodeMp3,
 };
 const registry = createJobRegistry({ run: (job, control) => runJob(job, deps, control), log });
@@ -49,6 +50,7 @@ server.listen(config.port, config.host, () => {
     heartbeat_ms: config.heartbeatMs,
     segment_delay_ms: config.segmentDelayMs,
     realtime: config.realtime,
+    ...(config.failAt > 0 ? { fail_at: config.failAt } : {}),
   });
 });
 // Load eSpeak's voice data now rather than on the first job.

@@ -31,6 +31,8 @@ export type StreamSender = EventSender & {
   readonly live: boolean;
   /** Samples sent so far (the next frame's `stream_offset`). */
   readonly streamOffset: number;
+  /** A resumed attempt (ADR 0023): its first frame starts here in the stream (before any frame is sent). */
+  startAt(streamOffset: number): void;
 };
 
 export type ReconnectPolicy = { attempts: number; baseDelayMs: number; maxDelayMs: number };
@@ -296,6 +298,9 @@ export function createStreamSender(deps: {
     },
     get streamOffset() {
       return streamOffset;
+    },
+    startAt(offset) {
+      if (frames.length === 0) streamOffset = offset;
     },
     heartbeat() {
       if (heartbeatWaiting) return;

@@ -75,8 +75,9 @@ def test_unknown_keys_are_accepted_and_dropped() -> None:
 
 
 def test_lengths_count_code_points() -> None:
-    assert not rejects("SubmitRequest", job(text="😀" * 5000))
-    assert rejects("SubmitRequest", job(text="😀" * 5001))
+    # 50,000: the longest plan limit (ADR 0023).
+    assert not rejects("SubmitRequest", job(text="😀" * 50000))
+    assert rejects("SubmitRequest", job(text="😀" * 50001))
 
 
 def test_id_pattern_uses_javascript_anchors() -> None:

@@ -26,7 +26,8 @@ def test_artifact_paths_follow_the_registry() -> None:
     assert artifact_path("segment", 3) == "artifacts/segment/3"
     assert artifact_path("final") == "artifacts/final"
     assert artifact_path("final_mp3") == "artifacts/final_mp3"
-    for bad in (("segment", None), ("final", 0), ("segment", 10000), ("peaks", None)):
+    assert artifact_path("peaks") == "artifacts/peaks"
+    for bad in (("segment", None), ("final", 0), ("segment", 10000), ("peaks", 0), ("waveform", None)):
         with pytest.raises(ValueError):
             artifact_path(*bad)
     assert ARTIFACT_KINDS["final_mp3"].after_completed and not ARTIFACT_KINDS["final"].after_completed

@@ -55,7 +55,7 @@ def test_a_streaming_job_sends_audio_live_then_artifacts_then_completed(worker: 
     first_upload = next(i for i, s in enumerate(steps) if s["op"] == "upload")
     assert first_frame < first_upload, "sound leaves before the first segment is finished"
     paths = [s["path"] for s in steps if s["op"] == "upload"]
-    assert paths == ["artifacts/segment/0", "artifacts/segment/1", "artifacts/segment/2", "artifacts/final"]
+    assert paths == ["artifacts/segment/0", "artifacts/segment/1", "artifacts/segment/2", "artifacts/final", "artifacts/peaks"]
     for index in range(3):
         seg_frames = [f for f in worker.frames if f.segment == index]
         assert seg_frames[-1].last_in_segment and not any(f.last_in_segment for f in seg_frames[:-1])

@@ -79,6 +79,16 @@ ARTIFACT_KINDS: Final[dict[str, ArtifactKind]] = {
         public=True,
         content_schema="alignment",
     ),
+    # The final audio's waveform (peaks.py, `Peaks` in worker/engine/peaks.ts; ADR 0023).
+    "peaks": ArtifactKind(
+        content_types=("application/json",),
+        indexed=False,
+        max_bytes=256 * 1024,
+        job_kinds=("generate",),
+        after_completed=False,
+        public=True,
+        content_schema="peaks",
+    ),
 }
 
 

@@ -40,7 +40,10 @@ class EngineConfig:
     # Seconds an idle GPU container stays warm: longer = fewer cold starts, more idle cost.
     scaledown_seconds: int = 5 * MINUTES
     min_containers: int = 0
-    job_timeout_seconds: int = 30 * MINUTES
+    # A 50,000-character job is about an hour of audio (ADR 0023): room for it at well under real time,
+    # as long as the Worker's job token (worker/tasks/timeouts.ts `jobTokenMs`). A job cut off here is
+    # resumed by the Worker from its last durable part.
+    job_timeout_seconds: int = 150 * MINUTES
     # Reserved per GPU container (Modal's default is 0.125 core / 128 MiB, burstable). Not measured yet:
     # sized from the 1.7B model's load (≈ 3.4 GB of bf16 weights through host memory, torch and
     # transformers ≈ 2 GB, Whisper on first use ≈ 1.6 GB) plus reference decoding, resampling,

@@ -24,7 +24,8 @@ from .worker_client import WorkerClient
 
 log = logging.getLogger(__name__)
 
-_V1_PATHS = {"segment": "segments/{index}", "final": "final", "final_mp3": "final.mp3"}
+# `peaks` has no v1 path: the artifact route takes it from v1 engines too (ADR 0023).
+_V1_PATHS = {"segment": "segments/{index}", "final": "final", "final_mp3": "final.mp3", "peaks": "artifacts/peaks"}
 
 
 class Uploads:

@@ -132,13 +132,30 @@ class Callbacks(_Message):
 
 
 MAX_PAUSE_MS = 3000  # mirrors worker/engine/protocol.ts
+MAX_RESUMES = 3  # mirrors worker/engine/protocol.ts
+
+
+class ResumeFrom(_Message):
+    """A resumed attempt (ADR 0023): parts before `segment` are durable; render from it."""
+
+    attempt: Annotated[JsInt, Field(ge=1, le=MAX_RESUMES)]
+    segment: Annotated[JsInt, Field(ge=0, le=9999)]
+    # Samples of the live stream before that part; None: the durable parts' length.
+    stream_offset: Annotated[JsInt, Field(ge=0)] | None = None
+    next_seq: Annotated[JsInt, Field(ge=0)]
+
+    @field_validator("stream_offset", mode="before")
+    @classmethod
+    def _optional_not_null(cls, value: Any) -> Any:
+        return not_null(value)
 
 
 class SubmitRequest(_Message):
     protocol: ProtocolVersion
     job_id: Id
     kind: Kind
-    text: Annotated[JsStr, Field(min_length=1, max_length=5000), AfterValidator(not_blank)]
+    # Up to the longest plan limit (worker/services/pricing.ts `textChars`).
+    text: Annotated[JsStr, Field(min_length=1, max_length=50000), AfterValidator(not_blank)]
     language: Language
     voice: VoiceRef | None = None
     # Natural-language voice description (design_preview) or style instruction.
@@ -150,8 +167,10 @@ class SubmitRequest(_Message):
     callbacks: Callbacks
     # ISO-8601 instant after which the Worker no longer accepts this job's events.
     deadline: IsoDateTime
+    # Present on a resumed attempt only (ADR 0023).
+    resume_from: ResumeFrom | None = None
 
-    @field_validator("voice", "instruct", "seed", "pause_ms", mode="before")
+    @field_validator("voice", "instruct", "seed", "pause_ms", "resume_from", mode="before")
     @classmethod
     def _optional_not_null(cls, value: Any) -> Any:
         return not_null(value)
@@ -166,6 +185,13 @@ class SubmitRequest(_Message):
         if self.protocol == 2 and self.callbacks.stream_url is None:
             raise ValueError("protocol 2 submits need callbacks.stream_url")
         return self
+
+
+def submit_idempotency_key(request: SubmitRequest) -> str:
+    """Mirrors `submitIdempotencyKey`: a resumed attempt is a new call of the same job (ADR 0023)."""
+    if request.resume_from is None:
+        return request.job_id
+    return f"{request.job_id}.resume.{request.resume_from.attempt}"
 
 
 class SubmitResponse(_Message):
@@ -346,6 +372,32 @@ class MultipartComplete(_Message):
         return parts
 
 
+MAX_PEAKS: Final = 8000  # mirrors worker/engine/peaks.ts
+PEAKS_PER_SECOND: Final = 50
+
+
+class Peaks(BaseModel):
+    """The `peaks` artifact (ADR 0023), mirrored from `Peaks` in worker/engine/peaks.ts (strict, as there)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    version: Annotated[Literal[1], BeforeValidator(js_int)]
+    sample_rate: SampleRate
+    length: Annotated[JsInt, Field(ge=1)]
+    samples_per_peak: Annotated[JsInt, Field(ge=1)]
+    peaks: Annotated[list[Annotated[JsNumber, Field(ge=0, le=1)]], Field(min_length=1, max_length=MAX_PEAKS)]
+
+    @model_validator(mode="after")
+    def _count(self) -> Peaks:
+        expected = -(-self.length // self.samples_per_peak)
+        if len(self.peaks) != expected:
+            raise ValueError(f"expected ceil(length / samples_per_peak) = {expected} peaks, got {len(self.peaks)}")
+        return self
+
+
 def _message_type(value: Any) -> Any:
     tag = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
     return tag if isinstance(tag, str) else None
@@ -374,6 +426,7 @@ PROTOCOL_SCHEMAS: Final[dict[str, TypeAdapter[Any]]] = {
     "MultipartStart": TypeAdapter(MultipartStart),
     "MultipartPart": TypeAdapter(MultipartPart),
     "MultipartComplete": TypeAdapter(MultipartComplete),
+    "Peaks": TypeAdapter(Peaks),
 }
 V1_SCHEMAS: Final[frozenset[str]] = frozenset(
     {"SubmitRequest", "SubmitResponse", "CancelResponse", "EngineEvent", "EventAck", "UploadAck"}

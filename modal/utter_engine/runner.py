@@ -39,7 +39,8 @@ from .length_guard import LengthBudget
 from .loudness import live_gain, normalize_loudness
 from .model_api import SpeechModel, StreamFn, Transcriber
 from .prompt_cache import PromptCache
-from .protocol import TERMINAL_STATES, StreamHello, SubmitRequest
+from .peaks import compute_peaks
+from .protocol import TERMINAL_STATES, StreamHello, SubmitRequest, submit_idempotency_key
 from .joins import joins_after, pause_samples, sentence_pause_ms, with_silence
 from .segmentation import SegmentLimits, split_text_with_breaks
 from .stitching import master
@@ -223,7 +224,8 @@ class JobRunner:
         """Marks the job as started; True when a protocol 1 job was already started here (a preempted rerun)."""
         if self._attempts is None:
             return False
-        key = f"attempt:{request.job_id}"
+        # Per attempt: a Worker resume (ADR 0023) of a v1 job is a new attempt, not a preempted rerun.
+        key = f"attempt:{submit_idempotency_key(request)}"
         try:
             seen = self._attempts.get(key) is not None
             self._attempts.put(key, time.time())
@@ -273,7 +275,8 @@ class JobRunner:
     def _run(self, job: _Job, heartbeat: Heartbeat) -> JobOutcome:
         request, channel = job.request, job.channel
         texts, paragraph_breaks = split_text_with_breaks(request.text, self.settings.segment_limits)
-        resuming = job.hello is not None and job.hello.acked_seq >= 0
+        # A preempted rerun (the socket's hello) or a Worker resume (`resume_from`, ADR 0023).
+        resuming = (job.hello is not None and job.hello.acked_seq >= 0) or request.resume_from is not None
         if not resuming:
             channel.send("started", **({"segments_total": len(texts)} if texts else {}))
         heartbeat.start()
@@ -326,6 +329,8 @@ class JobRunner:
         final = master(ordered, rate, crossfade_ms=self.settings.crossfade_ms, target_lufs=self.settings.target_lufs)
         wav = encode_wav(final, rate)
         self._upload(job, "final", wav)
+        if request.kind == "generate" and job.uploads.v2:
+            self._upload_peaks(job, final, rate)
         mp3 = self._mp3_encoder is not None and request.kind == "generate"
         if mp3 and not job.uploads.v2:
             self._upload_mp3(job, wav)
@@ -345,8 +350,12 @@ class JobRunner:
 
     def _resume(self, job: _Job, texts: list[str]) -> int:
         """A rerun (preemption) or a late reconnect: take back the segments already durable, in order."""
-        assert job.hello is not None
-        have = {a.index for a in job.hello.artifacts if a.kind == "segment" and a.index is not None}
+        resume = job.request.resume_from
+        if job.hello is not None:
+            have = {a.index for a in job.hello.artifacts if a.kind == "segment" and a.index is not None}
+        else:
+            # No socket (v1): the Worker's resume point says which parts are durable.
+            have = set(range(resume.segment if resume is not None else 0))
         count = 0
         while count in have and count < len(texts):
             count += 1
@@ -362,15 +371,19 @@ class JobRunner:
                     retryable=True,
                 ) from exc
             job.finished[index] = np.asarray(resample(audio, source_rate, rate), dtype=np.float32)
-        if job.live is not None and job.live.session.needs_stream_offset:
+        if job.live is not None and resume is not None and resume.stream_offset is not None:
+            # The Worker knows where the first unfinished part started in the live stream.
+            job.live.session.stream_offset = resume.stream_offset
+            job.live.session.needs_stream_offset = False
+        elif job.live is not None and job.live.session.needs_stream_offset:
             # Best estimate without the DO's count: the live stream held the durable segments.
             job.live.session.stream_offset = sum(len(job.finished[i]) for i in range(count))
             job.live.session.needs_stream_offset = False
         for index in range(count):
             # Idempotent by (kind, index): announces it in case the first attempt's event was lost.
             job.channel.send("segment", index=index, duration_ms=duration_ms(job.finished[index], rate))
-        log.info("job %s resumes after %d durable segments (acked_seq %d)", job.request.job_id, count,
-                 job.hello.acked_seq)
+        log.info("job %s resumes after %d durable segments (attempt %s)", job.request.job_id, count,
+                 resume.attempt if resume is not None else "rerun")
         job.channel.send(
             "progress", progress=round(0.05 + 0.85 * count / len(texts), 4), stage="resuming"
         )
@@ -537,6 +550,17 @@ class JobRunner:
             ) from exc
         except WorkerUnreachable as exc:
             raise EngineFailure("upload_failed", f"Uploading {what} failed ({exc.last}).", retryable=True) from exc
+
+    def _upload_peaks(self, job: _Job, final: NDArray[np.float32], rate: int) -> None:
+        """The waveform, so the player never decodes the whole file (ADR 0023). Best effort, like the MP3."""
+        try:
+            job.uploads.put("peaks", compute_peaks(final, rate).model_dump_json().encode())
+        except WorkerRejected as exc:
+            if exc.status in _STOP_STATUSES:
+                raise JobStopped(f"the Worker refused the peaks upload (HTTP {exc.status})") from exc
+            log.warning("peaks upload refused for %s: %s", job.request.job_id, exc)
+        except WorkerUnreachable as exc:
+            log.warning("peaks upload skipped for %s: %s", job.request.job_id, exc)
 
     def _upload_mp3(self, job: _Job, wav: bytes) -> None:
         """Best effort: the WAV is the product; a failed MP3 only hides that download."""

@@ -22,7 +22,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .dedupe import SubmitDeduper, SubmitInFlight
 from .errors import UnusableAudio
-from .protocol import LANGUAGE_CODES, PROTOCOL_VERSIONS, CancelResponse, SubmitRequest, SubmitResponse
+from .protocol import (
+    LANGUAGE_CODES,
+    PROTOCOL_VERSIONS,
+    CancelResponse,
+    SubmitRequest,
+    SubmitResponse,
+    submit_idempotency_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +52,8 @@ def create_web_app(
     cancel_job: JobCanceller,
     transcribe: TranscribeFn | None = None,
     health_info: Callable[[], dict[str, Any]] = dict,
-    max_job_bytes: int = 256 * 1024,
+    # 50,000 characters (ADR 0023) escaped as JSON can be 600 kB (`\uXXXX\uXXXX` per astral character).
+    max_job_bytes: int = 1024 * 1024,
     max_audio_bytes: int = 50 * 1024 * 1024,
     deduper: SubmitDeduper | None = None,
 ) -> FastAPI:
@@ -95,8 +103,9 @@ def create_web_app(
             return error_response(
                 400, "invalid_request", "The body is not a valid SubmitRequest.", _issues(exc.errors())
             )
-        # The Worker sends the job id as the idempotency key; without one, the job id is the key.
-        key = request.headers.get("idempotency-key", "").strip() or job.job_id
+        # The Worker sends the job id (with a resume's attempt, ADR 0023) as the idempotency key; without one,
+        # the key is computed the same way, so a resumed attempt is never answered with the first call.
+        key = request.headers.get("idempotency-key", "").strip() or submit_idempotency_key(job)
         if len(key) > 256:
             return error_response(400, "invalid_request", "Idempotency-Key is at most 256 characters.")
         try:

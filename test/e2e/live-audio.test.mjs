@@ -80,6 +80,11 @@ describe("live audio over engine protocol v2", { timeout: 10 * 60_000 }, () => {
     assert.equal(res.status(), 201, await res.text());
     const { voice } = await res.json();
 
+    // The final player (ADR 0023): the engine's peaks, and the WAV streamed by the media element, never fetched whole by script.
+    const audioRequests = [];
+    page.on("request", (r) => {
+      if (/\/api\/(generations\/[^/]+\/audio|tasks\/[^/]+\/artifacts\/peaks)/.test(r.url())) audioRequests.push({ url: r.url(), type: r.resourceType() });
+    });
     await page.goto(`${stack.url}/generate?voice=${voice.id}`);
     const sentence = "The lighthouse keeper climbed the stairs at dusk and counted each step aloud. ";
     await page.getByLabel("Text").fill(sentence.repeat(8).trim());
@@ -121,5 +126,12 @@ describe("live audio over engine protocol v2", { timeout: 10 * 60_000 }, () => {
       assert.ok(Math.abs(finalTime - handoverMs) < 750, `final player at ${finalTime} ms, live stream at ${handoverMs} ms (${stateAtHandover})`);
     }
     assert.equal(Number(await run.getAttribute("data-underruns")), 0, "no gap while it played live");
+    t.diagnostic(`final player requests: ${JSON.stringify(audioRequests.map((r) => [r.url.replace(stack.url, ""), r.type]))}`);
+    assert.ok(audioRequests.some((r) => r.url.includes("/artifacts/peaks")), "the waveform came from the peaks artifact");
+    assert.deepEqual(
+      audioRequests.filter((r) => r.url.includes("/audio") && r.type !== "media"),
+      [],
+      "the final WAV is only read by the media element (Range), never fetched whole to decode",
+    );
   });
 });

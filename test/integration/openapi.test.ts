@@ -51,6 +51,7 @@ describe("the OpenAPI document is made from the routes", () => {
         "GET /internal/engine/jobs/:id/reference",
         "PUT /internal/engine/jobs/:id/artifacts/*",
         "POST /internal/engine/jobs/:id/artifacts/*",
+        "GET /internal/engine/jobs/:id/artifacts/:kind/:index{[0-9]{1,5}}?",
         "PUT /internal/engine/jobs/:id/segments/:index{[0-9]{1,4}}",
         "PUT /internal/engine/jobs/:id/final",
         "PUT /internal/engine/jobs/:id/final.mp3",

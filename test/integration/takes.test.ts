@@ -225,7 +225,8 @@ describe("takes and seeds (ADR 0022)", () => {
     expect(await balanceOf(user)).toBe(before - second.cost);
     const job = await engine.waitForJob(second.task_id);
     await job.ack({ type: "started", segments_total: 1 });
-    await job.ack({ type: "failed", error: { code: "generation_failed", message: "boom", retryable: true } });
+    // Not retryable: a retryable failure of a running generation resumes it instead (ADR 0023).
+    await job.ack({ type: "failed", error: { code: "generation_failed", message: "boom", retryable: false } });
     expect(await balanceOf(user)).toBe(before);
 
     const list = await takes(user, first.generation_id);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { EngineEvent } from "../../worker/engine/protocol";
+import { MAX_RESUMES, type EngineEvent } from "../../worker/engine/protocol";
 import {
   chargeFor,
   checkUpload,
@@ -116,7 +116,8 @@ describe("tracker reducer", () => {
     const early = onAlarm(s, T0 + 30_000);
     expect(early.state.core.status).toBe("running");
     expect(early.effects).toEqual([{ t: "alarm", at: T0 + 60_000 }]);
-    const late = onAlarm(s, T0 + 61_000);
+    // With its resumes used up (ADR 0023; the resume itself is tested below).
+    const late = onAlarm({ ...s, core: { ...s.core, resumes: MAX_RESUMES } }, T0 + 61_000);
     expect(late.state.core.error?.code).toBe("engine_timeout");
     expect(late.effects).toContainEqual({ t: "engine_cancel", state: "failed" });
     const own = onEvent(s, ev(1, { type: "failed", error: { code: "internal", message: "x", retryable: false } }), T0);

@@ -10,6 +10,7 @@
  */
 import * as z from "zod";
 import { Alignment } from "./alignment.ts";
+import { Peaks } from "./peaks.ts";
 
 export const MiB = 1024 * 1024;
 
@@ -26,12 +27,12 @@ export const ArtifactKindSpec = z.object({
   /** Served to the task's owner and listed to the player. */
   public: z.boolean(),
   /** JSON kinds: the schema (ARTIFACT_CONTENT) every upload is parsed with before a byte is stored. */
-  content_schema: z.enum(["alignment"]).optional(),
+  content_schema: z.enum(["alignment", "peaks"]).optional(),
 });
 export type ArtifactKindSpec = z.infer<typeof ArtifactKindSpec>;
 
 /** The content schemas JSON kinds name (`content_schema`); defined once, in their own modules. */
-export const ARTIFACT_CONTENT = { alignment: Alignment } as const satisfies Record<NonNullable<ArtifactKindSpec["content_schema"]>, z.ZodType>;
+export const ARTIFACT_CONTENT = { alignment: Alignment, peaks: Peaks } as const satisfies Record<NonNullable<ArtifactKindSpec["content_schema"]>, z.ZodType>;
 
 export const ARTIFACT_REGISTRY = {
   /** Multipart uploads: every part but the last is exactly this long. */
@@ -76,6 +77,16 @@ export const ARTIFACT_REGISTRY = {
       after_completed: true,
       public: true,
       content_schema: "alignment",
+    },
+    /** The final audio's waveform (`Peaks`, worker/engine/peaks.ts), so a player never decodes an hour of audio (ADR 0023). */
+    peaks: {
+      content_types: ["application/json"],
+      indexed: false,
+      max_bytes: 256 * 1024,
+      job_kinds: ["generate"],
+      after_completed: false,
+      public: true,
+      content_schema: "peaks",
     },
   },
 } as const satisfies { part_size: number; max_single_bytes: number; kinds: Record<string, ArtifactKindSpec> };

@@ -1,5 +1,5 @@
 import type { AppConfig } from "../lib/config";
-import { CancelResponse, SubmitResponse, type SubmitRequest } from "./protocol";
+import { CancelResponse, submitIdempotencyKey, SubmitResponse, type SubmitRequest } from "./protocol";
 
 /** Why a submit failed, and whether trying again later could help. */
 export class EngineSubmitError extends Error {
@@ -31,10 +31,11 @@ export function createEngineClient(config: Pick<AppConfig, "ENGINE_URL" | "ENGIN
     async submit(job) {
       let res: Response;
       try {
-        // The job id is the idempotency key: a submit repeated after a lost reply returns the engine's existing call.
+        // The job id (with the resume attempt, ADR 0023) is the idempotency key: a submit repeated after a
+        // lost reply returns the engine's existing call.
         res = await fetcher(`${base}/jobs`, {
           method: "POST",
-          headers: { ...headers, "idempotency-key": job.job_id },
+          headers: { ...headers, "idempotency-key": submitIdempotencyKey(job) },
           body: JSON.stringify(job),
           signal: AbortSignal.timeout(15_000),
         });

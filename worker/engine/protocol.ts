@@ -9,6 +9,7 @@
  */
 import * as z from "zod";
 import { TASK_STATES, TERMINAL_STATES as LIFECYCLE_TERMINAL } from "../tasks/lifecycle.ts";
+import { Peaks } from "./peaks.ts";
 
 /** Protocol v1, the base every engine speaks (the development engine reports it on /health until it streams). */
 export const PROTOCOL_VERSION = 1 as const;
@@ -83,15 +84,38 @@ export const Seed = z
 /** The longest pause between sentences a job may ask for. */
 export const MAX_PAUSE_MS = 3000;
 
+/** A job may be resumed this many times after an interruption before it fails whole (ADR 0023). */
+export const MAX_RESUMES = 3;
+
+/**
+ * A resumed job (ADR 0023): the same job id, resubmitted after an engine failure, a deadline or a
+ * preemption that the first attempt did not recover from. Parts `0…segment−1` are durable artifacts
+ * already (the engine reads them back with the job token, `GET {upload_url}/artifacts/segment/{n}`,
+ * instead of rendering them again); the engine renders from `segment`, its frames continue at
+ * `stream_offset` (samples) and its events at `next_seq`.
+ */
+export const ResumeFrom = z.object({
+  /** 1 for the first resume; part of the submit's idempotency key, so a resume is a new call. */
+  attempt: z.number().int().min(1).max(MAX_RESUMES),
+  /** The first part that is not durable yet. */
+  segment: z.number().int().min(0).max(9999),
+  /** Samples of the live stream before that part (its first frame's `stream_offset`); absent: the durable parts' length. */
+  stream_offset: z.number().int().min(0).optional(),
+  /** The lowest `seq` the Worker will accept (its last accepted + 1). */
+  next_seq: z.number().int().min(0),
+});
+export type ResumeFrom = z.infer<typeof ResumeFrom>;
+
 export const SubmitRequest = z
   .object({
     protocol: z.union([z.literal(1), z.literal(2)]),
     job_id: Id,
     kind: JobKind,
+    /** Up to the longest plan limit (worker/services/pricing.ts `textChars`). */
     text: z
       .string()
       .min(1)
-      .max(5000)
+      .max(50_000)
       .refine((t) => t.trim().length > 0, "must not be blank"),
     language: LanguageCode,
     voice: VoiceRef.optional(),
@@ -119,6 +143,8 @@ export const SubmitRequest = z
     }),
     /** ISO-8601 instant after which the Worker no longer accepts this job's events. */
     deadline: z.iso.datetime({ offset: true }),
+    /** Present on a resumed attempt only (ADR 0023). */
+    resume_from: ResumeFrom.optional(),
   })
   .superRefine((v, ctx) => {
     if (v.protocol === 2 && !v.callbacks.stream_url) {
@@ -132,6 +158,14 @@ export const SubmitRequest = z
     }
   });
 export type SubmitRequest = z.infer<typeof SubmitRequest>;
+
+/**
+ * The `Idempotency-Key` of a submit: the job id, and for a resumed attempt the job id and the attempt,
+ * so an engine that dedupes by key starts the resume rather than answering the first call (ADR 0023).
+ */
+export function submitIdempotencyKey(job: Pick<SubmitRequest, "job_id" | "resume_from">): string {
+  return job.resume_from ? `${job.job_id}.resume.${job.resume_from.attempt}` : job.job_id;
+}
 
 export const SubmitResponse = z.object({ call_id: z.string().min(1).max(256) });
 export type SubmitResponse = z.infer<typeof SubmitResponse>;
@@ -269,5 +303,6 @@ export const PROTOCOL_SCHEMAS = {
   MultipartStart,
   MultipartPart,
   MultipartComplete,
+  Peaks,
 } as const;
 export type ProtocolSchemaName = keyof typeof PROTOCOL_SCHEMAS;

@@ -3,9 +3,9 @@ import type { Logger } from "../lib/log";
 import { EngineSubmitError, type EngineClient } from "../engine/client";
 import { createEngineRegistry, type EngineRegistry } from "../engine/registry";
 import { mintJobToken } from "../engine/job-token";
-import { SUBMIT_PROTOCOL_VERSION, SubmitRequest, type EngineError, type LanguageCode } from "../engine/protocol";
+import { SUBMIT_PROTOCOL_VERSION, SubmitRequest, type EngineError, type LanguageCode, type ResumeFrom } from "../engine/protocol";
 import { TaskMessage } from "../tasks/queue-message";
-import { TASK_TIMEOUTS } from "../tasks/timeouts";
+import { jobTokenMs, TASK_TIMEOUTS } from "../tasks/timeouts";
 import { settleFromRow } from "../tasks/settle";
 import { TRACKER_ROW_COLUMNS, trackerInitFromRow, type TrackerRow } from "../tasks/tracker-init";
 import { trackerFor, type TaskInput } from "../services/tasks";
@@ -78,7 +78,7 @@ async function handleMessage(message: Message<unknown>, d: Dispatcher): Promise<
     return;
   }
   try {
-    const outcome = await dispatchOne(parsed.data.task_id, `${message.id}#${message.attempts}`, d);
+    const outcome = await dispatchOne(parsed.data.task_id, `${message.id}#${message.attempts}`, d, parsed.data.resume?.attempt ?? null);
     if (outcome.retry) message.retry({ delaySeconds: outcome.delaySeconds ?? backoff() });
     else message.ack();
   } catch (err) {
@@ -101,7 +101,7 @@ async function persist<T>(d: Dispatcher, what: string, taskId: string, write: ()
   }
 }
 
-async function dispatchOne(taskId: string, claimant: string, d: Dispatcher): Promise<Outcome> {
+async function dispatchOne(taskId: string, claimant: string, d: Dispatcher, resumeAttempt: number | null): Promise<Outcome> {
   const { env } = d;
   const now = d.now();
   const leaseUntil = now + TASK_TIMEOUTS.claimLeaseMs;
@@ -137,8 +137,13 @@ async function dispatchOne(taskId: string, claimant: string, d: Dispatcher): Pro
   const engine = d.engines.client(engineName);
   let callId: string;
   try {
-    // The tracker is made before the engine has the job, so every callback finds it (ADR 0025).
-    const [job] = await Promise.all([buildJob(claimed, env, d.config), trackerFor(env, taskId).init(trackerInitFromRow(claimed))]);
+    // The tracker is made before the engine has the job, so every callback finds it (ADR 0025); a
+    // resume (ADR 0023) comes from a tracker that exists, and starts where it says the durable parts end.
+    const tracker = trackerFor(env, taskId);
+    const job =
+      resumeAttempt === null
+        ? (await Promise.all([buildJob(claimed, env, d.config, null), tracker.init(trackerInitFromRow(claimed))]))[0]
+        : await buildJob(claimed, env, d.config, await tracker.resumeFrom(resumeAttempt));
     if (!job) {
       await failTask(env, taskId, { code: "voice_deleted", message: "The voice for this job was deleted before it started. Your credits were returned.", retryable: false });
       return { retry: false };
@@ -169,7 +174,7 @@ async function dispatchOne(taskId: string, claimant: string, d: Dispatcher): Pro
   if (told.status === "fulfilled" && told.value.cancel) await engine.cancel(callId); // cancelled while we were submitting
   if (told.status === "rejected") d.log.warn("queue.tracker_unreachable", { task_id: taskId, call_id: callId, error: String(told.reason) });
   if (recorded.status === "rejected") d.log.warn("queue.call_unrecorded", { task_id: taskId, call_id: callId, error: String(recorded.reason) });
-  d.log.info("queue.dispatched", { task_id: taskId, call_id: callId, engine: engineName, attempt: claimed.attempts });
+  d.log.info("queue.dispatched", { task_id: taskId, call_id: callId, engine: engineName, attempt: claimed.attempts, ...(resumeAttempt ? { resume: resumeAttempt } : {}) });
   return { retry: false };
 }
 
@@ -206,12 +211,14 @@ export function referenceId(voiceId: string, sizeBytes: number): string {
 }
 
 /** The engine's job for a claimed task, or null when its voice is gone. */
-async function buildJob(claimed: TaskRow, env: Env, config: AppConfig): Promise<SubmitRequest | null> {
+async function buildJob(claimed: TaskRow, env: Env, config: AppConfig, resumeFrom: ResumeFrom | null): Promise<SubmitRequest | null> {
   const taskId = claimed.id;
   const input = JSON.parse(claimed.input) as TaskInput;
   const base = config.ENGINE_CALLBACK_URL.replace(/\/+$/, "");
   const jobBase = `${base}/internal/engine/jobs/${taskId}`;
-  const deadline = new Date(Date.now() + TASK_TIMEOUTS.jobTokenMs);
+  // The token and the engine's deadline scale with the text (an hour of audio takes its time), and a
+  // resume gets a fresh one: an attempt stopped by its deadline is resumed with a new deadline.
+  const deadline = new Date(Date.now() + jobTokenMs([...input.text].length));
   let voice: SubmitRequest["voice"];
   if (claimed.kind === "generate") {
     const v = await env.DB.prepare(`SELECT id, transcript, size_bytes FROM voices WHERE id = ?1 AND user_id = ?2`)
@@ -245,6 +252,7 @@ async function buildJob(claimed: TaskRow, env: Env, config: AppConfig): Promise<
       stream_url: `${jobBase.replace(/^http/, "ws")}/stream`,
     },
     deadline: deadline.toISOString(),
+    ...(resumeFrom ? { resume_from: resumeFrom } : {}),
   });
 }
 

@@ -41,7 +41,7 @@ export async function getMe(db: Db, current: CurrentUser) {
     },
     credits: { balance },
     limits: {
-      text_chars: LIMITS.textChars.max as number,
+      text_chars: plan.textChars,
       reference_seconds: { min: LIMITS.referenceDurationMs.min / 1000, max: LIMITS.referenceDurationMs.max / 1000 },
       reference_bytes: LIMITS.referenceBytes,
     },

@@ -33,6 +33,7 @@ export function billingCatalog(ctx: Pick<RequestContext, "config">) {
       monthly_credits: p.monthlyCredits,
       voice_limit: p.voiceLimit,
       concurrent_jobs: p.concurrentJobs,
+      text_chars: p.textChars,
       purchasable: unavailable === null && p.stripePriceId !== null,
     })),
     packs: c.packs.map((p) => ({

@@ -82,7 +82,7 @@ export function monthlyGrantWritten(userId: string, at = new Date()): void {
   grantSeen(userId, monthOf(at));
 }
 
-const planCase = (column: string, field: "monthlyCredits" | "name" | "concurrentJobs") =>
+const planCase = (column: string, field: "monthlyCredits" | "name" | "concurrentJobs" | "textChars") =>
   `CASE ${column} ${Object.values(PLANS)
     .map((p) => `WHEN '${p.id}' THEN ${typeof p[field] === "string" ? `'${p[field]}'` : p[field]}`)
     .join(" ")} ELSE ${typeof PLANS.free[field] === "string" ? `'${PLANS.free[field]}'` : PLANS.free[field]} END`;
@@ -90,6 +90,8 @@ const activeStatuses = ACTIVE_SUBSCRIPTION_STATUSES.map((st) => `'${st}'`).join(
 
 /** A user's concurrent-job cap from their stored plan, as SQL over `user u` (for guards inside a batch). */
 export const CONCURRENT_JOBS_SQL = planCase("u.plan", "concurrentJobs");
+/** A user's text limit (characters per generation) from their stored plan, as SQL over `user u`. */
+export const TEXT_CHARS_SQL = planCase("u.plan", "textChars");
 
 /**
  * This month's grant as one D1 statement, so it can ride in a batch that is

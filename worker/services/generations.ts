@@ -6,11 +6,11 @@ import { generations, tasks } from "../db/schema";
 import { LanguageCode, MAX_PAUSE_MS, Seed, SEED_MAX, type EngineError } from "../engine/protocol";
 import { errors } from "../lib/errors";
 import { ledgerKeys } from "./credits";
-import { audioKeys, audioUrls } from "../storage/keys";
+import { artifactUrl, audioKeys, audioUrls } from "../storage/keys";
 import { deletePrefix } from "../storage/serve";
 import type { CurrentUser } from "./account";
 import { LIMITS } from "./limits";
-import { generationCost } from "./pricing";
+import { generationCost, planOf } from "./pricing";
 import { hasSpeakableText, NOT_SPEAKABLE } from "./speakable";
 import { createTask, type CreatedTask } from "./tasks";
 import { artifactKindsByTask, deleteTaskArtifacts } from "./artifacts";
@@ -37,6 +37,12 @@ export function randomSeed(): number {
   return word[0]! & SEED_MAX;
 }
 
+/** The longest text the user's stored plan takes (a plan a webhook just changed applies at once), for the generate form. */
+export async function textLimitFor(ctx: Pick<RequestContext, "env">, user: Pick<CurrentUser, "id" | "plan">): Promise<number> {
+  const row = await ctx.env.DB.prepare(`SELECT plan FROM user WHERE id = ?1`).bind(user.id).first<{ plan: string | null }>();
+  return planOf(row?.plan ?? user.plan).textChars;
+}
+
 /** A generation with one of the user's voices; a voice that is not theirs (or gone) is a 404 from the creation batch. */
 export async function createGeneration(ctx: RequestContext, user: CurrentUser, body: CreateGenerationBody): Promise<CreatedTask> {
   const text = body.text.trim();
@@ -50,6 +56,7 @@ export async function createGeneration(ctx: RequestContext, user: CurrentUser, b
     },
     cost: generationCost(text),
     voice: { id: body.voice_id },
+    planChars: [...text].length,
   });
 }
 
@@ -98,6 +105,8 @@ export function generationView(g: GenerationRow, kinds: ReadonlySet<string> = ne
     audio_url: g.status !== "succeeded" ? null : take === preferredTake ? audioUrls.generation(g.id) : audioUrls.generationTake(g.id, take),
     formats: (g.status !== "succeeded" ? [] : kinds.has("final_mp3") ? ["wav", "mp3"] : ["wav"]) as ("wav" | "mp3")[],
     subtitles_url: g.status === "succeeded" && kinds.has("alignment") ? `/api/generations/${g.id}/subtitles.srt` : null,
+    /** The waveform for the player, so an hour of audio is never decoded in the browser (ADR 0023). */
+    peaks_url: g.status === "succeeded" && kinds.has("peaks") ? artifactUrl(g.taskId, "peaks", null) : null,
     // Only settle writes it, always an EngineError (tasks/settle.ts); the JSON column reads back as unknown.
     error: g.error as EngineError | null,
     created_at: g.createdAt.toISOString(),

@@ -12,13 +12,15 @@ export interface Plan {
   /** null = unlimited */
   voiceLimit: number | null;
   concurrentJobs: number;
+  /** The longest text one generation may have, in characters (DESIGN §1: paid plans take long-form). */
+  textChars: number;
   priceUsdMonthly: number;
 }
 
 export const PLANS: Record<PlanId, Plan> = {
-  free: { id: "free", name: "Free", monthlyCredits: 100, voiceLimit: 3, concurrentJobs: 1, priceUsdMonthly: 0 },
-  pro: { id: "pro", name: "Pro", monthlyCredits: 1_000, voiceLimit: 30, concurrentJobs: 3, priceUsdMonthly: 10 },
-  studio: { id: "studio", name: "Studio", monthlyCredits: 10_000, voiceLimit: null, concurrentJobs: 10, priceUsdMonthly: 60 },
+  free: { id: "free", name: "Free", monthlyCredits: 100, voiceLimit: 3, concurrentJobs: 1, textChars: 5_000, priceUsdMonthly: 0 },
+  pro: { id: "pro", name: "Pro", monthlyCredits: 1_000, voiceLimit: 30, concurrentJobs: 3, textChars: 50_000, priceUsdMonthly: 10 },
+  studio: { id: "studio", name: "Studio", monthlyCredits: 10_000, voiceLimit: null, concurrentJobs: 10, textChars: 50_000, priceUsdMonthly: 60 },
 };
 
 export const PACK_IDS = ["small", "large"] as const;

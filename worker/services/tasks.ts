@@ -14,6 +14,7 @@ import { trackerInitFromRow } from "../tasks/tracker-init";
 import {
   balanceWithMonthlyGrant,
   CONCURRENT_JOBS_SQL,
+  TEXT_CHARS_SQL,
   insufficientCredits,
   isInsufficientCreditsError,
   ledgerKeys,
@@ -21,7 +22,7 @@ import {
   monthlyGrantStatement,
   monthlyGrantWritten,
 } from "./credits";
-import { planOf } from "./pricing";
+import { PLANS, planOf, type Plan } from "./pricing";
 import type { CurrentUser } from "./account";
 
 export { ACTIVE_STATES };
@@ -45,6 +46,8 @@ export interface NewTask {
   expiresAt?: number;
   /** A new take of an existing generation of the user's (ADR 0022) instead of a new generation; `take` is its number. */
   takeOf?: { generationId: string; take: number };
+  /** Characters of a generation's text, held to the stored plan's limit inside the creation batch (null: no plan limit). */
+  planChars?: number | null;
 }
 
 export interface CreatedTask {
@@ -90,7 +93,8 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
          < (SELECT ${CONCURRENT_JOBS_SQL} FROM user u WHERE u.id = ?2)
          AND (?5 IS NULL OR EXISTS (SELECT 1 FROM voices WHERE id = ?5 AND user_id = ?2))
          AND (?10 IS NULL OR EXISTS (SELECT 1 FROM session WHERE token = ?10 AND user_id = ?2 AND expires_at > ?8))
-         AND (?12 = 0 OR EXISTS (SELECT 1 FROM generations WHERE id = ?4 AND user_id = ?2))`,
+         AND (?12 = 0 OR EXISTS (SELECT 1 FROM generations WHERE id = ?4 AND user_id = ?2))
+         AND (?13 IS NULL OR ?13 <= (SELECT ${TEXT_CHARS_SQL} FROM user u WHERE u.id = ?2))`,
     ).bind(
       taskId,
       user.id,
@@ -104,6 +108,7 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
       user.unverifiedSession?.token ?? null,
       take,
       spec.takeOf ? 1 : 0,
+      spec.planChars ?? null,
     ),
     env.DB.prepare(
       `INSERT INTO credit_ledger (user_id, delta, kind, idempotency_key, task_id, note, created_at)
@@ -149,6 +154,7 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
     if (spec.voice && !Number(row?.voice)) throw errors.notFound("voice");
     if (!Number(row?.generation)) throw errors.notFound("generation");
     const plan = planOf(row?.plan ?? user.plan);
+    if (spec.planChars != null && spec.planChars > plan.textChars) throw textLimitReached(plan, spec.planChars);
     throw new AppError(
       "too_many_active_tasks",
       429,
@@ -177,6 +183,20 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
     status_url: `/api/tasks/${taskId}`,
     cost: spec.cost,
   };
+}
+
+/**
+ * A text longer than the plan takes (DESIGN §1): 403 `text_limit_reached` naming the plan's limit,
+ * like `voice_limit_reached`. Texts over the longest any plan takes are a 400 from the body schema.
+ */
+export function textLimitReached(plan: Plan, chars: number): AppError {
+  const upgrade = plan.id === "free" ? ` or upgrade to ${PLANS.pro.name} for up to ${PLANS.pro.textChars.toLocaleString("en-US")}` : "";
+  return new AppError(
+    "text_limit_reached",
+    403,
+    `Your ${plan.name} plan takes up to ${plan.textChars.toLocaleString("en-US")} characters per generation; this text has ${chars.toLocaleString("en-US")}. Shorten it${upgrade}.`,
+    { plan: plan.id, limit: plan.textChars, chars },
+  );
 }
 
 /** The caller's task row, or 404 (never 403: another user's id must not reveal it exists). */

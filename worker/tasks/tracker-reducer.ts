@@ -14,7 +14,7 @@
  */
 import { artifactId, artifactSpec, type ArtifactKind } from "../engine/artifacts";
 import type { FrameHeader } from "../engine/frames";
-import { SEQ_MAX_GAP, type EngineError, type EngineEvent, type EventAck } from "../engine/protocol";
+import { MAX_RESUMES, SEQ_MAX_GAP, type EngineError, type EngineEvent, type EventAck, type ResumeFrom } from "../engine/protocol";
 import { CHARACTERS_PER_CREDIT } from "../services/pricing";
 import { audioUrls, artifactUrl } from "../storage/keys";
 import { isTerminal, STAGES, type TaskState, type TerminalState } from "./lifecycle";
@@ -66,6 +66,10 @@ export interface Core {
   /** True once the terminal state is in D1 (retried by the alarm until it is). */
   synced: boolean;
   ignoredEvents: number;
+  /** Resumes requested so far (ADR 0023; absent in trackers stored before it). */
+  resumes?: number;
+  /** A resume waiting for its dispatch: the attempt and when it was asked for. */
+  resuming?: { attempt: number; since: number } | null;
 }
 
 export interface StoredArtifact {
@@ -90,6 +94,10 @@ export interface FramePosition {
   /** Last relayed frame number (-1 none). */
   last: number;
   at: number;
+  /** The last frame's segment, where that segment starts in the stream, and where the frame ends (samples); for a resume. */
+  segment?: number;
+  segmentStart?: number;
+  end?: number;
 }
 
 export interface TrackerState {
@@ -114,7 +122,9 @@ export type Effect =
   /** The shell's replay buffer no longer needs this segment's frames. */
   | { t: "drop_replay"; index: number }
   /** An after-completed artifact of a succeeded task: its D1 row now (the settle has run). */
-  | { t: "artifact_row"; artifact: StoredArtifact };
+  | { t: "artifact_row"; artifact: StoredArtifact }
+  /** Re-dispatch the task as resume `attempt` (ADR 0023): reset its D1 row to queued, enqueue, cancel the old call. */
+  | { t: "resume"; attempt: number; previousCallId: string | null };
 
 export interface Step<R> {
   state: TrackerState;
@@ -237,6 +247,15 @@ export function onDispatched(s: TrackerState, callId: string, now: number): Step
   b.core.callId = callId;
   b.dirty();
   if (isTerminal(b.core.status)) return b.done({ cancel: true });
+  if (b.core.resuming) {
+    // The resumed attempt is with the engine: from now on its silence is the deadline again.
+    b.core.resuming = null;
+    b.core.lastEventAt = now;
+    b.touch(now);
+    b.effects.push({ t: "alarm", at: now + b.core.init.heartbeatTimeoutMs });
+    b.effects.push({ t: "record_running", at: now });
+    return b.done({ cancel: false });
+  }
   if (b.core.status === "queued") {
     b.core.status = "dispatched";
     b.touch(now);
@@ -309,7 +328,7 @@ export function onEvent(s: TrackerState, event: EngineEvent, now: number): Step<
     case "completed": {
       const final = b.artifacts[artifactId("final", null)];
       if (!final) {
-        finish(b, "failed", { code: "upload_missing", message: "The engine reported success without uploading the audio.", retryable: true }, now, false);
+        failOrResume(b, { code: "upload_missing", message: "The engine reported success without uploading the audio.", retryable: true }, now, false);
         return b.done({ accepted: true, state: c.status });
       }
       c.result = {
@@ -326,7 +345,7 @@ export function onEvent(s: TrackerState, event: EngineEvent, now: number): Step<
       return b.done({ accepted: true, state: c.status });
     }
     case "failed":
-      finish(b, "failed", event.error, now, false);
+      failOrResume(b, event.error, now, false);
       return b.done({ accepted: true, state: c.status });
   }
   b.touch(now);
@@ -406,7 +425,7 @@ export function onFrame(s: TrackerState, h: FrameHeader, now: number): Step<Fram
   if (isTerminal(b.core.status)) return b.done({ ok: false, code: 4409, reason: `the task is ${b.core.status}` });
   if (h.frame !== b.frame.last + 1) return b.done({ ok: false, code: 4409, reason: `frame ${h.frame} after ${b.frame.last}` });
   if (h.segment > 9999) return b.done({ ok: false, code: 4400, reason: "segment index out of range" });
-  b.frame = { last: h.frame, at: now };
+  b.frame = { last: h.frame, at: now, segment: h.segment, segmentStart: h.stream_offset - h.segment_offset, end: h.stream_offset + h.payload_bytes / 2 };
   b.put(KEYS.frame, b.frame);
   if (h.last_in_segment && !b.delivered[h.segment]) {
     b.delivered = { ...b.delivered, [h.segment]: true };
@@ -444,10 +463,18 @@ export function onAlarm(s: TrackerState, now: number): Step<null> {
     finish(b, "failed", { code: "engine_timeout", message: "The speech engine did not start this job in time. Your credits were returned.", retryable: true }, now, true);
     return b.done(null);
   }
+  if (c.resuming) {
+    // A resume has the start deadline to reach the engine again (queue backoff included).
+    const due = c.resuming.since + c.init.startTimeoutMs;
+    if (now >= due) {
+      finish(b, "failed", { code: "engine_timeout", message: "The speech engine did not take this job back in time to resume it.", retryable: true }, now, true);
+    } else b.effects.push({ t: "alarm", at: Math.max(due, now + 1000) });
+    return b.done(null);
+  }
   // Frames are a sign of life too (an engine streaming a long segment need not heartbeat in between).
   const lastSign = b.frame.last >= 0 ? Math.max(c.lastEventAt, b.frame.at) : c.lastEventAt;
   if (c.status === "running" && now >= lastSign + c.init.heartbeatTimeoutMs) {
-    finish(b, "failed", { code: "engine_timeout", message: "The speech engine stopped responding.", retryable: true }, now, true);
+    failOrResume(b, { code: "engine_timeout", message: "The speech engine stopped responding.", retryable: true }, now, true);
     return b.done(null);
   }
   const next = c.status === "running" ? lastSign + c.init.heartbeatTimeoutMs : c.init.createdAt + c.init.startTimeoutMs;
@@ -494,6 +521,54 @@ export function chargeFor(s: Pick<TrackerState, "core" | "segments" | "delivered
   credits = Math.min(c.init.cost, credits);
   if (credits <= 0) return null;
   return { credits, of: c.init.cost, parts_delivered: parts.length, parts_total: total };
+}
+
+/**
+ * An interruption the engine may recover from: a retryable failure of a generation that is running,
+ * with resumes left, re-dispatches the same task from its first unfinished part (ADR 0023) instead
+ * of failing it whole. Nothing is settled: the reservation stays, and the one settle comes at the end.
+ */
+export function canResume(c: Core, error: EngineError): boolean {
+  return (
+    c.init.kind === "generate" &&
+    error.retryable &&
+    !NOT_RESUMED.includes(error.code) &&
+    c.status === "running" &&
+    !c.resuming &&
+    (c.resumes ?? 0) < MAX_RESUMES
+  );
+}
+
+/** Retryable failures a resume would only repeat: the engine already rendered a runaway part again with another seed. */
+const NOT_RESUMED: readonly string[] = ["runaway_generation"];
+
+function failOrResume(b: Builder, error: EngineError, now: number, fromOutside: boolean) {
+  const c = b.core;
+  if (!canResume(c, error)) return finish(b, "failed", error, now, fromOutside);
+  const attempt = (c.resumes ?? 0) + 1;
+  const previousCallId = c.callId;
+  c.resumes = attempt;
+  c.resuming = { attempt, since: now };
+  c.callId = null;
+  c.stage = "resuming";
+  b.touch(now);
+  b.broadcast({ type: "progress", seq: b.nextSeq(), progress: c.progress, stage: "resuming" });
+  // The interrupted attempt's socket (if any) is told to stop; its work so far stays.
+  b.effects.push({ t: "engine_cancel", state: "failed" });
+  b.effects.push({ t: "alarm", at: now + c.init.startTimeoutMs });
+  b.effects.push({ t: "resume", attempt, previousCallId });
+}
+
+/** The first part that is not durable yet, where it starts in the live stream, and the next `seq` (ADR 0023). */
+export function resumePoint(s: Pick<TrackerState, "core" | "artifacts" | "frame">, attempt: number): ResumeFrom {
+  let segment = 0;
+  while (s.artifacts[artifactId("segment", segment)]) segment += 1;
+  const f = s.frame;
+  let streamOffset: number | undefined;
+  if (f.last < 0) streamOffset = 0;
+  else if (f.segment === segment && f.segmentStart !== undefined) streamOffset = f.segmentStart; // part `segment` was streamed in part: again from its start
+  else if (f.segment !== undefined && f.segment < segment && f.end !== undefined) streamOffset = f.end;
+  return { attempt, segment, next_seq: s.core.engineSeq + 1, ...(streamOffset !== undefined ? { stream_offset: streamOffset } : {}) };
 }
 
 function finish(b: Builder, status: TerminalState, error: EngineError | null, now: number, fromOutside: boolean) {

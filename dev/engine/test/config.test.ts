@@ -11,6 +11,7 @@ describe("engine config", () => {
       segmentDelayMs: 0,
       heartbeatMs: 5000,
       realtime: false,
+      failAt: 0,
     });
   });
 
@@ -21,6 +22,7 @@ describe("engine config", () => {
       DEV_ENGINE_SEGMENT_DELAY_MS: "750",
       DEV_ENGINE_HEARTBEAT_MS: "1000",
       DEV_ENGINE_REALTIME: "1",
+      DEV_ENGINE_FAIL_AT: "0.6",
     });
     assert.deepEqual(config, {
       port: 9000,
@@ -29,6 +31,7 @@ describe("engine config", () => {
       segmentDelayMs: 750,
       heartbeatMs: 1000,
       realtime: true,
+      failAt: 0.6,
     });
   });
 
@@ -37,6 +40,7 @@ describe("engine config", () => {
     assert.throws(() => parseEngineConfig({ DEV_ENGINE_SEGMENT_DELAY_MS: "-5" }), /DEV_ENGINE_SEGMENT_DELAY_MS/);
     assert.throws(() => parseEngineConfig({ ENGINE_TOKEN: "short" }), /ENGINE_TOKEN/);
     assert.throws(() => parseEngineConfig({ DEV_ENGINE_REALTIME: "yes" }), /DEV_ENGINE_REALTIME/);
+    assert.throws(() => parseEngineConfig({ DEV_ENGINE_FAIL_AT: "1.5" }), /DEV_ENGINE_FAIL_AT/);
   });
 
   it("requires a real token when NODE_ENV is production", () => {

@@ -25,7 +25,7 @@ from websockets.sync.server import ServerConnection, serve
 from utter_engine.alignment import Alignment
 from utter_engine.artifacts import ARTIFACT_KINDS, MAX_SINGLE_BYTES, PART_SIZE
 from utter_engine.frames import FrameError, decode_frame
-from utter_engine.protocol import TERMINAL_STATES, EngineEvent, MultipartComplete
+from utter_engine.protocol import TERMINAL_STATES, EngineEvent, MultipartComplete, Peaks
 
 _ROUTE = re.compile(
     r"^/internal/engine/jobs/(?P<job>[A-Za-z0-9_-]+)/(?P<rest>events|reference|final|final\.mp3|segments/\d+"
@@ -365,6 +365,12 @@ class FakeWorker:
     def _store(self, job: JobState, kind: str, index: int | None, body: bytes, path: str) -> tuple[int, bytes, str]:
         if len(body) > ARTIFACT_KINDS[kind].max_bytes:
             return _error(413, "too_large")
+        if kind == "peaks":
+            # Checked before it is stored, as the Worker does (ADR 0023).
+            try:
+                Peaks.model_validate_json(body)
+            except Exception:
+                return _error(400, "invalid_artifact_content")
         with self._lock:
             job.uploads.setdefault(kind, {})[-1 if index is None else index] = body
             if (kind, index) not in job.artifacts:
@@ -417,6 +423,12 @@ class FakeWorker:
         with self._lock:
             self.uploads[path] = body
             self.steps.append({"op": "upload", "path": path})
+            # v1 paths are aliases of the artifact kinds: a resumed v1 attempt reads its parts back (ADR 0023).
+            m = re.match(r"^segments/(\d+)$", path)
+            if m is not None:
+                job.uploads.setdefault("segment", {})[int(m[1])] = body
+            elif path == "final":
+                job.uploads.setdefault("final", {})[-1] = body
         return 201, json.dumps({"size_bytes": len(body)}).encode(), "application/json"
 
 

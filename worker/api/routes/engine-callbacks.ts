@@ -8,6 +8,7 @@ import { trackerFor } from "../../services/tasks";
 import { completeMultipart, putArtifact, putPart, startMultipart, type UploadTarget } from "../../services/artifact-uploads";
 import { EngineEvent, EventAck, EVENT_MAX_BYTES } from "../../engine/protocol";
 import { referenceAudio } from "../../services/engine-reference";
+import { serveObject } from "../../storage/serve";
 
 /**
  * Engine callbacks (DESIGN §4, §4a, ADR 0009). Every request carries the job
@@ -111,6 +112,19 @@ async function artifactRoute(c: Context<ApiEnv>): Promise<Response> {
 }
 
 engineCallbackRoutes.on(["PUT", "POST"], "/jobs/:id/artifacts/*", ENGINE_ONLY, artifactRoute);
+
+/**
+ * `GET …/artifacts/{kind}[/{index}]` (job token): a stored artifact of this running job, so a resumed
+ * attempt takes its finished parts back instead of rendering them again (ADR 0013 proposal 1, ADR 0023).
+ * 404 for one not stored, or once the task has ended.
+ */
+engineCallbackRoutes.get("/jobs/:id/artifacts/:kind/:index{[0-9]{1,5}}?", ENGINE_ONLY, async (c) => {
+  const id = c.req.param("id");
+  const raw = c.req.param("index");
+  const stored = await trackerFor(c.env, id).durableArtifact(c.req.param("kind"), raw === undefined ? null : Number(raw));
+  if (!stored) throw new AppError("not_found", 404, "No such artifact of this job is stored (or the job has ended).");
+  return serveObject(c.env.AUDIO, stored.key, c.req.raw, { contentType: stored.content_type, cacheControl: "no-store" });
+});
 
 // v1 paths, aliases of the registry's kinds (ADR 0009).
 engineCallbackRoutes.put("/jobs/:id/segments/:index{[0-9]{1,4}}", ENGINE_ONLY, async (c) =>

@@ -7,6 +7,7 @@ import { Alignment } from "../../../../worker/engine/alignment.ts";
 import type { Clock } from "../../clock.ts";
 import { CLOSE, decodeFrame, MultipartComplete, type FrameHeader, type JobSubmit } from "../../v2-wire.ts";
 import { decodeWav, type DecodedWav } from "../../wav-codec.ts";
+import { Peaks } from "../../../../worker/engine/peaks.ts";
 import { acceptWebSocket, type ServerSocket } from "./ws-server.ts";
 
 /** A frame as the fake Worker received it: its header and a copy of its PCM s16le. */
@@ -70,6 +71,8 @@ export type FakeWorkerOptions = {
   refuseFrames?: boolean;
   /** v2: part size the multipart start answers (default the registry's). */
   partSize?: number;
+  /** Answer GET on stored artifacts (a resumed attempt reads its finished parts back, ADR 0023); default true. */
+  serveArtifacts?: boolean;
 };
 
 export const JOB_TOKEN = "job-token-for-tests-0123456789";
@@ -90,6 +93,7 @@ const V1_NAME: Record<string, (index: number | null) => string> = {
   final: () => "final",
   final_mp3: () => "final.mp3",
   alignment: () => "alignment.json",
+  peaks: () => "peaks",
 };
 
 export async function startFakeWorker(options: FakeWorkerOptions = {}) {
@@ -98,6 +102,8 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
   const steps: Step[] = [];
   const timeline: TimelineEntry[] = [];
   const uploads = new Map<string, Uint8Array>();
+  /** Artifacts read back (GET), in order. */
+  const reads: string[] = [];
   const violations: string[] = [];
   const attempts = new Map<string, number>();
   const referenceRequests: string[] = [];
@@ -148,6 +154,11 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
   const storeUpload = (path: string, contentType: string | undefined, body: Uint8Array) => {
     if (path === "alignment.json") {
       if (contentType !== "application/json") violations.push(`${path} uploaded as ${contentType}`);
+    } else if (path === "peaks") {
+      // Checked as the Worker checks it before storing (ADR 0023).
+      if (contentType !== "application/json") violations.push(`peaks uploaded as ${contentType}`);
+      const parsed = Peaks.safeParse(JSON.parse(new TextDecoder().decode(body)));
+      if (!parsed.success) violations.push(`peaks do not match the schema: ${parsed.error.message}`);
     } else if (path !== "final.mp3") {
       if (contentType !== "audio/wav") violations.push(`${path} uploaded as ${contentType}`);
       try {
@@ -222,6 +233,15 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
     const ack = (size: number) => json(res, 201, { kind, index, size_bytes: size });
     const contentType = req.headers["content-type"] ?? "";
 
+    if (!uploadsPart && req.method === "GET") {
+      // A resumed attempt reads a finished part back with its job token (ADR 0023).
+      const stored = uploads.get(path);
+      reads.push(path);
+      if (!stored || options.serveArtifacts === false) return json(res, 404, { error: { code: "not_found", message: `no ${path}` } });
+      res.writeHead(200, { "content-type": rule.content_types[0]!, "content-length": String(stored.length) });
+      res.end(stored);
+      return;
+    }
     if (!uploadsPart) {
       if (req.method !== "PUT") return json(res, 405, { error: { code: "method_not_allowed", message: "use PUT" } });
       if (!rule.content_types.includes(contentType))
@@ -385,6 +405,7 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
   return {
     base,
     steps,
+    reads,
     timeline,
     uploads,
     violations,
@@ -395,6 +416,10 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}) {
     events: () => steps.flatMap((s) => (s.op === "event" ? [s.value] : [])),
     types: () => steps.flatMap((s) => (s.op === "event" ? [s.value.type] : [])),
     wav: (path: string): DecodedWav => decodeWav(uploads.get(path) ?? new Uint8Array()),
+    /** The Worker resumes the task after a retryable failure (ADR 0023): it is running again, nothing else changes. */
+    resumeTask() {
+      terminalSeen = false;
+    },
     /** Resolves once `condition` holds (checked whenever something arrives): no polling, no sleeps. */
     until(condition: () => boolean): Promise<void> {
       if (condition()) return Promise.resolve();
