@@ -14,6 +14,7 @@ import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { installExitHandlers, sleep } from "./lib/procs.mjs";
 import { createBenchUser, createBenchVoice } from "./lib/setup-account.mjs";
 import { ms, percentile, table } from "./lib/stats.mjs";
@@ -57,26 +58,20 @@ async function runCount({ worker, client, stub, voiceId, listeners }) {
   const job = await stub.waitForJob(task.task_id);
   const wsOrigin = worker.origin.replace(/^http/, "ws");
   const headers = { cookie: client.cookieHeader, origin: worker.origin };
-  const got = [];
-  const sockets = [];
-  for (let i = 0; i < listeners; i += 50) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(50, listeners - i) }, async () => {
-        const ws = await openSocket(`${wsOrigin}/api/tasks/${task.task_id}/ws`, headers);
-        const rec = { frames: 0, next: 0, outOfOrder: 0 };
-        ws.addEventListener("message", (e) => {
-          if (typeof e.data === "string") return;
-          const n = new DataView(e.data).getUint32(4, true);
-          if (n !== rec.next) rec.outOfOrder++;
-          rec.next = n + 1;
-          rec.frames++;
-        });
-        got.push(rec);
-        return ws;
-      }),
-    );
-    sockets.push(...batch);
-  }
+  // The listeners run on their own thread (bench/lib/fanout-listeners.mjs), so their receiving does
+  // not delay this thread's engine socket and the acknowledgements it times.
+  const pool = new Worker(new URL("./lib/fanout-listeners.mjs", import.meta.url), {
+    workerData: { url: `${wsOrigin}/api/tasks/${task.task_id}/ws`, headers, listeners },
+  });
+  const replies = [];
+  const waiters = [];
+  pool.on("message", (m) => (waiters.length ? waiters.shift()(m) : replies.push(m)));
+  const reply = () => (replies.length ? Promise.resolve(replies.shift()) : new Promise((r) => waiters.push(r)));
+  const ask = async (message) => {
+    pool.postMessage(message);
+    return reply();
+  };
+  await reply(); // ready: every listener's socket is open
   const engine = await openSocket(job.callbacks.stream_url, { authorization: `Bearer ${job.callbacks.token}` });
   const pending = new Map();
   const acks = [];
@@ -109,11 +104,14 @@ async function runCount({ worker, client, stub, voiceId, listeners }) {
   const sendSeconds = (performance.now() - t0) / 1000;
   // Let the tail arrive (up to --drain seconds), then count; how long that took says how far the fan-out fell behind.
   const tEnd = performance.now();
-  while ((pending.size || got.some((r) => r.frames < total)) && performance.now() - tEnd < DRAIN_S * 1000) await sleep(50);
+  let count = await ask({ type: "count", total });
+  while ((pending.size || count.behind > 0) && performance.now() - tEnd < DRAIN_S * 1000) {
+    await sleep(50);
+    count = await ask({ type: "count", total });
+  }
   const drainSeconds = (performance.now() - tEnd) / 1000;
-  const complete = got.filter((r) => r.frames === total && r.outOfOrder === 0).length;
-  const delivered = got.reduce((a, r) => a + r.frames, 0);
-  for (const ws of sockets) ws.close();
+  await ask({ type: "close" });
+  await pool.terminate();
   engine.close();
   await client.json(`/api/tasks/${task.task_id}`, { method: "DELETE" }, [200, 409]);
   return {
@@ -121,9 +119,9 @@ async function runCount({ worker, client, stub, voiceId, listeners }) {
     frames: total,
     sendSeconds,
     drainSeconds,
-    minFrames: got.length ? Math.min(...got.map((r) => r.frames)) : NaN,
-    complete,
-    deliveredPct: listeners ? (100 * delivered) / (listeners * total) : NaN,
+    minFrames: count.minFrames,
+    complete: count.complete,
+    deliveredPct: listeners ? (100 * count.delivered) / (listeners * total) : NaN,
     acks: acks.length,
     lostAcks: pending.size,
     p50: percentile(acks, 50),

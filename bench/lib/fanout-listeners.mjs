@@ -1,0 +1,52 @@
+// The fan-out bench's listeners, on their own thread (bench/live-fanout.mjs): 1,000 sockets receiving
+// 20 frames/s each keep an event loop busy, and on the engine's thread that delay was counted as the
+// Worker's acknowledgement time. Each listener checks frame numbers arrive 0, 1, 2, … with no gap or repeat.
+import { parentPort, workerData } from "node:worker_threads";
+
+const { url, headers, listeners } = workerData;
+const got = [];
+const sockets = [];
+
+function openSocket() {
+  const ws = new WebSocket(url, { headers }); // undici takes headers as a non-standard option
+  ws.binaryType = "arraybuffer";
+  return new Promise((resolve, reject) => {
+    ws.addEventListener("open", () => resolve(ws), { once: true });
+    ws.addEventListener("error", (e) => reject(new Error(`listener socket: ${e.message ?? "error"}`)), { once: true });
+  });
+}
+
+for (let i = 0; i < listeners; i += 50) {
+  const batch = await Promise.all(
+    Array.from({ length: Math.min(50, listeners - i) }, async () => {
+      const ws = await openSocket();
+      const rec = { frames: 0, next: 0, outOfOrder: 0 };
+      ws.addEventListener("message", (e) => {
+        if (typeof e.data === "string") return;
+        const n = new DataView(e.data).getUint32(4, true);
+        if (n !== rec.next) rec.outOfOrder++;
+        rec.next = n + 1;
+        rec.frames++;
+      });
+      got.push(rec);
+      return ws;
+    }),
+  );
+  sockets.push(...batch);
+}
+parentPort.postMessage({ type: "ready" });
+
+parentPort.on("message", (m) => {
+  if (m.type === "count") {
+    parentPort.postMessage({
+      type: "count",
+      complete: got.filter((r) => r.frames === m.total && r.outOfOrder === 0).length,
+      delivered: got.reduce((a, r) => a + r.frames, 0),
+      minFrames: got.length ? Math.min(...got.map((r) => r.frames)) : NaN,
+      behind: got.filter((r) => r.frames < m.total).length,
+    });
+  } else if (m.type === "close") {
+    for (const ws of sockets) ws.close();
+    parentPort.postMessage({ type: "closed" });
+  }
+});
