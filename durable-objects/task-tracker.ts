@@ -317,6 +317,11 @@ export class TaskTracker extends DurableObject<Env> {
     return this.run(onFail(this.must(), error, Date.now()));
   }
 
+  /** The task's state, or null when this tracker has not been made (the dead-letter queue asks; nothing is thrown). */
+  async status(): Promise<TaskState | null> {
+    return this.state?.core.status ?? null;
+  }
+
   async stats(): Promise<{ ignoredEvents: number; engineSeq: number; synced: boolean; status: TaskState; lastFrame: number; delivered: number[]; listeners: number; replayBytes: number }> {
     const s = this.must();
     return {

@@ -302,11 +302,9 @@ async function deadLetter(taskId: string, d: Dispatcher): Promise<void> {
     return; // the engine has it; its events (or the heartbeat deadline) decide
   }
   const tracker = trackerFor(env, taskId);
-  let status: string;
-  try {
-    status = (await tracker.stats()).status;
-  } catch {
-    // No tracker: the task never started (ADR 0017); settle it from its row.
+  const status = await tracker.status();
+  if (status === null) {
+    // No tracker: the task was never dispatched (ADR 0025); settle it from its row.
     const failed = await settleFromRow(env.DB, taskId, DLQ_FAILURE);
     log.warn("queue.dead_letter", { task_id: taskId, failed, tracker: false });
     return;

@@ -168,29 +168,33 @@ class FakeWorker:
         ws.send(json.dumps(hello))
         try:
             for message in ws:
-                code = self._on_message(job, message, ws)
+                code = self._on_message(job, message, ws, record)
                 if code is not None:
                     record.close_code = code
                     return
         except Exception:  # the engine went away
             return
 
-    def _end_from_outside(self, job: JobState, state: str, ws: ServerConnection) -> int:
+    def _end_from_outside(self, job: JobState, state: str, ws: ServerConnection, record: SocketRecord) -> int:
         with self._lock:
             job.state = state
         ws.send(json.dumps({"type": "cancel", "state": state}))
+        # Recorded before the closing handshake: a test may look as soon as the engine has stopped.
+        record.close_code = 4009
         ws.close(4009, "task ended")
         return 4009
 
-    def _on_message(self, job: JobState, message: str | bytes, ws: ServerConnection) -> int | None:
+    def _on_message(self, job: JobState, message: str | bytes, ws: ServerConnection, record: SocketRecord) -> int | None:
         if isinstance(message, bytes):
             try:
                 frame = decode_frame(message)
             except FrameError:
+                record.close_code = 4400
                 ws.close(4400, "malformed frame")
                 return 4400
             with self._lock:
                 if job.state in TERMINAL_STATES or frame.frame != job.last_frame + 1:
+                    record.close_code = 4409
                     ws.close(4409, "frame out of order")
                     return 4409
                 job.last_frame = frame.frame
@@ -204,13 +208,14 @@ class FakeWorker:
                 ws.socket.close()  # no close frame: what a network failure looks like
                 return 1006
             if self.cancel_on is not None and (state := self.cancel_on("frame", frame)):
-                return self._end_from_outside(job, state, ws)
+                return self._end_from_outside(job, state, ws, record)
             return None
         try:
             value = json.loads(message)
             EngineEvent.validate_python(value)
         except Exception:
             self.invalid_events.append(message)
+            record.close_code = 4400
             ws.close(4400, "malformed event")
             return 4400
         with self._lock:
@@ -226,7 +231,7 @@ class FakeWorker:
             ack = {"type": "ack", "seq": value["seq"], "accepted": accepted, "state": job.state}
         ws.send(json.dumps(ack))
         if accepted and self.cancel_on is not None and (state := self.cancel_on("event", value)):
-            return self._end_from_outside(job, state, ws)
+            return self._end_from_outside(job, state, ws, record)
         return None
 
     # -- request handling -------------------------------------------------
