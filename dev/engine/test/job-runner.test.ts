@@ -5,18 +5,11 @@ import { durationMs } from "../audio-dsp.ts";
 import type { SynthRequest } from "../espeak-synth.ts";
 import { CROSSFADE_SECONDS, runJob, type JobDeps } from "../job-runner.ts";
 import { silentLogger } from "../log.ts";
-import { encodeWav } from "../wav-codec.ts";
 import { JOB_TOKEN, startFakeWorker, type FakeWorker, type FakeWorkerOptions } from "./support/fake-worker.ts";
 import { assertProtocolOrder } from "./support/sequence-checks.ts";
-import { syntheticSpeech, toneSynthesizer } from "./support/synthetic-audio.ts";
+import { longText, referenceWav, toneSynthesizer } from "./support/synthetic-audio.ts";
 import { virtualClock, type VirtualClock } from "./support/virtual-clock.ts";
 
-const referenceWav = (f0 = 120) => ({ status: 200, body: encodeWav(syntheticSpeech(f0, 3, 16000), 16000), contentType: "audio/wav" });
-const longText = (chars: number) => {
-  let text = "";
-  for (let i = 0; text.length < chars; i++) text += `Sentence number ${i} is here to make the text longer, as long texts are split. `;
-  return text.slice(0, chars);
-};
 
 let worker: FakeWorker | undefined;
 /** Time in these tests is virtual: it passes only when the job waits (heartbeats, delays, backoff). */

@@ -5,18 +5,11 @@ import { Peaks } from "../../../worker/engine/peaks.ts";
 import { runJob, type JobDeps } from "../job-runner.ts";
 import { silentLogger } from "../log.ts";
 import type { Synthesizer } from "../espeak-synth.ts";
-import { encodeWav } from "../wav-codec.ts";
 import { startFakeWorker, type FakeWorker } from "./support/fake-worker.ts";
-import { syntheticSpeech, toneSynthesizer } from "./support/synthetic-audio.ts";
+import { longText, referenceWav, toneSynthesizer } from "./support/synthetic-audio.ts";
 import { virtualClock, type VirtualClock } from "./support/virtual-clock.ts";
 
 /** Long-form (ADR 0023): a resumed attempt renders only the unfinished parts; the peaks artifact. */
-const referenceWav = () => ({ status: 200, body: encodeWav(syntheticSpeech(120, 3, 16000), 16000), contentType: "audio/wav" });
-const longText = (chars: number) => {
-  let text = "";
-  for (let i = 0; text.length < chars; i++) text += `Sentence number ${i} is here to make the text longer, as long texts are split. `;
-  return text.slice(0, chars);
-};
 
 let worker: FakeWorker | undefined;
 afterEach(async () => {

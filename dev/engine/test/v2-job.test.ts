@@ -5,22 +5,16 @@ import { firstClause, REALTIME_LEAD_MS, runJob, sentencePieces, type JobDeps } f
 import { silentLogger } from "../log.ts";
 import { encodeMp3 } from "../mp3.ts";
 import type { JobSubmit } from "../v2-wire.ts";
-import { encodeWav, WAV_HEADER_BYTES } from "../wav-codec.ts";
+import { WAV_HEADER_BYTES } from "../wav-codec.ts";
 import { startFakeWorker, type FakeWorker, type FakeWorkerOptions } from "./support/fake-worker.ts";
 import { assertProtocolOrder } from "./support/sequence-checks.ts";
-import { syntheticSpeech, toneSynthesizer } from "./support/synthetic-audio.ts";
+import { longText, referenceWav, toneSynthesizer } from "./support/synthetic-audio.ts";
 import { virtualClock, type VirtualClock } from "./support/virtual-clock.ts";
 
 /**
  * Protocol v2 jobs (ADR 0009) against the fake Worker's socket and artifact
  * routes. Time is virtual: backoff, heartbeats and pacing cost no real waiting.
  */
-const referenceWav = () => ({ status: 200, body: encodeWav(syntheticSpeech(120, 3, 16000), 16000), contentType: "audio/wav" });
-const longText = (chars: number) => {
-  let text = "";
-  for (let i = 0; text.length < chars; i++) text += `Sentence number ${i} is here to make the text longer, as long texts are split. `;
-  return text.slice(0, chars);
-};
 
 let worker: FakeWorker | undefined;
 afterEach(async () => {
@@ -87,6 +81,18 @@ function assertGaplessFrames(w: FakeWorker) {
   }
 }
 
+/** A WebSocket for the engine that notes how many synthesiser calls had been made when its first binary frame left. */
+function firstFrameProbe(calls: readonly string[]) {
+  let callsAtFirstFrame: number | null = null;
+  class FirstFrameWebSocket extends WebSocket {
+    override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+      if (typeof data !== "string") callsAtFirstFrame ??= calls.length;
+      super.send(data);
+    }
+  }
+  return { WebSocket: FirstFrameWebSocket, callsAtFirstFrame: () => callsAtFirstFrame };
+}
+
 describe("a protocol 2 job", () => {
   it("streams every segment as frames before its artifact, then events, artifacts and completed over one socket", async () => {
     const { outcome, worker } = await runV2({}, { text: longText(1500) });
@@ -131,18 +137,12 @@ describe("a protocol 2 job", () => {
 
   it("sends the first frame once the first sentence is synthesised, before the rest of the segment", async () => {
     const calls: string[] = [];
-    let callsAtFirstFrame: number | null = null;
-    class FirstFrameWebSocket extends WebSocket {
-      override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
-        if (typeof data !== "string") callsAtFirstFrame ??= calls.length;
-        super.send(data);
-      }
-    }
+    const probe = firstFrameProbe(calls);
     const text = "The first sentence is short enough. The second sentence comes after it. And a third one closes the segment.";
-    const { outcome, worker } = await runV2({}, { text }, { synthesize: toneSynthesizer(calls), WebSocket: FirstFrameWebSocket });
+    const { outcome, worker } = await runV2({}, { text }, { synthesize: toneSynthesizer(calls), WebSocket: probe.WebSocket });
     assert.equal(outcome, "completed");
     assert.deepEqual(calls, sentencePieces(text), "synthesised sentence by sentence");
-    assert.equal(callsAtFirstFrame, 1, "the first frame left after one sentence");
+    assert.equal(probe.callsAtFirstFrame(), 1, "the first frame left after one sentence");
     assertGaplessFrames(worker);
   });
 
@@ -321,20 +321,14 @@ describe("the job's first sound", () => {
 
   it("leaves after the first clause's synthesis; the rest of the segment follows as before", async () => {
     const calls: string[] = [];
-    let callsAtFirstFrame: number | null = null;
-    class FirstFrameWebSocket extends WebSocket {
-      override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
-        if (typeof data !== "string") callsAtFirstFrame ??= calls.length;
-        super.send(data);
-      }
-    }
+    const probe = firstFrameProbe(calls);
     const first = "The ferry to the island leaves at a quarter past seven, and on most mornings it carries more bread than people.";
     const text = `${first} The second sentence is not cut. Nor, of course, is any sentence of a later segment.`;
-    const { outcome, worker } = await runV2({}, { text, pause_ms: 500 }, { synthesize: toneSynthesizer(calls), WebSocket: FirstFrameWebSocket });
+    const { outcome, worker } = await runV2({}, { text, pause_ms: 500 }, { synthesize: toneSynthesizer(calls), WebSocket: probe.WebSocket });
     assert.equal(outcome, "completed");
     const [head, rest] = firstClause(first)!;
     assert.deepEqual(calls, [head, rest, ...sentencePieces(text).slice(1)]);
-    assert.equal(callsAtFirstFrame, 1, "the first frame left after the first clause");
+    assert.equal(probe.callsAtFirstFrame(), 1, "the first frame left after the first clause");
     assertGaplessFrames(worker);
   });
 });

@@ -1,4 +1,5 @@
 import type { Synthesizer } from "../../espeak-synth.ts";
+import { encodeWav } from "../../wav-codec.ts";
 
 /**
  * Voice-like test signals: a harmonic tone at `f0Hz` (five harmonics, falling
@@ -30,4 +31,14 @@ export function toneSynthesizer(calls: string[] = []): Synthesizer {
     calls.push(text);
     return { samples: syntheticSpeech(100 + traits.pitch * 2, text.length * 0.02, TONE_RATE), sampleRate: TONE_RATE };
   };
+}
+
+/** What the fake Worker serves as a voice's reference: 3 s of `syntheticSpeech` as a 16 kHz WAV. */
+export const referenceWav = (f0 = 120) => ({ status: 200, body: encodeWav(syntheticSpeech(f0, 3, 16000), 16000), contentType: "audio/wav" });
+
+/** Prose of exactly `chars` characters, in sentences, so a job splits into parts. */
+export function longText(chars: number): string {
+  let text = "";
+  for (let i = 0; text.length < chars; i++) text += `Sentence number ${i} is here to make the text longer, as long texts are split. `;
+  return text.slice(0, chars);
 }
