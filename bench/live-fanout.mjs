@@ -2,7 +2,9 @@
 // `npm run bench:fanout`: one task, N listeners, the engine streaming frames
 // over its v2 socket at 20 frames/s (ADR 0009). Prints, for each N, how many
 // frames every listener got (in order, no gap, no repeat) and the engine's
-// ack round trip (an event every 5th frame). Figures, not a pass/fail test.
+// ack round trip (an event every 5th frame), and how many frames a listener
+// message carried on average (the DO batches frames that queue up, ADR 0027).
+// Figures, not a pass/fail test.
 //
 //   --listeners=0,100,1000   listener counts, run one after another on one task each
 //   --seconds=20             streaming time per count
@@ -122,6 +124,7 @@ async function runCount({ worker, client, stub, voiceId, listeners }) {
     minFrames: count.minFrames,
     complete: count.complete,
     deliveredPct: listeners ? (100 * count.delivered) / (listeners * total) : NaN,
+    framesPerMessage: count.messages ? count.delivered / count.messages : NaN,
     acks: acks.length,
     lostAcks: pending.size,
     p50: percentile(acks, 50),
@@ -145,12 +148,13 @@ for (const listeners of COUNTS) {
 console.log(
   "\n" +
     table(
-      ["listeners", "frames sent", "listeners with every frame, in order", "frames delivered", "last frame → all delivered", "engine acks", "ack p50", "ack p99", "ack max"],
+      ["listeners", "frames sent", "listeners with every frame, in order", "frames delivered", "frames per message", "last frame → all delivered", "engine acks", "ack p50", "ack p99", "ack max"],
       rows.map((r) => [
         r.listeners,
         r.frames,
         r.listeners ? `${r.complete} / ${r.listeners}` : "—",
         r.listeners ? `${r.deliveredPct.toFixed(2)} %` : "—",
+        r.listeners ? r.framesPerMessage.toFixed(2) : "—",
         r.listeners ? `${r.drainSeconds.toFixed(1)} s` : "—",
         `${r.acks}${r.lostAcks ? ` (${r.lostAcks} unanswered)` : ""}`,
         ms(r.p50),

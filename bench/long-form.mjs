@@ -24,6 +24,7 @@ import { fileURLToPath } from "node:url";
 import { benchSecrets, machineLine, startBenchWorker } from "./lib/bench-stack.mjs";
 import { freePort, installExitHandlers, sleep, startProcess, stopProcess, waitForHttp } from "./lib/procs.mjs";
 import { createBenchUser, createBenchVoice } from "./lib/setup-account.mjs";
+import { framesOfMessage } from "../worker/engine/frames.ts"; // the protocol's own codec (Node strips its types)
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const argv = process.argv.slice(2);
@@ -90,20 +91,24 @@ function follow(client, taskId) {
   ws.onmessage = (e) => {
     const at = performance.now();
     if (typeof e.data !== "string") {
+      // One frame or a batch of them (ADR 0027).
+      const frames = framesOfMessage(e.data) ?? [];
       t.firstFrame ??= at;
-      t.frames += 1;
-      t.frameBytes += e.data.byteLength;
+      t.frames += frames.length;
+      t.frameBytes += frames.reduce((n, f) => n + f.byteLength, 0);
       return;
     }
-    const msg = JSON.parse(e.data);
-    if (msg.type === "segment") {
-      t.firstSegment ??= at;
-      t.segments.set(msg.index, (t.segments.get(msg.index) ?? 0) + 1);
-    }
-    if (msg.type === "progress" && msg.stage === "resuming") t.resuming ??= at;
-    if (["completed", "failed", "cancelled"].includes(msg.type)) {
-      t.end = { at, type: msg.type, msg };
-      resolve(t);
+    const parsed = JSON.parse(e.data);
+    for (const msg of Array.isArray(parsed) ? parsed : [parsed]) {
+      if (msg.type === "segment") {
+        t.firstSegment ??= at;
+        t.segments.set(msg.index, (t.segments.get(msg.index) ?? 0) + 1);
+      }
+      if (msg.type === "progress" && msg.stage === "resuming") t.resuming ??= at;
+      if (["completed", "failed", "cancelled"].includes(msg.type)) {
+        t.end = { at, type: msg.type, msg };
+        resolve(t);
+      }
     }
   };
   ws.onclose = () => resolve(t);

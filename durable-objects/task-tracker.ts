@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { artifactSpec, checkArtifactAddress, type ArtifactKind } from "../worker/engine/artifacts";
-import { decodeFrameHeader, type FrameHeader } from "../worker/engine/frames";
+import { decodeFrameHeader, encodeFrameBatch, type FrameHeader } from "../worker/engine/frames";
 import { EngineEvent, EVENT_MAX_BYTES, type EngineError, type EventAck, type ResumeFrom, type StreamAck, type StreamCancel, type StreamHello } from "../worker/engine/protocol";
 import { createEngineRegistry } from "../worker/engine/registry";
 import { getConfig } from "../worker/lib/config";
@@ -85,7 +85,7 @@ export class TaskTracker extends DurableObject<Env> {
   private readonly listenerAcks = new Map<WebSocket, number>();
   /** What a listener's latest snapshot (and its replay) already covered: queued items up to here are not sent to it again. */
   private readonly covered = new Map<WebSocket, { frame: number; seq: number }>();
-  private readonly fanOut = new FanOut((ws, item) => this.deliver(ws, item));
+  private readonly fanOut = new FanOut((ws, pass) => this.deliver(ws, pass));
   private multiparts = new Map<string, MultipartRecord>();
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -473,18 +473,50 @@ export class TaskTracker extends DurableObject<Env> {
     for (const stream of this.streams) stream.frame(data, h);
   }
 
-  /** One queued item to one listener, with the per-listener rules: covered by its snapshot, taken from artifacts, flow control. */
-  private deliver(ws: WebSocket, item: FanOutItem) {
+  /** A pass's frames (binary batch) and JSON messages (a JSON array), built once for all listeners that take all of them (ADR 0027). */
+  private readonly passBytes = new WeakMap<readonly FanOutItem[], { frames?: ArrayBuffer; json?: string }>();
+
+  /**
+   * One fan-out pass to one listener, with the per-listener rules: covered by its snapshot, taken
+   * from artifacts, flow control. Its frames go as one message (a batch when there are several),
+   * then its JSON messages as one (an array when there are several), ADR 0027.
+   */
+  private deliver(ws: WebSocket, pass: readonly FanOutItem[]) {
     const covered = this.covered.get(ws);
-    if (item.frame !== null) {
-      if (covered && item.frame <= covered.frame) return;
-      if (item.segment !== null && this.state?.segments[item.segment] && this.skipOf(ws).has(item.segment)) return;
-      const acked = this.listenerAcks.get(ws);
+    const acked = this.listenerAcks.get(ws);
+    const frames: FanOutItem[] = [];
+    const json: FanOutItem[] = [];
+    let all = true;
+    for (const item of pass) {
+      if (item.frame === null) {
+        if (covered && item.seq !== null && item.seq <= covered.seq) all = false;
+        else json.push(item);
+        continue;
+      }
+      const skip =
+        (covered !== undefined && item.frame <= covered.frame) ||
+        (item.segment !== null && this.state?.segments[item.segment] !== undefined && this.skipOf(ws).has(item.segment));
+      if (skip) {
+        all = false;
+        continue;
+      }
       if (acked !== undefined && item.frame - acked > LISTENER_MAX_FRAMES_BEHIND) return this.resync(ws);
-    } else if (covered && item.seq !== null && item.seq <= covered.seq) {
-      return;
+      frames.push(item);
     }
-    this.sendListener(ws, item.data);
+    let cache = all ? this.passBytes.get(pass) : undefined;
+    if (all && !cache) this.passBytes.set(pass, (cache = {}));
+    if (frames.length === 1) this.sendListener(ws, frames[0]!.data);
+    else if (frames.length > 1) {
+      const data = cache?.frames ?? encodeFrameBatch(frames.map((it) => it.data as ArrayBuffer));
+      if (cache) cache.frames = data;
+      this.sendListener(ws, data);
+    }
+    if (json.length === 1) this.sendListener(ws, json[0]!.data);
+    else if (json.length > 1) {
+      const data = cache?.json ?? `[${json.map((it) => it.data as string).join(",")}]`;
+      if (cache) cache.json = data;
+      this.sendListener(ws, data);
+    }
   }
 
   private skipOf(ws: WebSocket): Set<number> {

@@ -5,7 +5,7 @@ import {
   EMPTY_TASK_STATE,
   fromSnapshot,
   isTerminal,
-  parseServerMessage,
+  parseServerMessages,
   type TaskSnapshot,
   type TaskState,
 } from "../lib/task-state";
@@ -133,18 +133,21 @@ export function useTaskSocket(taskId: string | null | undefined, options: TaskSo
           return;
         }
         if (typeof event.data !== "string" || event.data === "pong") return;
-        const msg = parseServerMessage(event.data);
-        if (!msg) return;
+        const messages = parseServerMessages(event.data);
+        if (!messages.length) return;
         if (!heard) {
           heard = true;
           failures = 0;
           attempt = 0;
           publish({ transport: "socket", error: null });
         }
-        const { state: next, gap } = applyMessage(current, msg);
-        if (next !== current) publish({ seq: next.seq, task: next.task, segments: next.segments });
-        if (gap && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "snapshot" }));
-        afterApply();
+        for (const msg of messages) {
+          const { state: next, gap } = applyMessage(current, msg);
+          if (next !== current) publish({ seq: next.seq, task: next.task, segments: next.segments });
+          if (gap && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "snapshot" }));
+          afterApply();
+          if (stopped || gap) break; // the snapshot asked for covers the rest
+        }
       };
       socket.onclose = () => {
         clearInterval(pingTimer);

@@ -19,7 +19,7 @@
  * and the stream is the segments back to back, as before.
  */
 
-import { decodeFrame, frameSamples } from "../../worker/engine/frames.ts";
+import { decodeFrame, frameSamples, framesOfMessage } from "../../worker/engine/frames.ts";
 
 export interface LiveFrame {
   segment: number;
@@ -31,7 +31,7 @@ export interface LiveFrame {
 }
 
 /** Decodes one binary frame with the protocol's codec; null for anything it refuses (ignored, never played). */
-export function decodeLiveFrame(data: ArrayBuffer): LiveFrame | null {
+export function decodeLiveFrame(data: ArrayBuffer | Uint8Array): LiveFrame | null {
   const decoded = decodeFrame(data);
   if (!decoded.ok) return null;
   const h = decoded.header;
@@ -43,6 +43,16 @@ export function decodeLiveFrame(data: ArrayBuffer): LiveFrame | null {
     lastInSegment: h.last_in_segment,
     samples: frameSamples(data),
   };
+}
+
+/** The frames of one binary socket message: one frame, or a batch of them (ADR 0027); those refused are left out. */
+export function decodeLiveFrames(data: ArrayBuffer): LiveFrame[] {
+  const out: LiveFrame[] = [];
+  for (const bytes of framesOfMessage(data) ?? []) {
+    const frame = decodeLiveFrame(bytes);
+    if (frame) out.push(frame);
+  }
+  return out;
 }
 
 /** PCM of a WAV file as 16-bit mono (16-bit PCM or 32-bit float, first channel); null when it is neither. */

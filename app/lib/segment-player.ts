@@ -12,7 +12,7 @@
  * Pause/play suspend and resume the AudioContext, which freezes the whole
  * timeline, so nothing needs rescheduling.
  */
-import { decodeLiveFrame, LiveStream, pcmFromWav, StreamPeaks } from "./live-stream";
+import { decodeLiveFrames, LiveStream, pcmFromWav, StreamPeaks } from "./live-stream";
 
 export type SegmentPlayerStatus = "idle" | "buffering" | "playing" | "paused" | "ended" | "error";
 
@@ -168,18 +168,20 @@ export class SegmentPlayer {
     this.fetchWhatIsMissing();
   }
 
-  /** A binary message from the task socket: one live frame (anything else is ignored). */
+  /** A binary message from the task socket: one live frame or a batch of them (anything else is ignored). */
   addFrame(data: ArrayBuffer): void {
     if (this.closed) return;
     const trace = traceSink();
     const receivedAt = trace ? traceNow() : 0;
-    const frame = decodeLiveFrame(data);
-    if (!frame) return;
+    const frames = decodeLiveFrames(data);
+    if (!frames.length) return;
     // Frames carry no rate: once one has played, the stream's rate is settled.
     this.rateFixed = true;
-    this.peaks.add(frame.streamOffset, frame.samples);
-    const samples = this.enqueue(this.stream.addFrame(frame));
-    trace?.push({ kind: "frame", index: frame.frame, receivedAt, scheduledAt: traceNow(), samples });
+    for (const frame of frames) {
+      this.peaks.add(frame.streamOffset, frame.samples);
+      const samples = this.enqueue(this.stream.addFrame(frame));
+      trace?.push({ kind: "frame", index: frame.frame, receivedAt, scheduledAt: traceNow(), samples });
+    }
     this.fetchWhatIsMissing();
   }
 

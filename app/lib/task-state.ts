@@ -108,6 +108,25 @@ export function parseServerMessage(raw: string): ServerMessage | null {
   } catch {
     return null;
   }
+  return checkServerMessage(value);
+}
+
+/**
+ * The messages of one text message: a single one, or each of a JSON array of them (the DO sends
+ * those together when they queued behind a large fan-out, ADR 0027); malformed ones are left out.
+ */
+export function parseServerMessages(raw: string): ServerMessage[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return [];
+  }
+  const list: unknown[] = Array.isArray(value) ? value : [value];
+  return list.map(checkServerMessage).filter((m): m is ServerMessage => m !== null);
+}
+
+function checkServerMessage(value: unknown): ServerMessage | null {
   if (!value || typeof value !== "object") return null;
   const m = value as { type?: unknown; seq?: unknown; task?: unknown };
   if (typeof m.type !== "string" || typeof m.seq !== "number" || !Number.isInteger(m.seq)) return null;

@@ -85,14 +85,17 @@ export class ApiClient {
     ws.onmessage = (e) => {
       const at = performance.now();
       if (typeof e.data !== "string") return; // live audio frames (protocol v2); the bench times the JSON messages
-      const msg = JSON.parse(e.data);
-      messages.push({ at, msg });
-      if (msg.type === "snapshot") resolveReady(msg);
-      if (["completed", "failed", "cancelled"].includes(msg.type)) resolveDone(msg);
-      for (const w of [...waiters]) {
-        if (!w.test(msg)) continue;
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve({ at, msg });
+      const parsed = JSON.parse(e.data);
+      // Several messages come as an array when they queued behind a large fan-out (ADR 0027).
+      for (const msg of Array.isArray(parsed) ? parsed : [parsed]) {
+        messages.push({ at, msg });
+        if (msg.type === "snapshot") resolveReady(msg);
+        if (["completed", "failed", "cancelled"].includes(msg.type)) resolveDone(msg);
+        for (const w of [...waiters]) {
+          if (!w.test(msg)) continue;
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve({ at, msg });
+        }
       }
     };
     ws.onerror = (e) => {

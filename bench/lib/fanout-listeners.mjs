@@ -2,6 +2,7 @@
 // 20 frames/s each keep an event loop busy, and on the engine's thread that delay was counted as the
 // Worker's acknowledgement time. Each listener checks frame numbers arrive 0, 1, 2, … with no gap or repeat.
 import { parentPort, workerData } from "node:worker_threads";
+import { framesOfMessage } from "../../worker/engine/frames.ts"; // a message may batch frames (ADR 0027)
 
 const { url, headers, listeners } = workerData;
 const got = [];
@@ -20,13 +21,16 @@ for (let i = 0; i < listeners; i += 50) {
   const batch = await Promise.all(
     Array.from({ length: Math.min(50, listeners - i) }, async () => {
       const ws = await openSocket();
-      const rec = { frames: 0, next: 0, outOfOrder: 0 };
+      const rec = { frames: 0, next: 0, outOfOrder: 0, messages: 0 };
       ws.addEventListener("message", (e) => {
         if (typeof e.data === "string") return;
-        const n = new DataView(e.data).getUint32(4, true);
-        if (n !== rec.next) rec.outOfOrder++;
-        rec.next = n + 1;
-        rec.frames++;
+        rec.messages++;
+        for (const f of framesOfMessage(e.data) ?? []) {
+          const n = new DataView(f.buffer, f.byteOffset, f.byteLength).getUint32(4, true);
+          if (n !== rec.next) rec.outOfOrder++;
+          rec.next = n + 1;
+          rec.frames++;
+        }
       });
       got.push(rec);
       return ws;
@@ -42,6 +46,7 @@ parentPort.on("message", (m) => {
       type: "count",
       complete: got.filter((r) => r.frames === m.total && r.outOfOrder === 0).length,
       delivered: got.reduce((a, r) => a + r.frames, 0),
+      messages: got.reduce((a, r) => a + r.messages, 0),
       minFrames: got.length ? Math.min(...got.map((r) => r.frames)) : NaN,
       behind: got.filter((r) => r.frames < m.total).length,
     });

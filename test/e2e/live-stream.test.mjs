@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 // Node strips the types of the .ts module it imports (see task-state.test.mjs).
-import { decodeLiveFrame, LiveStream, pcmFromWav, StreamPeaks } from "../../app/lib/live-stream.ts";
+import { decodeLiveFrame, decodeLiveFrames, LiveStream, pcmFromWav, StreamPeaks } from "../../app/lib/live-stream.ts";
+import { encodeFrame, encodeFrameBatch } from "../../worker/engine/frames.ts";
 
 /** A job's audio: segments of the given lengths, sample value = its stream position (mod 30000) so any repeat or gap shows. */
 function job(lengths, frameSamples = 100) {
@@ -150,6 +151,15 @@ describe("frame and WAV decoding", () => {
       assert.equal(decodeLiveFrame(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)), null);
     });
   }
+
+  test("reads each frame of a batch message, in order, and a single frame as one (ADR 0027)", () => {
+    const frames = [0, 1, 2].map((n) => encodeFrame({ segment: 0, frame: n, segment_offset: n * 3, stream_offset: n * 3 }, [n, -n, 7]));
+    const got = decodeLiveFrames(encodeFrameBatch(frames));
+    assert.deepEqual(got.map((f) => [f.frame, f.streamOffset, [...f.samples]]), [[0, 0, [0, 0, 7]], [1, 3, [1, -1, 7]], [2, 6, [2, -2, 7]]]);
+    assert.deepEqual(decodeLiveFrames(frames[1].buffer).map((f) => f.frame), [1]);
+    // A batch cut short is ignored whole.
+    assert.deepEqual(decodeLiveFrames(encodeFrameBatch(frames).slice(0, 20)), []);
+  });
 
   test("reads a 16-bit PCM WAV's samples and rate exactly", () => {
     const samples = Int16Array.from([0, 1, -1, 32767, -32768, 1234]);

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 // Node strips the types of the .ts module it imports (a .mjs test keeps tsc, which does not allow .ts import paths, out of it).
-import { applyMessage, EMPTY_TASK_STATE, fromSnapshot, parseServerMessage } from "../../app/lib/task-state.ts";
+import { applyMessage, EMPTY_TASK_STATE, fromSnapshot, parseServerMessage, parseServerMessages } from "../../app/lib/task-state.ts";
 
 /** @type {import("../../app/lib/task-state.ts").TaskView} */
 const task = {
@@ -148,5 +148,21 @@ describe("task state from socket messages", () => {
     assert.equal(parseServerMessage(JSON.stringify({ type: "mystery", seq: 1 })), null);
     assert.equal(parseServerMessage(JSON.stringify({ type: "snapshot", seq: 1 })), null);
     assert.equal(parseServerMessage(JSON.stringify({ type: "cancelled", seq: 9 }))?.type, "cancelled");
+  });
+
+  test("reads several messages sent together as a JSON array, in order, leaving out malformed ones (ADR 0027)", () => {
+    const a = { type: "progress", seq: 4, progress: 0.4, stage: "generating" };
+    const b = { type: "segment", seq: 5, index: 1, url: "/u", duration_ms: 10 };
+    assert.deepEqual(parseServerMessages(JSON.stringify([a, { type: "mystery", seq: 6 }, b])), [a, b]);
+    assert.deepEqual(parseServerMessages(JSON.stringify(a)), [a]);
+    assert.deepEqual(parseServerMessages("pong"), []);
+    // Applied one after another they leave no gap.
+    let state = fromSnapshot({ seq: 3, task, segments: [], artifacts: [], live: { sample_rate: 24000, last_frame: -1, replay: null } });
+    for (const m of parseServerMessages(JSON.stringify([a, b]))) {
+      const r = applyMessage(state, m);
+      assert.equal(r.gap, false);
+      state = r.state;
+    }
+    assert.equal(state.seq, 5);
   });
 });

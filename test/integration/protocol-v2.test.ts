@@ -469,6 +469,37 @@ describe("engine protocol v2: the engine socket, live frames and typed artifacts
     engine.close();
   });
 
+  it("frames that queue behind a large fan-out reach every listener once, in order, batched or not", async () => {
+    const fake = installFakeEngine();
+    const user = await newUser("v2batch");
+    const { task, job } = await startJob(fake, user);
+    // More listeners than one fan-out chunk (64), so frames arrive while a pass is under way.
+    const listeners = await Promise.all(Array.from({ length: 130 }, () => openTaskSocket(task.task_id, user.cookie)));
+    const engine = await engineFor(job);
+    await engine.hello();
+    await engine.event({ type: "started" });
+    const sent: Uint8Array[] = [];
+    for (let n = 0; n < 40; n++) sent.push(engine.sendFrame(0, n * 480, toneSamples(n), n === 39));
+    await engine.event({ type: "progress", progress: 0.5, stage: "rendering" });
+    for (const l of listeners) {
+      await l.waitForFrames(40);
+      await l.waitFor((m) => m.type === "progress" && m.stage === "rendering");
+    }
+    for (const l of listeners) {
+      expect(frameNumbers(l.frames)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+      expect(l.frames.map((f) => [...f])).toEqual(sent.map((f) => [...f]));
+      // The JSON message sent after the frames comes after all of them.
+      const last = l.received.findIndex((r) => r.kind === "json" && r.message.type === "progress" && r.message.stage === "rendering");
+      expect(last).toBeGreaterThan(0);
+      expect(l.received.slice(0, last).filter((r) => r.kind === "frame")).toHaveLength(40);
+    }
+    // The frames sent in one burst queued behind the first pass and went out batched (ADR 0027).
+    expect(listeners.reduce((n, l) => n + l.binaryMessages.batches, 0)).toBeGreaterThan(0);
+    expect(Math.max(...listeners.map((l) => l.binaryMessages.count))).toBeLessThan(40);
+    for (const l of listeners) l.close();
+    engine.close();
+  });
+
   it("serves the task's audio live over HTTP: existing segments, then the frames, ending with the task", async () => {
     const fake = installFakeEngine();
     const user = await newUser("v2live");

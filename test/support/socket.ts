@@ -1,5 +1,6 @@
 import { exports } from "cloudflare:workers";
-import { ServerMessage } from "../../worker/tasks/messages";
+import { framesOfMessage } from "../../worker/engine/frames";
+import { ListenerText, ServerMessage } from "../../worker/tasks/messages";
 import { ORIGIN } from "./http";
 
 function upgrade(taskId: string, cookie: string) {
@@ -17,7 +18,10 @@ export async function socketStatus(taskId: string, cookie: string): Promise<numb
 /** One thing a listener received, in arrival order: a JSON message or a binary frame. */
 export type Received = { kind: "json"; message: ServerMessage } | { kind: "frame"; bytes: Uint8Array };
 
-/** Opens the task socket as the browser would and collects every message (validated) and every binary frame. */
+/**
+ * Opens the task socket as the browser would and collects every message (validated) and every
+ * binary frame; a batch message (ADR 0027) is split into its frames, counted in `binaryMessages`.
+ */
 export async function openTaskSocket(taskId: string, cookie: string, opts: { onReceive?: (r: Received) => void } = {}) {
   const res = await upgrade(taskId, cookie);
   if (res.status !== 101 || !res.webSocket) throw new Error(`socket refused: ${res.status}`);
@@ -28,21 +32,35 @@ export async function openTaskSocket(taskId: string, cookie: string, opts: { onR
   const messages: ServerMessage[] = [];
   const frames: Uint8Array[] = [];
   const received: Received[] = [];
+  const binaryMessages = { count: 0, batches: 0 };
+  const textBatches = { count: 0 };
   const closed: { code: number | null } = { code: null };
   const waiters: (() => void)[] = [];
   socket.addEventListener("message", (e) => {
-    let r: Received;
+    const got: Received[] = [];
     if (typeof e.data === "string") {
-      const message = ServerMessage.parse(JSON.parse(e.data));
-      messages.push(message);
-      r = { kind: "json", message };
+      // One message, or several as an array (ADR 0027).
+      const text = ListenerText.parse(JSON.parse(e.data));
+      const list: ServerMessage[] = Array.isArray(text) ? text : [text];
+      if (list.length > 1) textBatches.count++;
+      for (const message of list) {
+        messages.push(message);
+        got.push({ kind: "json", message });
+      }
     } else {
-      const bytes = new Uint8Array(e.data as ArrayBuffer);
-      frames.push(bytes);
-      r = { kind: "frame", bytes };
+      const parts = framesOfMessage(e.data as ArrayBuffer);
+      if (!parts) throw new Error("a malformed frame batch");
+      binaryMessages.count++;
+      if (parts.length > 1) binaryMessages.batches++;
+      for (const bytes of parts) {
+        frames.push(bytes);
+        got.push({ kind: "frame", bytes });
+      }
     }
-    received.push(r);
-    opts.onReceive?.(r);
+    for (const r of got) {
+      received.push(r);
+      opts.onReceive?.(r);
+    }
     for (const w of waiters.splice(0)) w();
   });
   socket.addEventListener("close", (e) => {
@@ -56,6 +74,8 @@ export async function openTaskSocket(taskId: string, cookie: string, opts: { onR
     messages,
     frames,
     received,
+    binaryMessages,
+    textBatches,
     closed,
     /** Asks the tracker for a fresh snapshot, as the browser does after a gap. */
     requestSnapshot() {

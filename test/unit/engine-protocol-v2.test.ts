@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import registryFixture from "../fixtures/engine-protocol/v2/artifact-kinds.json";
 import framesFixture from "../fixtures/engine-protocol/v2/frames.json";
 import { ARTIFACT_REGISTRY, ArtifactKindSpec, checkArtifactAddress } from "../../worker/engine/artifacts";
-import { decodeFrameHeader, encodeFrame, frameSamples } from "../../worker/engine/frames";
+import { decodeFrameHeader, encodeFrame, encodeFrameBatch, FRAME_BATCH_MAX_FRAMES, frameSamples, framesOfMessage } from "../../worker/engine/frames";
 import { SubmitRequest } from "../../worker/engine/protocol";
 
 const hex = (s: string) => Uint8Array.from(s.match(/../g) ?? [], (b) => parseInt(b, 16));
@@ -59,6 +59,41 @@ describe("frame header codec (ADR 0009 frames fixture)", () => {
     const max = new Uint8Array(16 + 192_000);
     max[0] = 1;
     expect(decodeFrameHeader(max).ok).toBe(true);
+  });
+});
+
+describe("frame batches to listeners (ADR 0027)", () => {
+  const frame = (n: number, len: number) =>
+    encodeFrame({ segment: 0, frame: n, segment_offset: n * 10, stream_offset: n * 10 }, Array.from({ length: len }, (_, i) => n * 100 + i));
+
+  it("carries whole frames in order and splits back into the same bytes", () => {
+    const frames = [frame(0, 10), frame(1, 0), frame(2, 3)];
+    const batch = new Uint8Array(encodeFrameBatch(frames));
+    expect(batch.byteLength).toBe(4 + frames.reduce((n, f) => n + 4 + f.byteLength, 0));
+    const parts = framesOfMessage(batch)!;
+    expect(parts.map((p) => [...p])).toEqual(frames.map((f) => [...f]));
+    expect(parts.map((p) => (decodeFrameHeader(p) as { header: { frame: number } }).header.frame)).toEqual([0, 1, 2]);
+  });
+
+  it("passes a single frame through as it is", () => {
+    const f = frame(7, 4);
+    expect(framesOfMessage(f)!.map((p) => [...p])).toEqual([[...f]]);
+  });
+
+  it("refuses batches whose lengths do not add up, and an engine may not send one", () => {
+    const good = new Uint8Array(encodeFrameBatch([frame(0, 4), frame(1, 4)]));
+    expect(framesOfMessage(good.subarray(0, good.length - 1))).toBeNull(); // cut short
+    expect(framesOfMessage(new Uint8Array([...good, 0]))).toBeNull(); // trailing byte
+    const zero = good.slice();
+    zero[2] = 0;
+    expect(framesOfMessage(zero)).toBeNull(); // count 0
+    const flags = good.slice();
+    flags[1] = 1;
+    expect(framesOfMessage(flags)).toBeNull();
+    expect(() => encodeFrameBatch([])).toThrow(RangeError);
+    expect(() => encodeFrameBatch(Array.from({ length: FRAME_BATCH_MAX_FRAMES + 1 }, (_, i) => frame(i, 1)))).toThrow(RangeError);
+    // The Durable Object reads engine messages as single frames: a batch's version byte is refused.
+    expect(decodeFrameHeader(good)).toEqual({ ok: false, reason: "version" });
   });
 });
 

@@ -112,3 +112,59 @@ export function encodeFramePcm(fields: FrameFields, pcm: Uint8Array): Uint8Array
   out.set(pcm, FRAME_HEADER_BYTES);
   return out;
 }
+
+/**
+ * Listener messages may carry several frames at once (ADR 0027):
+ * when frames arrive faster than the Durable Object can send them to every listener, the ones
+ * waiting are sent together, in one message per listener, instead of one message per frame each.
+ * A batch is `[u8 2][u8 0][u16 count]` then, per frame, `[u32 byte length][the frame]`, little-endian;
+ * its frames are whole frames as above, in order. Engines never send batches (the DO refuses them).
+ */
+export const FRAME_BATCH_VERSION = 2;
+export const FRAME_BATCH_HEADER_BYTES = 4;
+/** The most frames one batch carries. */
+export const FRAME_BATCH_MAX_FRAMES = 64;
+
+/** One message carrying `frames` (each a whole frame) in order. */
+export function encodeFrameBatch(frames: readonly (ArrayBuffer | ArrayBufferView)[]): ArrayBuffer {
+  if (frames.length < 1 || frames.length > FRAME_BATCH_MAX_FRAMES) throw new RangeError(`a batch holds 1 to ${FRAME_BATCH_MAX_FRAMES} frames`);
+  let size = FRAME_BATCH_HEADER_BYTES;
+  for (const f of frames) size += 4 + f.byteLength;
+  const out = new Uint8Array(size);
+  const v = new DataView(out.buffer);
+  v.setUint8(0, FRAME_BATCH_VERSION);
+  v.setUint8(1, 0);
+  v.setUint16(2, frames.length, true);
+  let at = FRAME_BATCH_HEADER_BYTES;
+  for (const f of frames) {
+    v.setUint32(at, f.byteLength, true);
+    out.set(f instanceof ArrayBuffer ? new Uint8Array(f) : new Uint8Array(f.buffer, f.byteOffset, f.byteLength), at + 4);
+    at += 4 + f.byteLength;
+  }
+  return out.buffer;
+}
+
+/**
+ * The frames of one binary listener message: a single frame, or each frame of a batch (views into
+ * `bytes`, not copies). Null when a batch is malformed (its lengths do not add up); single frames
+ * are returned as they are, for `decodeFrame` to check.
+ */
+export function framesOfMessage(bytes: ArrayBuffer | ArrayBufferView): Uint8Array[] | null {
+  const all = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (all.byteLength < 1 || all[0] !== FRAME_BATCH_VERSION) return [all];
+  if (all.byteLength < FRAME_BATCH_HEADER_BYTES) return null;
+  const v = new DataView(all.buffer, all.byteOffset, all.byteLength);
+  if (v.getUint8(1) !== 0) return null;
+  const count = v.getUint16(2, true);
+  if (count < 1 || count > FRAME_BATCH_MAX_FRAMES) return null;
+  const out: Uint8Array[] = [];
+  let at = FRAME_BATCH_HEADER_BYTES;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > all.byteLength) return null;
+    const len = v.getUint32(at, true);
+    if (at + 4 + len > all.byteLength) return null;
+    out.push(all.subarray(at + 4, at + 4 + len));
+    at += 4 + len;
+  }
+  return at === all.byteLength ? out : null;
+}

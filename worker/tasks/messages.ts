@@ -90,3 +90,11 @@ export const ServerMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("resync"), seq: z.number().int(), reason: z.literal("behind") }),
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
+
+/**
+ * A text message on a listener's socket: one ServerMessage, or several in order as a JSON array
+ * when they queued up behind a large fan-out (ADR 0027). Binary messages are frames, or a batch of
+ * frames (`worker/engine/frames.ts`).
+ */
+export const ListenerText = z.union([ServerMessage, z.array(ServerMessage).min(2).max(64)]);
+export type ListenerText = z.infer<typeof ListenerText>;
