@@ -1,31 +1,25 @@
 // The fan-out bench's listeners, on their own thread (bench/live-fanout.mjs): 1,000 sockets receiving
 // 20 frames/s each keep an event loop busy, and on the engine's thread that delay was counted as the
 // Worker's acknowledgement time. Each listener checks frame numbers arrive 0, 1, 2, … with no gap or repeat.
+// The sockets are lean raw clients (./raw-ws-listener.mjs) that offer no compression: a browser's
+// inflating is done on its own machine, and here it was most of the listeners' CPU.
 import { parentPort, workerData } from "node:worker_threads";
 import { framesOfMessage } from "../../worker/engine/frames.ts"; // a message may batch frames (ADR 0027)
+import { openRawListener } from "./raw-ws-listener.mjs";
 
 const { url, headers, listeners } = workerData;
 const got = [];
 const sockets = [];
 
-function openSocket() {
-  const ws = new WebSocket(url, { headers }); // undici takes headers as a non-standard option
-  ws.binaryType = "arraybuffer";
-  return new Promise((resolve, reject) => {
-    ws.addEventListener("open", () => resolve(ws), { once: true });
-    ws.addEventListener("error", (e) => reject(new Error(`listener socket: ${e.message ?? "error"}`)), { once: true });
-  });
-}
-
 for (let i = 0; i < listeners; i += 50) {
   const batch = await Promise.all(
     Array.from({ length: Math.min(50, listeners - i) }, async () => {
-      const ws = await openSocket();
+      const ws = await openRawListener(url, headers);
       const rec = { frames: 0, next: 0, outOfOrder: 0, messages: 0 };
-      ws.addEventListener("message", (e) => {
-        if (typeof e.data === "string") return;
+      ws.onMessage((type, data) => {
+        if (type !== "binary") return;
         rec.messages++;
-        for (const f of framesOfMessage(e.data) ?? []) {
+        for (const f of framesOfMessage(data) ?? []) {
           const n = new DataView(f.buffer, f.byteOffset, f.byteLength).getUint32(4, true);
           if (n !== rec.next) rec.outOfOrder++;
           rec.next = n + 1;

@@ -1,5 +1,5 @@
 import { evictDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { frameSamples } from "../../worker/engine/frames";
 import { ApiErrorBody } from "../../worker/lib/errors";
@@ -7,7 +7,7 @@ import { TaskSnapshot, type ServerMessage } from "../../worker/tasks/messages";
 import { headerOf, openEngineSocket, toneSamples, type EngineSocket } from "../support/engine-socket";
 import { installFakeEngine, type FakeEngine, type JobDriver } from "../support/fake-engine";
 import { createVoice, setPlan } from "../support/factories";
-import { call, type TestUser } from "../support/http";
+import { call, ORIGIN, type TestUser } from "../support/http";
 import { ledgerCheckedUsers } from "../support/ledger-users";
 import { openTaskSocket } from "../support/socket";
 import { makeWav } from "../support/wav";
@@ -498,6 +498,30 @@ describe("engine protocol v2: the engine socket, live frames and typed artifacts
     expect(Math.max(...listeners.map((l) => l.binaryMessages.count))).toBeLessThan(40);
     for (const l of listeners) l.close();
     engine.close();
+  });
+
+  it("agrees to no WebSocket compression on the listener or the engine socket, though both offer it (ADR 0027)", async () => {
+    const fake = installFakeEngine();
+    const user = await newUser("v2deflate");
+    const { task, job } = await startJob(fake, user);
+    const offer = "permessage-deflate; client_max_window_bits";
+    const listener = await exports.default.fetch(
+      new Request(`${ORIGIN}/api/tasks/${task.task_id}/ws`, {
+        headers: { upgrade: "websocket", cookie: user.cookie, origin: ORIGIN, "sec-websocket-extensions": offer },
+      }),
+    );
+    const engine = await exports.default.fetch(
+      new Request(job.job.callbacks.stream_url!.replace(/^ws/, "http"), {
+        headers: { upgrade: "websocket", authorization: `Bearer ${job.job.callbacks.token}`, "sec-websocket-extensions": offer },
+      }),
+    );
+    for (const res of [listener, engine]) {
+      expect(res.status).toBe(101);
+      // Audio barely compresses, and the object would deflate every frame once per listener.
+      expect(res.headers.get("sec-websocket-extensions")).toBeNull();
+      res.webSocket!.accept();
+      res.webSocket!.close(1000, "done");
+    }
   });
 
   it("serves the task's audio live over HTTP: existing segments, then the frames, ending with the task", async () => {

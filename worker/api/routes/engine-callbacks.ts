@@ -9,6 +9,7 @@ import { completeMultipart, putArtifact, putPart, startMultipart, type UploadTar
 import { EngineEvent, EventAck, EVENT_MAX_BYTES } from "../../engine/protocol";
 import { referenceAudio } from "../../services/engine-reference";
 import { serveObject } from "../../storage/serve";
+import { upgradeHeaders } from "../../lib/websocket-upgrade";
 
 /**
  * Engine callbacks (DESIGN §4, §4a, ADR 0009). Every request carries the job
@@ -38,11 +39,7 @@ engineCallbackRoutes.get("/jobs/:id/stream", ENGINE_ONLY, async (c) => {
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new AppError("upgrade_required", 426, "Open this URL as a WebSocket.");
   const id = c.req.param("id");
   // Fresh headers: nothing the caller sent beyond the upgrade reaches the object.
-  const headers = new Headers({ upgrade: "websocket", "x-utter-job": id });
-  for (const h of ["sec-websocket-key", "sec-websocket-version", "sec-websocket-protocol", "sec-websocket-extensions"]) {
-    const v = c.req.header(h);
-    if (v) headers.set(h, v);
-  }
+  const headers = upgradeHeaders(c.req.raw.headers, { "x-utter-job": id });
   return trackerFor(c.env, id).fetch(new Request("https://tracker.internal/engine", { headers }));
 });
 

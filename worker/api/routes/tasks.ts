@@ -10,6 +10,7 @@ import { cancelTask, getOwnedTask, getTaskSnapshot, listTasks, openLiveAudio, tr
 import { serveTaskArtifact } from "../../services/artifacts";
 import { queryParams } from "../validate";
 import { ARTIFACT_KIND_NAMES, ARTIFACT_REGISTRY } from "../../engine/artifacts";
+import { upgradeHeaders } from "../../lib/websocket-upgrade";
 
 /** Tasks are speech jobs or voice-design previews: a key with either scope may follow and cancel them. */
 const TASK_ACCESS = ["speech", "voices:write"] as const;
@@ -104,11 +105,7 @@ export const taskRoutes = new Hono<ApiEnv>()
         throw new AppError("upgrade_required", 426, "Open this URL as a WebSocket.");
       const task = await getOwnedTask(ctx, user.id, c.req.param("id"));
       // The DO double-checks the owner; its headers are set here, never taken from the client.
-      const headers = new Headers({ upgrade: "websocket", "x-utter-user": user.id, "x-utter-init": JSON.stringify(trackerInitOf(task)) });
-      for (const h of ["sec-websocket-key", "sec-websocket-version", "sec-websocket-protocol", "sec-websocket-extensions"]) {
-        const v = c.req.header(h);
-        if (v) headers.set(h, v);
-      }
+      const headers = upgradeHeaders(c.req.raw.headers, { "x-utter-user": user.id, "x-utter-init": JSON.stringify(trackerInitOf(task)) });
       return trackerFor(c.env, task.id).fetch(new Request("https://tracker.internal/listen", { headers }));
     },
   )
