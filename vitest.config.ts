@@ -25,6 +25,11 @@ export default defineConfig(async () => {
             ENGINE_TOKEN: "test-engine-token",
             ENGINE_URL: "http://engine.test",
             QUEUE_RETRY_BASE_DELAY_S: "0",
+            // Tasks go through the queue alone in the suite, so tests can hold, reorder and fault
+            // its deliveries; test/integration/dispatch-on-create.test.ts runs the creating request's
+            // own dispatch (ADR 0029), as wrangler dev and production do.
+            // `npm run bench:burst` measures both (UTTER_DISPATCH_ON_CREATE=1 and 0).
+            DISPATCH_ON_CREATE: process.env.UTTER_DISPATCH_ON_CREATE ?? "0",
             // `node scripts/run-suites.mjs --clock-ahead=N worker-unit`: Date runs N days ahead (ADR 0014).
             TEST_CLOCK_AHEAD_DAYS: process.env.UTTER_TEST_CLOCK_AHEAD_DAYS ?? "0",
             // Billing: a test-mode-looking key (stripe-mock checks its shape; the stub answers over fetch) and the webhook secret tests sign with.

@@ -169,6 +169,8 @@ export function probeEnv(env: Env, opts: ProbeOptions = {}): Probe {
     : wrapObject("TASKS", env.TASKS);
   const wrappedEnv = {
     ...env,
+    // Each hot request is measured on its own: the task's dispatch is one of them, not part of creating it.
+    DISPATCH_ON_CREATE: "0",
     // Without a session every D1 query goes to the primary; a session may read from a replica.
     DB: wrapD1("DB", env.DB, () => true),
     AUDIO: wrapObject("AUDIO", env.AUDIO),

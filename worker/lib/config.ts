@@ -41,6 +41,15 @@ export const AppConfig = z
     VERSION: z.string().default("dev"),
     /** First redelivery delay of a failed dispatch, doubled per attempt (tests set 0). */
     QUEUE_RETRY_BASE_DELAY_S: z.coerce.number().int().min(0).max(60).default(2),
+    /**
+     * "1": the creating request dispatches its task itself, after answering (ADR 0029); the queue message follows
+     * DISPATCH_FALLBACK_DELAY_S later and only acts if that did not. "0": the queue alone.
+     */
+    DISPATCH_ON_CREATE: z
+      .enum(["0", "1"])
+      .default("1")
+      .transform((v) => v === "1"),
+    DISPATCH_FALLBACK_DELAY_S: z.coerce.number().int().min(0).max(60).default(10),
   })
   .transform((c) => ({ ...c, ENGINE_CALLBACK_URL: c.ENGINE_CALLBACK_URL ?? c.APP_URL }));
 export type AppConfig = z.infer<typeof AppConfig>;

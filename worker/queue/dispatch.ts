@@ -88,6 +88,23 @@ async function handleMessage(message: Message<unknown>, d: Dispatcher): Promise<
   }
 }
 
+/**
+ * The creating request's own dispatch (ADR 0029), run after its answer: the same claim, tracker
+ * init and submit as a queue delivery, so a burst no longer waits for queue batches one after
+ * another. Its queue message arrives `DISPATCH_FALLBACK_DELAY_S` later and finds the task
+ * dispatched (ack), or does what this could not: a failed submit hands the claim back and the
+ * message retries it; an invocation that died holding the claim is taken over after the lease.
+ */
+export async function dispatchOnCreate(taskId: string, requestId: string, deps: DispatchDeps): Promise<void> {
+  const d = dispatcher(deps);
+  try {
+    const outcome = await dispatchOne(taskId, `create:${requestId}`, d, null);
+    if (outcome.retry) d.log.info("task.dispatch_deferred", { task_id: taskId, to: "queue" });
+  } catch (err) {
+    d.log.warn("task.dispatch_on_create_threw", { task_id: taskId, error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
 /** Retries a bookkeeping write a few times; throws the last error if every try failed. */
 async function persist<T>(d: Dispatcher, what: string, taskId: string, write: () => Promise<T>, tries = 3): Promise<T> {
   for (let attempt = 1; ; attempt++) {

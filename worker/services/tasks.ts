@@ -11,6 +11,7 @@ import { ACTIVE_SQL, ACTIVE_STATES } from "../tasks/lifecycle";
 import { settleFromRow } from "../tasks/settle";
 import type { TrackerInit } from "../tasks/tracker-reducer";
 import { trackerInitFromRow } from "../tasks/tracker-init";
+import { dispatchOnCreate } from "../queue/dispatch";
 import {
   balanceWithMonthlyGrant,
   CONCURRENT_JOBS_SQL,
@@ -166,14 +167,18 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
 
   // The tracker is not made here (ADR 0025): the dispatcher makes it before the engine can call
   // it, or the owner's socket or snapshot does if that comes first. One call less on this path.
+  // Dispatched by this request once it has answered (ADR 0029); the queue message, sent first and
+  // delivered a little later, is what guarantees it if that dispatch cannot happen or fails.
+  const onCreate = ctx.config.DISPATCH_ON_CREATE;
   try {
-    await env.TASKS.send({ task_id: taskId } satisfies TaskMessage);
+    await env.TASKS.send({ task_id: taskId } satisfies TaskMessage, onCreate ? { delaySeconds: ctx.config.DISPATCH_FALLBACK_DELAY_S } : undefined);
   } catch (err) {
     // The rows and the reservation are committed and no tracker exists: settle them from D1.
     ctx.log.error("task.enqueue_failed", { task_id: taskId, error: String(err) });
     await settleFromRow(env.DB, taskId, { code: "engine_unavailable", message: "We could not queue this job. Your credits were returned.", retryable: true });
     throw new AppError("engine_unavailable", 503, "We could not queue this job. Please try again.", undefined, { "Retry-After": "10" });
   }
+  if (onCreate) ctx.waitUntil(dispatchOnCreate(taskId, ctx.requestId, { env, log: ctx.log, engines: ctx.engines, config: ctx.config }));
   ctx.log.info("task.created", { task_id: taskId, kind: spec.kind, cost: spec.cost, user_id: user.id });
   return {
     task_id: taskId,
