@@ -38,7 +38,13 @@ before(async () => {
   assert.equal((await client.call("/api/voices", { method: "POST", body: form })).status, 201);
   const made = await client.call("/api/keys", { method: "POST", json: { name: "clients smoke" } });
   key = (await made.json()).key.key;
-  statusOf = async (id) => (await (await fetch(`${stack.origin}/api/generations/${id}`, { headers: { authorization: `Bearer ${key}` } })).json()).generation.status;
+  statusOf = async (id) => {
+    const get = () => fetch(`${stack.origin}/api/generations/${id}`, { headers: { authorization: `Bearer ${key}` } });
+    // A keep-alive connection left idle while the Python client ran (a minute under load) may have
+    // been closed by the server just as it is reused ("other side closed"): once more, on a new one.
+    const res = await get().catch((err) => (err?.cause?.code === "UND_ERR_SOCKET" ? get() : Promise.reject(err)));
+    return (await res.json()).generation.status;
+  };
 });
 after(() => stack?.stop());
 
