@@ -77,7 +77,8 @@ async function partsOf(ctx: RequestContext, userId: string, source: TaskRow) {
     const start = at;
     at += s.duration_ms;
     const [startMs, endMs] = [Math.round(start * scale), Math.round(at * scale)];
-    const mine = words?.filter((w) => w.start * 1000 >= startMs && w.start * 1000 < endMs) ?? [];
+    // By each word's middle: a part's first word can start inside the crossfade, just before the part's start here.
+    const mine = words?.filter((w) => ((w.start + w.end) / 2) * 1000 >= startMs && ((w.start + w.end) / 2) * 1000 < endMs) ?? [];
     const first = mine[0];
     const last = mine.at(-1);
     const spoken =
