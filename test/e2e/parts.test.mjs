@@ -87,6 +87,9 @@ describe("regenerating one part", { timeout: 5 * 60_000 }, () => {
     const count = await parts.count();
     assert.ok(count >= 3, `${count} parts`);
     const second = page.locator('[data-testid="part"][data-index="1"]');
+    // Each part shows its own words (from the word timings): together, the whole text, none twice.
+    const texts = await parts.locator(".part-text").allTextContents();
+    assert.equal(texts.join(" "), TEXT.trim());
     const partText = (await second.locator(".part-text").textContent()) ?? "";
     assert.ok(partText.length > 20 && TEXT.includes(partText), "the part shows its text");
 
