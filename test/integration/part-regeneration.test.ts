@@ -28,7 +28,9 @@ async function balanceOf(user: TestUser): Promise<number> {
 }
 
 async function ledgerOf(taskId: string) {
-  const rows = await env.DB.prepare(`SELECT kind, delta FROM credit_ledger WHERE task_id = ?1 ORDER BY id`).bind(taskId).all<{ kind: string; delta: number }>();
+  const rows = await env.DB.prepare(`SELECT kind, delta FROM credit_ledger WHERE task_id = ?1 ORDER BY id`)
+    .bind(taskId)
+    .all<{ kind: string; delta: number }>();
   return rows.results;
 }
 
@@ -58,7 +60,9 @@ async function nthJob(fake: FakeEngine, taskId: string): Promise<JobDriver> {
 
 async function readBack(job: JobDriver, index: number) {
   return exports.default.fetch(
-    new Request(`${job.job.callbacks.upload_url}/artifacts/segment/${index}`, { headers: { authorization: `Bearer ${job.job.callbacks.token}` } }),
+    new Request(`${job.job.callbacks.upload_url}/artifacts/segment/${index}`, {
+      headers: { authorization: `Bearer ${job.job.callbacks.token}` },
+    }),
   );
 }
 
@@ -74,7 +78,9 @@ async function finishedGeneration(fake: FakeEngine, user: TestUser) {
   for (let i = 0; i < 3; i++) await job.segment(i, 300);
   const final = stitched(job.segments);
   expect((await job.upload("final", final)).status).toBe(201);
-  expect((await job.ack({ type: "completed", duration_ms: 900, sample_rate: 24000, size_bytes: final.byteLength })).state).toBe("succeeded");
+  expect((await job.ack({ type: "completed", duration_ms: 900, sample_rate: 24000, size_bytes: final.byteLength })).state).toBe(
+    "succeeded",
+  );
   return { ...created, voiceId: voice.id, parts: [...job.segments], final };
 }
 
@@ -89,10 +95,11 @@ describe("regenerating one part (ADR 0026)", () => {
     await grantCredits(user.id, 100);
     const source = await finishedGeneration(fake, user);
 
-    const list = await json<{ take: number; task_id: string; parts: { index: number; start_ms: number; end_ms: number; audio_url: string }[] }>(
-      await call(`/api/generations/${source.generation_id}/parts`, { cookie: user.cookie }),
-      200,
-    );
+    const list = await json<{
+      take: number;
+      task_id: string;
+      parts: { index: number; start_ms: number; end_ms: number; audio_url: string }[];
+    }>(await call(`/api/generations/${source.generation_id}/parts`, { cookie: user.cookie }), 200);
     expect(list.take).toBe(1);
     expect(list.parts.map((p) => [p.index, p.start_ms, p.end_ms])).toEqual([
       [0, 0, 300],
@@ -129,7 +136,9 @@ describe("regenerating one part (ADR 0026)", () => {
     for (const i of [0, 1, 2]) expect((await job.ack({ type: "segment", index: i, duration_ms: i === 1 ? 450 : 300 })).accepted).toBe(true);
     const final = stitched([source.parts[0]!, fresh, source.parts[2]!]);
     expect((await job.upload("final", final)).status).toBe(201);
-    expect((await job.ack({ type: "completed", duration_ms: 1050, sample_rate: 24000, size_bytes: final.byteLength })).state).toBe("succeeded");
+    expect((await job.ack({ type: "completed", duration_ms: 1050, sample_rate: 24000, size_bytes: final.byteLength })).state).toBe(
+      "succeeded",
+    );
     expect(fake.jobsFor(created.task_id)).toBe(1);
 
     // Charged once, for that part only.
@@ -151,17 +160,24 @@ describe("regenerating one part (ADR 0026)", () => {
     expect(new Uint8Array(await inheritedServed.arrayBuffer())).toEqual(source.parts[2]);
 
     // The takes list labels it and plays its part alone.
-    const takes = await json<{ takes: { take: number; part: { index: number; source_task_id: string; audio_url: string | null } | null }[] }>(
-      await call(`/api/generations/${source.generation_id}/takes`, { cookie: user.cookie }),
-      200,
-    );
-    expect(takes.takes.map((t) => t.part)).toEqual([null, { index: 1, source_task_id: source.task_id, audio_url: `/api/tasks/${created.task_id}/artifacts/segment/1` }]);
+    const takes = await json<{
+      takes: { take: number; part: { index: number; source_task_id: string; audio_url: string | null } | null }[];
+    }>(await call(`/api/generations/${source.generation_id}/takes`, { cookie: user.cookie }), 200);
+    expect(takes.takes.map((t) => t.part)).toEqual([
+      null,
+      { index: 1, source_task_id: source.task_id, audio_url: `/api/tasks/${created.task_id}/artifacts/segment/1` },
+    ]);
     const partAudio = await call(takes.takes[1]!.part!.audio_url!, { cookie: user.cookie });
     expect(new Uint8Array(await partAudio.arrayBuffer())).toEqual(fresh);
 
     // Accepted, the generation's final is the restitched one: the same before and after the part, new inside it.
-    await json(await call(`/api/generations/${source.generation_id}/preferred`, { method: "PUT", cookie: user.cookie, json: { take: 2 } }), 200);
-    const served = new Uint8Array(await (await call(`/api/generations/${source.generation_id}/audio`, { cookie: user.cookie })).arrayBuffer());
+    await json(
+      await call(`/api/generations/${source.generation_id}/preferred`, { method: "PUT", cookie: user.cookie, json: { take: 2 } }),
+      200,
+    );
+    const served = new Uint8Array(
+      await (await call(`/api/generations/${source.generation_id}/audio`, { cookie: user.cookie })).arrayBuffer(),
+    );
     const [oldPcm, newPcm] = [pcmOf(source.final), pcmOf(served)];
     const head = pcmOf(source.parts[0]!).length;
     const tail = pcmOf(source.parts[2]!).length;
@@ -189,7 +205,10 @@ describe("regenerating one part (ADR 0026)", () => {
     expect(job.job.render_parts).toEqual({ indices: [0], segments_total: 3 });
     await job.ack({ type: "started", segments_total: 3, segment_chars: [100, 100, 100] });
     for (const i of [1, 2]) expect((await job.ack({ type: "segment", index: i, duration_ms: 300 })).accepted).toBe(true);
-    const failed = await job.ack({ type: "failed", error: { code: "invalid_input", message: "the text splits into 4 parts, not 3", retryable: false } });
+    const failed = await job.ack({
+      type: "failed",
+      error: { code: "invalid_input", message: "the text splits into 4 parts, not 3", retryable: false },
+    });
     expect(failed.state).toBe("failed");
     expect(await ledgerOf(created.task_id)).toEqual([
       { kind: "reserve", delta: -1 },
@@ -197,7 +216,10 @@ describe("regenerating one part (ADR 0026)", () => {
     ]);
     expect(await balanceOf(user)).toBe(before);
     // The source take is untouched and still preferred.
-    const g = await json<{ generation: { take: number; status: string } }>(await call(`/api/generations/${source.generation_id}`, { cookie: user.cookie }), 200);
+    const g = await json<{ generation: { take: number; status: string } }>(
+      await call(`/api/generations/${source.generation_id}`, { cookie: user.cookie }),
+      200,
+    );
     expect(g.generation).toMatchObject({ take: 1, status: "succeeded" });
   });
 
@@ -247,7 +269,9 @@ describe("regenerating one part (ADR 0026)", () => {
     expect(ApiErrorBody.parse(await notReady.json()).error.code).toBe("take_not_ready");
     await call(`/api/tasks/${running.task_id}`, { method: "DELETE", cookie: owner.cookie });
     expect(await balanceOf(owner)).toBe(ownerBefore);
-    const tasks = await env.DB.prepare(`SELECT count(*) AS n FROM tasks WHERE generation_id = ?1`).bind(source.generation_id).first<{ n: number }>();
+    const tasks = await env.DB.prepare(`SELECT count(*) AS n FROM tasks WHERE generation_id = ?1`)
+      .bind(source.generation_id)
+      .first<{ n: number }>();
     expect(tasks?.n).toBe(2);
   });
 });

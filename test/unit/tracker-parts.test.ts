@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { EngineEvent } from "../../worker/engine/protocol";
-import { chargeFor, initialState, onArtifactStored, onCancel, onDispatched, onEvent, resumePoint, type TrackerInit } from "../../worker/tasks/tracker-reducer";
+import {
+  chargeFor,
+  initialState,
+  onArtifactStored,
+  onCancel,
+  onDispatched,
+  onEvent,
+  resumePoint,
+  type TrackerInit,
+} from "../../worker/tasks/tracker-reducer";
 
 // A part regeneration's tracker (ADR 0026): it starts with the source take's other parts, inherited and never charged.
 const T0 = Date.UTC(2026, 11, 1, 8, 0, 0);
@@ -18,7 +27,13 @@ const init: TrackerInit = {
   part: { index: 1, sourceTaskId: "task_source" },
 };
 const ev = (seq: number, body: Record<string, unknown>) => ({ job_id: "task_part", seq, ...body }) as EngineEvent;
-const sourceSeg = (i: number) => ({ kind: "segment" as const, index: i, key: `users/user_1/tasks/task_source/segments/${i}.wav`, size_bytes: 100, content_type: "audio/wav" });
+const sourceSeg = (i: number) => ({
+  kind: "segment" as const,
+  index: i,
+  key: `users/user_1/tasks/task_source/segments/${i}.wav`,
+  size_bytes: 100,
+  content_type: "audio/wav",
+});
 
 function started() {
   // The source's row for the regenerated part itself is never inherited, even if passed in.
@@ -43,7 +58,11 @@ describe("a part regeneration's tracker (ADR 0026)", () => {
     for (const i of [0, 2]) s = onEvent(s, ev(i + 1, { type: "segment", index: i, duration_ms: 300 }), T0).state;
     expect(chargeFor(s)).toBeNull();
     expect(onCancel(s, T0 + 1).state.core.charge).toBeNull();
-    s = onArtifactStored(s, { kind: "segment", index: 1, key: "users/user_1/tasks/task_part/segments/1.wav", size_bytes: 100, content_type: "audio/wav" }, T0).state;
+    s = onArtifactStored(
+      s,
+      { kind: "segment", index: 1, key: "users/user_1/tasks/task_part/segments/1.wav", size_bytes: 100, content_type: "audio/wav" },
+      T0,
+    ).state;
     s = onEvent(s, ev(4, { type: "segment", index: 1, duration_ms: 300 }), T0).state;
     expect(chargeFor(s)).toEqual({ credits: 2, of: 2, parts_delivered: 1, parts_total: 1 });
   });

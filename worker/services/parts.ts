@@ -49,7 +49,9 @@ async function finishedTake(ctx: RequestContext, userId: string, generationId: s
   const source = take === undefined ? (rows.find((t) => t.id === g.taskId) ?? rows[0]) : rows.find((t) => (t.take ?? 1) === take);
   if (!source) throw errors.notFound("take");
   if (source.status !== "succeeded") {
-    throw errors.conflict("take_not_ready", `Take ${source.take ?? 1} has no finished audio to take a part from.`, { status: source.status });
+    throw errors.conflict("take_not_ready", `Take ${source.take ?? 1} has no finished audio to take a part from.`, {
+      status: source.status,
+    });
   }
   return { g, rows, source };
 }
@@ -60,7 +62,10 @@ async function partsOf(ctx: RequestContext, userId: string, source: TaskRow) {
   const segments = info?.segments ?? [];
   const total = info?.segments_total ?? segments.length;
   if (!info || segments.length === 0 || segments.length !== total || segments.some((s, i) => s.index !== i)) {
-    throw errors.conflict("parts_unavailable", "This take's parts are not on record, so one cannot be regenerated. Make a new take instead.");
+    throw errors.conflict(
+      "parts_unavailable",
+      "This take's parts are not on record, so one cannot be regenerated. Make a new take instead.",
+    );
   }
   // Segments are kept a day after their take finished (the cron purges them), then the parts are gone.
   if ((source.segmentCount ?? 0) < 0) {
@@ -82,8 +87,19 @@ async function partsOf(ctx: RequestContext, userId: string, source: TaskRow) {
     const first = mine[0];
     const last = mine.at(-1);
     const spoken =
-      first?.char_start !== undefined && last?.char_end !== undefined ? text.slice(first.char_start, last.char_end) : mine.length ? mine.map((w) => w.text).join(" ") : null;
-    return { index: s.index, start_ms: startMs, end_ms: endMs, duration_ms: s.duration_ms, text: spoken, audio_url: artifactUrl(source.id, "segment", s.index) };
+      first?.char_start !== undefined && last?.char_end !== undefined
+        ? text.slice(first.char_start, last.char_end)
+        : mine.length
+          ? mine.map((w) => w.text).join(" ")
+          : null;
+    return {
+      index: s.index,
+      start_ms: startMs,
+      end_ms: endMs,
+      duration_ms: s.duration_ms,
+      text: spoken,
+      audio_url: artifactUrl(source.id, "segment", s.index),
+    };
   });
   return { parts, chars: info.segment_chars, segments };
 }
@@ -129,16 +145,26 @@ export async function createPartTake(
   const { parts, chars } = await partsOf(ctx, user.id, source);
   const part = parts[index];
   if (!part) {
-    throw new AppError("part_out_of_range", 400, `Take ${source.take ?? 1} has ${parts.length} part${parts.length === 1 ? "" : "s"}, numbered from 0.`, {
-      index,
-      parts: parts.length,
-    });
+    throw new AppError(
+      "part_out_of_range",
+      400,
+      `Take ${source.take ?? 1} has ${parts.length} part${parts.length === 1 ? "" : "s"}, numbered from 0.`,
+      {
+        index,
+        parts: parts.length,
+      },
+    );
   }
-  const stored = await ctx.env.DB.prepare(`SELECT count(*) AS n FROM task_artifacts WHERE task_id = ?1 AND user_id = ?2 AND kind = 'segment' AND idx != ?3`)
+  const stored = await ctx.env.DB.prepare(
+    `SELECT count(*) AS n FROM task_artifacts WHERE task_id = ?1 AND user_id = ?2 AND kind = 'segment' AND idx != ?3`,
+  )
     .bind(source.id, user.id, index)
     .first<{ n: number }>();
   if (Number(stored?.n ?? 0) !== parts.length - 1) {
-    throw errors.conflict("parts_unavailable", "Some of this take's parts are not stored, so one cannot be regenerated. Make a new take instead.");
+    throw errors.conflict(
+      "parts_unavailable",
+      "Some of this take's parts are not stored, so one cannot be regenerated. Make a new take instead.",
+    );
   }
   const input = source.input as TaskInput; // every task's input is a TaskInput (services/tasks.ts writes it)
   const partChars = chars?.[index];

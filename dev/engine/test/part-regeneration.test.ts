@@ -26,7 +26,9 @@ after(async () => {
 before(() => warmUpEspeak());
 
 async function fakeWorker() {
-  const w = await startFakeWorker({ reference: { status: 200, body: encodeWav(syntheticSpeech(150, 4, 24000), 24000), contentType: "audio/wav" } });
+  const w = await startFakeWorker({
+    reference: { status: 200, body: encodeWav(syntheticSpeech(150, 4, 24000), 24000), contentType: "audio/wav" },
+  });
   workers.push(w);
   return w;
 }
@@ -68,18 +70,29 @@ describe("part regeneration (ADR 0026)", () => {
 
     // Only part k was spoken for its audio, uploaded and streamed; every other part was read back.
     const uploaded = take.steps.flatMap((s) => (s.op === "upload" ? [s.path] : []));
-    assert.deepEqual(uploaded.filter((p) => p.startsWith("segments/")), [`segments/${k}`]);
+    assert.deepEqual(
+      uploaded.filter((p) => p.startsWith("segments/")),
+      [`segments/${k}`],
+    );
     assert.deepEqual(
       take.reads,
-      Array.from({ length: total }, (_, i) => i).filter((i) => i !== k).map((i) => `segments/${i}`),
+      Array.from({ length: total }, (_, i) => i)
+        .filter((i) => i !== k)
+        .map((i) => `segments/${i}`),
     );
     assert.ok(take.frames.length > 0 && take.frames.every((f) => f.segment === k), "only the regenerated part is streamed");
     assert.ok(rec.rendered.length > 0);
     const partText = (await segmentTexts(total))[k]!;
-    assert.ok(rec.rendered.every((t) => partText.includes(t.trim())), `only part ${k}'s text is rendered: ${rec.rendered.join(" | ")}`);
+    assert.ok(
+      rec.rendered.every((t) => partText.includes(t.trim())),
+      `only part ${k}'s text is rendered: ${rec.rendered.join(" | ")}`,
+    );
     // Every part is announced, so the Worker keeps them all for this take.
     const announced = take.events().flatMap((e) => (e.type === "segment" ? [e.index] : []));
-    assert.deepEqual(announced, Array.from({ length: total }, (_, i) => i));
+    assert.deepEqual(
+      announced,
+      Array.from({ length: total }, (_, i) => i),
+    );
 
     // The final: the same samples before part k's join and after the next one's, new in between.
     const fade = crossfadeSamples(24000);
@@ -91,7 +104,11 @@ describe("part regeneration (ADR 0026)", () => {
     assert.equal(newFinal.length, newLens.reduce((a, b) => a + b, 0) - (total - 1) * fade);
     assert.deepEqual(newFinal.subarray(0, start), oldFinal.subarray(0, start), "unchanged before the part");
     assert.deepEqual(newFinal.subarray(newFinal.length - tail), oldFinal.subarray(oldFinal.length - tail), "unchanged after the part");
-    assert.notDeepEqual(newFinal.subarray(start, newFinal.length - tail), oldFinal.subarray(start, oldFinal.length - tail), "new inside the part");
+    assert.notDeepEqual(
+      newFinal.subarray(start, newFinal.length - tail),
+      oldFinal.subarray(start, oldFinal.length - tail),
+      "new inside the part",
+    );
 
     // Subtitles survive: every word of the text is timed, in order, inside the audio.
     const alignment = Alignment.parse(JSON.parse(new TextDecoder().decode(take.uploads.get("alignment.json")!)));
