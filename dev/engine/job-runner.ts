@@ -213,9 +213,11 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
       const live = stream?.live ? stream : null;
       const { samples, words } = await synthesiseSegment(text, speech, live ? { index, stream: live, pacer, checkpoint, first: live.streamOffset === 0 } : null);
       rendered++;
-      audio.push(samples);
-      timings.push(words);
       const wav = encodeWav(samples, rate);
+      // The final is stitched from the parts as stored (16-bit), as a part read back is: a take whose
+      // part is regenerated later restitches to the same samples outside it (ADR 0026).
+      audio.push(decodeWav(wav).samples);
+      timings.push(words);
       await uploads.put("segment", index, wav, "audio/wav");
       await events.send({ type: "segment", index, duration_ms: durationMs(samples.length, rate) });
       await events.send({ type: "progress", progress: round3(0.05 + (0.85 * (index + 1)) / segments.length), stage: "generating" });

@@ -112,6 +112,7 @@ def test_a_part_regeneration_renders_only_that_part_and_reads_the_others_back(wo
     source = make_job(worker, job_id="job_source", reference_text="words", seed=3)
     assert make_runner(FakeSpeechModel(), max_batch_size=1).run(source).status == "completed"
     parts = [worker.uploads[f"segments/{i}"] for i in range(3)]
+    source_final, _ = decode_wav(worker.uploads["final"])
 
     # The part take's tracker holds the source's parts 0 and 2 (inherited, ADR 0026).
     part_job = make_job(worker, job_id="job_part", reference_text="words", seed=4)
@@ -131,6 +132,11 @@ def test_a_part_regeneration_renders_only_that_part_and_reads_the_others_back(wo
     final, _ = decode_wav(worker.uploads["final"])
     lengths = [len(decode_wav(parts[0])[0]), len(decode_wav(worker.uploads["segments/1"])[0]), len(decode_wav(parts[2])[0])]
     assert abs(len(final) - (sum(lengths) - 2 * 360)) <= 2, "the final holds every part, restitched"
+    # Outside the regenerated part and its crossfades the final is the source's, sample for sample.
+    head, tail = lengths[0] - 360, lengths[2] - 360
+    assert np.array_equal(final[:head], source_final[:head]), "unchanged before the part"
+    assert np.array_equal(final[-tail:], source_final[-tail:]), "unchanged after the part"
+    assert not np.array_equal(final[head:-tail], source_final[head:-tail]) or len(final) != len(source_final)
 
 
 def test_a_part_regeneration_fails_without_retry_when_the_text_splits_otherwise(worker: FakeWorker) -> None:

@@ -43,7 +43,7 @@ from .peaks import compute_peaks
 from .protocol import TERMINAL_STATES, StreamHello, SubmitRequest, submit_idempotency_key
 from .joins import joins_after, pause_samples, sentence_pause_ms, with_silence
 from .segmentation import SegmentLimits, split_text_with_breaks
-from .stitching import master
+from .stitching import stitch
 from .stream_client import Connect, StreamSession, StreamSettings, StreamUnavailable
 from .voice_prep import VoiceSettings, prepare_voice
 from .wav import decode_wav, duration_ms, encode_wav, resample
@@ -335,7 +335,9 @@ class JobRunner:
         job.checkpoint()
         channel.send("progress", progress=0.95, stage="stitching")
         ordered = [job.finished[i] for i in range(len(texts))]
-        final = master(ordered, rate, crossfade_ms=self.settings.crossfade_ms, target_lufs=self.settings.target_lufs)
+        # Every segment is loudness-normalised already (`_finish_segment`), so the parts are joined as
+        # they are: a gain over the whole would move every sample whenever one part is regenerated (ADR 0026).
+        final = stitch(ordered, rate, crossfade_ms=self.settings.crossfade_ms)
         wav = encode_wav(final, rate)
         self._upload(job, "final", wav)
         if request.kind == "generate" and job.uploads.v2:
@@ -508,8 +510,11 @@ class JobRunner:
             resample(samples, self.model.sample_rate, rate), rate, target_lufs=self.settings.target_lufs
         )
         job.checkpoint()
-        self._upload(job, "segment", encode_wav(audio, rate), index=index)
-        job.finished[index] = audio
+        wav = encode_wav(audio, rate)
+        self._upload(job, "segment", wav, index=index)
+        # The final is stitched from the parts as stored (16-bit), as a part read back is: a take whose
+        # part is regenerated later restitches to the same samples outside it (ADR 0026).
+        job.finished[index] = np.asarray(decode_wav(wav)[0], dtype=np.float32)
         job.channel.send("segment", index=index, duration_ms=duration_ms(audio, rate))
         job.channel.send("progress", progress=round(0.05 + 0.85 * len(job.finished) / total, 4), stage="generating")
 
