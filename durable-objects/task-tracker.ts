@@ -185,11 +185,45 @@ export class TaskTracker extends DurableObject<Env> {
 
   private async ensure(init: TrackerInit | undefined): Promise<void> {
     if (this.state || !init) return;
-    const s = initialState(init, Date.now());
+    const inherited = init.part && !init.failed ? await this.sourceParts(init) : [];
+    if (this.state) return; // made by a concurrent caller while D1 answered
+    const s = initialState(init, Date.now(), inherited);
     this.state = s;
+    // The inherited parts first (a storage put takes at most 128 keys), the core last: a tracker
+    // reloaded after a crash in between has no core and is made again.
+    const arts = Object.values(s.artifacts);
+    for (let i = 0; i < arts.length; i += 128) {
+      await this.ctx.storage.put(Object.fromEntries(arts.slice(i, i + 128).map((a) => [KEYS.artifact(a.kind, a.index), a])));
+    }
     await this.ctx.storage.put({ [KEYS.core]: s.core, [KEYS.frame]: s.frame });
     // A task that failed before its tracker existed is settled already: no deadline to watch.
     if (!init.failed) await this.ctx.storage.setAlarm(init.createdAt + init.startTimeoutMs);
+  }
+
+  /**
+   * A part regeneration's source parts (ADR 0026): the source take's segment rows, same owner. Their
+   * R2 keys are shared, not copied: the generation's delete removes them once, with the source.
+   */
+  private async sourceParts(init: TrackerInit): Promise<StoredArtifact[]> {
+    const rows = await this.env.DB.prepare(
+      `SELECT idx, r2_key, size_bytes, content_type FROM task_artifacts WHERE task_id = ?1 AND user_id = ?2 AND kind = 'segment' AND idx != ?3 ORDER BY idx`,
+    )
+      .bind(init.part!.sourceTaskId, init.userId, init.part!.index)
+      .all<{ idx: number; r2_key: string; size_bytes: number; content_type: string }>();
+    return rows.results.map((r) => ({ kind: "segment", index: r.idx, key: r.r2_key, size_bytes: r.size_bytes, content_type: r.content_type }));
+  }
+
+  /** A finished take's parts as this tracker announced them: what a part regeneration is priced and shown from (ADR 0026). */
+  async parts(): Promise<{ segments_total: number | null; segment_chars: number[] | null; segments: { index: number; duration_ms: number; chars: number | null }[] } | null> {
+    const s = this.state;
+    if (!s) return null;
+    return {
+      segments_total: s.core.segmentsTotal,
+      segment_chars: s.core.segmentChars,
+      segments: Object.values(s.segments)
+        .sort((a, b) => a.index - b.index)
+        .map((seg) => ({ index: seg.index, duration_ms: seg.duration_ms, chars: seg.chars ?? null })),
+    };
   }
 
   /** `init`: the task's row, for a tracker the dispatcher has not made yet. */

@@ -13,7 +13,14 @@ import { int16ToFloat32 } from "./audio-dsp.ts";
 import { JobError } from "./job-errors.ts";
 import type { VoiceTraits } from "./voice-settings.ts";
 
-export type SynthRequest = { text: string; /** eSpeak language voice, e.g. "en-us". */ language: string; traits: VoiceTraits };
+export type SynthRequest = {
+  text: string;
+  /** eSpeak language voice, e.g. "en-us". */
+  language: string;
+  traits: VoiceTraits;
+  /** "timings": spoken again only for its word timings (a part read back, ADR 0026); the audio is thrown away. */
+  purpose?: "timings";
+};
 /** `words`: when each word is spoken, from the synthesiser's own events (absent from synthesisers that cannot tell). */
 export type SynthResult = { samples: Float32Array; sampleRate: number; words?: SynthWord[] };
 /** The job runner's view of a TTS engine, so tests can swap in a tone generator. */

@@ -165,28 +165,46 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
     const held = new Set(hello?.artifacts.flatMap((a) => (a.kind === "segment" && a.index != null ? [a.index] : [])) ?? []);
     let reused = 0;
     while (reused < segments.length && (held.has(reused) || (resume !== null && !stream?.live && reused < resume.segment))) reused++;
-    for (let index = 0; index < reused; index++) {
-      checkpoint();
-      audio.push(await readBackSegment(client, job.callbacks.upload_url, index, rate, reused));
-      timings.push(null); // a part read back has no word timings: a resumed job gets no alignment
-      // Idempotent by index: announces it again in case the first attempt's event was lost.
-      await events.send({ type: "segment", index, duration_ms: durationMs(audio[index]!.length, rate) });
+    // A part regeneration (ADR 0026) renders only the listed parts and reads every other one back;
+    // the text must split into the parts the Worker expects, or the restitched file would not line up.
+    const renderParts = job.render_parts ? new Set(job.render_parts.indices) : null;
+    if (job.render_parts && job.render_parts.segments_total !== segments.length) {
+      throw new JobError(
+        "invalid_input",
+        `the text splits into ${segments.length} parts here, not the ${job.render_parts.segments_total} of the take whose part is regenerated`,
+        false,
+      );
     }
-    if (reused > 0) {
-      // The first new frame starts where the interrupted part started in the live stream.
-      stream?.startAt(resume?.stream_offset ?? audio.reduce((n, a) => n + a.length, 0));
-      await events.send({ type: "progress", progress: round3(0.05 + (0.85 * reused) / segments.length), stage: "resuming" });
-      log.info("job_resumed", { ...ctx, reused, of: segments.length, attempt: resume?.attempt ?? null });
-    }
+    const readsBack = (index: number) =>
+      renderParts ? !renderParts.has(index) || held.has(index) || (resume !== null && !stream?.live && index < resume.segment) : index < reused;
+    const timingSpeech = { language, traits, rate, minSamples, deps, pauseMs };
     const failAfter = !resume && deps.failAt && deps.failAt > 0 ? Math.max(1, Math.floor(segments.length * deps.failAt)) : null;
     const pacer = stream && deps.realtime ? realtimePacer(clock, rate, signal) : null;
+    let readBackCount = 0;
+    let rendered = 0;
     for (const [index, text] of segments.entries()) {
-      if (index < reused) continue;
       checkpoint();
+      const after: JoinAfter = index === segments.length - 1 ? null : paragraphs[index] ? "paragraph" : "sentence";
+      if (readsBack(index)) {
+        const samples = await readBackSegment(client, job.callbacks.upload_url, index, rate, reused);
+        audio.push(samples);
+        // eSpeak is deterministic: the part's words are timed again from its text (no upload, no frames).
+        // Only a v2 generate job uploads an alignment; a v1 one needs no timings.
+        timings.push(stream && job.kind === "generate" ? await timingsOf(text, { ...timingSpeech, after }, samples.length, index === 0) : null);
+        readBackCount++;
+        // Idempotent by index: announces it again in case the first attempt's event was lost.
+        await events.send({ type: "segment", index, duration_ms: durationMs(samples.length, rate) });
+        continue;
+      }
+      if (readBackCount > 0 && rendered === 0) {
+        // The first new frame starts where this part starts in the stream (a resume: where the interrupted part started).
+        stream?.startAt(renderParts ? audio.reduce((n, a) => n + a.length, 0) : (resume?.stream_offset ?? audio.reduce((n, a) => n + a.length, 0)));
+        await events.send({ type: "progress", progress: round3(0.05 + (0.85 * index) / segments.length), stage: renderParts ? "generating" : "resuming" });
+        log.info(renderParts ? "job_parts_read_back" : "job_resumed", { ...ctx, reused: readBackCount, of: segments.length, attempt: resume?.attempt ?? null });
+      }
       if (failAfter !== null && index >= failAfter && segments.length > 1) {
         throw new JobError("generation_failed", `fault injected (DEV_ENGINE_FAIL_AT): stopped after ${index} of ${segments.length} parts`, true);
       }
-      const after: JoinAfter = index === segments.length - 1 ? null : paragraphs[index] ? "paragraph" : "sentence";
       const speech = { language, traits, rate, minSamples, deps, pauseMs, after };
       if (deps.segmentDelayMs > 0) {
         await clock.sleep(deps.segmentDelayMs, signal);
@@ -194,9 +212,12 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
       }
       const live = stream?.live ? stream : null;
       const { samples, words } = await synthesiseSegment(text, speech, live ? { index, stream: live, pacer, checkpoint, first: live.streamOffset === 0 } : null);
-      audio.push(samples);
-      timings.push(words);
+      rendered++;
       const wav = encodeWav(samples, rate);
+      // The final is stitched from the parts as stored (16-bit), as a part read back is: a take whose
+      // part is regenerated later restitches to the same samples outside it (ADR 0026).
+      audio.push(decodeWav(wav).samples);
+      timings.push(words);
       await uploads.put("segment", index, wav, "audio/wav");
       await events.send({ type: "segment", index, duration_ms: durationMs(samples.length, rate) });
       await events.send({ type: "progress", progress: round3(0.05 + (0.85 * (index + 1)) / segments.length), stage: "generating" });
@@ -204,7 +225,9 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
 
     checkpoint();
     await events.send({ type: "progress", progress: 0.92, stage: "stitching" });
-    const final = fadeEdges(normaliseLoudness(crossfadeConcat(audio, fade), rate), Math.round(EDGE_FADE_SECONDS * rate));
+    // Every sentence is loudness-normalised as it is spoken, so the parts are joined as they are: no
+    // gain over the whole, which would move every sample when one part is regenerated (ADR 0026).
+    const final = fadeEdges(crossfadeConcat(audio, fade), Math.round(EDGE_FADE_SECONDS * rate));
     const finalWav = encodeWav(final, rate);
     await events.send({ type: "progress", progress: 0.96, stage: "uploading" });
     await uploads.put("final", null, finalWav, "audio/wav");
@@ -217,8 +240,8 @@ export async function runJob(job: JobSubmit, deps: JobDeps, control: AbortContro
     log.info("job_completed", {
       ...ctx,
       segments: segments.length,
-      rendered: segments.length - reused,
-      reused,
+      rendered,
+      reused: readBackCount,
       audio_ms: durationMs(final.length, rate),
       took_ms: clock.now() - startedAt,
     });
@@ -352,16 +375,38 @@ async function downloadAndAnalyse(jobId: string, voice: NonNullable<SubmitReques
   return resolved;
 }
 
-async function synthesise(text: string, language: string, traits: VoiceTraits, rate: number, deps: JobDeps): Promise<{ samples: Float32Array; words: SynthWord[] | null }> {
+async function synthesise(
+  text: string,
+  language: string,
+  traits: VoiceTraits,
+  rate: number,
+  deps: JobDeps,
+  purpose?: "timings",
+): Promise<{ samples: Float32Array; words: SynthWord[] | null }> {
   let result;
   try {
-    result = await deps.synthesize({ text, language, traits });
+    result = await deps.synthesize({ text, language, traits, ...(purpose ? { purpose } : {}) });
   } catch (err) {
     if (err instanceof JobError) throw err;
     throw new JobError("generation_failed", `speech synthesis failed: ${errorMessage(err)}`, true, { cause: err });
   }
   // Resampling keeps time: the words' seconds hold at the job's rate.
   return { samples: resample(result.samples, result.sampleRate, rate), words: result.words ?? null };
+}
+
+/**
+ * Word timings of a part read back rather than rendered (a resume, ADR 0023; a part regeneration,
+ * ADR 0026): its text spoken again by eSpeak with this job's settings, nothing uploaded or streamed.
+ * A part rendered with the same settings (a resume) comes out sample for sample the same length; one
+ * rendered with another seed's pace (a part regeneration's other parts) is scaled to its real length.
+ * `cutFirstClause`: the part opened a streamed job, whose first clause was spoken on its own.
+ */
+async function timingsOf(text: string, o: SegmentSpeech, realSamples: number, cutFirstClause: boolean): Promise<SynthWord[] | null> {
+  const again = await synthesiseSegment(text, { ...o, purpose: "timings" }, null, cutFirstClause);
+  if (!again.words) return null;
+  const pause = pauseSamples(o.after, o.pauseMs, o.rate);
+  const scale = again.samples.length === realSamples ? 1 : Math.max(1, realSamples - pause) / Math.max(1, again.samples.length - pause);
+  return scale === 1 ? again.words : again.words.map((w) => ({ ...w, start: w.start * scale, end: w.end * scale }));
 }
 
 type SegmentSpeech = {
@@ -374,6 +419,8 @@ type SegmentSpeech = {
   pauseMs: number;
   /** What follows the segment: another sentence, a paragraph, or nothing (the last). */
   after: JoinAfter;
+  /** Spoken only for its word timings (timingsOf). */
+  purpose?: "timings";
 };
 type LiveTarget = {
   index: number;
@@ -391,14 +438,19 @@ type LiveTarget = {
  * own (its pause after that, so silence never raises the gain); the segment artifact is exactly the
  * concatenation of what was streamed.
  */
-async function synthesiseSegment(text: string, o: SegmentSpeech, live: LiveTarget | null): Promise<{ samples: Float32Array; words: SynthWord[] | null }> {
+async function synthesiseSegment(
+  text: string,
+  o: SegmentSpeech,
+  live: LiveTarget | null,
+  cutFirstClause = live?.first ?? false,
+): Promise<{ samples: Float32Array; words: SynthWord[] | null }> {
   const sentences = sentencePieces(text);
   const breaks = paragraphBreaksAfter(text, sentences);
   const joins: JoinAfter[] = sentences.map((_, k) => (breaks[k] ? "paragraph" : "sentence"));
   // The job's first sound waits for its first piece's synthesis: a long first sentence is spoken
   // as its first clause, then the rest (after a clause's pause, not a sentence's).
   const pieces = [...sentences];
-  const cut = live?.first ? firstClause(pieces[0]!) : null;
+  const cut = cutFirstClause ? firstClause(pieces[0]!) : null;
   if (cut) {
     pieces.splice(0, 1, ...cut);
     joins.unshift("clause");
@@ -408,7 +460,7 @@ async function synthesiseSegment(text: string, o: SegmentSpeech, live: LiveTarge
   let length = 0;
   for (const [k, piece] of pieces.entries()) {
     const last = k === pieces.length - 1;
-    const spoken = await synthesise(piece, o.language, o.traits, o.rate, o.deps);
+    const spoken = await synthesise(piece, o.language, o.traits, o.rate, o.deps, o.purpose);
     let samples = spoken.samples;
     // This sentence starts after the earlier ones and their pauses.
     words = words && spoken.words ? [...words, ...shiftWords(spoken.words, length / o.rate)] : null;

@@ -110,7 +110,12 @@ function sampleReader(view: DataView, f: Format): (offset: number) => number {
     case 8:
       return (o) => (view.getUint8(o) - 128) / 128;
     case 16:
-      return (o) => view.getInt16(o, true) / 0x8000;
+      // The inverse of encodeWav's scaling (0x8000 below zero, 0x7fff above), so a part read back
+      // and written again is sample for sample what was stored (ADR 0026).
+      return (o) => {
+        const v = view.getInt16(o, true);
+        return v < 0 ? v / 0x8000 : v / 0x7fff;
+      };
     case 24:
       return (o) => (view.getUint8(o) | (view.getUint8(o + 1) << 8) | (view.getInt8(o + 2) << 16)) / 0x800000;
     case 32:

@@ -103,3 +103,50 @@ def test_a_worker_resume_of_a_v2_job_streams_from_the_offset_it_names(worker: Fa
     assert new_frames and new_frames[0].segment == 1 and new_frames[0].segment_offset == 0
     assert new_frames[0].stream_offset == len(durable)
     assert {f.segment for f in new_frames} == {1, 2}, "the finished part is not streamed again"
+
+
+def test_a_part_regeneration_renders_only_that_part_and_reads_the_others_back(worker: FakeWorker) -> None:
+    """ADR 0026: `render_parts` renders the listed part; the take's other parts are read back, not rendered."""
+    serve_reference(worker, "job_source")
+    serve_reference(worker, "job_part")
+    source = make_job(worker, job_id="job_source", reference_text="words", seed=3)
+    assert make_runner(FakeSpeechModel(), max_batch_size=1).run(source).status == "completed"
+    parts = [worker.uploads[f"segments/{i}"] for i in range(3)]
+    source_final, _ = decode_wav(worker.uploads["final"])
+
+    # The part take's tracker holds the source's parts 0 and 2 (inherited, ADR 0026).
+    part_job = make_job(worker, job_id="job_part", reference_text="words", seed=4)
+    part_job["render_parts"] = {"indices": [1], "segments_total": 3}
+    SubmitRequest.model_validate(part_job)
+    state = worker.job("job_part")
+    state.uploads.setdefault("segment", {}).update({0: parts[0], 2: parts[2]})
+    steps_before = len(worker.steps)
+    model = FakeSpeechModel()
+    outcome = make_runner(model, max_batch_size=1).run(part_job)
+    assert outcome.status == "completed", outcome
+    assert len(model.calls) == 1, "only part 1 is rendered"
+    later = worker.steps[steps_before:]
+    assert [s["path"] for s in later if s["op"] == "upload"] == ["segments/1", "final"]
+    events = [s["value"] for s in later if s["op"] == "event"]
+    assert [e["index"] for e in events if e["type"] == "segment"] == [0, 2, 1], "every part announced"
+    final, _ = decode_wav(worker.uploads["final"])
+    lengths = [len(decode_wav(parts[0])[0]), len(decode_wav(worker.uploads["segments/1"])[0]), len(decode_wav(parts[2])[0])]
+    assert abs(len(final) - (sum(lengths) - 2 * 360)) <= 2, "the final holds every part, restitched"
+    # Outside the regenerated part and its crossfades the final is the source's, sample for sample.
+    head, tail = lengths[0] - 360, lengths[2] - 360
+    assert np.array_equal(final[:head], source_final[:head]), "unchanged before the part"
+    assert np.array_equal(final[-tail:], source_final[-tail:]), "unchanged after the part"
+    assert not np.array_equal(final[head:-tail], source_final[head:-tail]) or len(final) != len(source_final)
+
+
+def test_a_part_regeneration_fails_without_retry_when_the_text_splits_otherwise(worker: FakeWorker) -> None:
+    serve_reference(worker, "job_mismatch")
+    job = make_job(worker, job_id="job_mismatch", reference_text="words")
+    job["render_parts"] = {"indices": [0], "segments_total": 5}
+    model = FakeSpeechModel()
+    outcome = make_runner(model).run(job)
+    assert outcome.status == "failed"
+    last = _events(worker)[-1]
+    assert last["type"] == "failed" and last["error"]["code"] == "invalid_input" and last["error"]["retryable"] is False
+    assert "not the 5" in last["error"]["message"]
+    assert model.calls == []

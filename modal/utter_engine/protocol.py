@@ -150,6 +150,22 @@ class ResumeFrom(_Message):
         return not_null(value)
 
 
+class RenderParts(_Message):
+    """A part regeneration (ADR 0026): render `indices`, read every other part back; the text splits into `segments_total`."""
+
+    indices: Annotated[list[Annotated[JsInt, Field(ge=0, le=999)]], Field(min_length=1, max_length=1000)]
+    segments_total: Annotated[JsInt, Field(ge=1, le=1000)]
+
+    @model_validator(mode="after")
+    def _ordered_and_in_range(self) -> RenderParts:
+        # Mirrors the zod superRefine.
+        if any(b <= a for a, b in zip(self.indices, self.indices[1:])):
+            raise ValueError("indices must be strictly ascending")
+        if any(i >= self.segments_total for i in self.indices):
+            raise ValueError("every index must be below segments_total")
+        return self
+
+
 class SubmitRequest(_Message):
     protocol: ProtocolVersion
     job_id: Id
@@ -169,8 +185,10 @@ class SubmitRequest(_Message):
     deadline: IsoDateTime
     # Present on a resumed attempt only (ADR 0023).
     resume_from: ResumeFrom | None = None
+    # Present on a part regeneration only (ADR 0026): render these parts, read the rest back.
+    render_parts: RenderParts | None = None
 
-    @field_validator("voice", "instruct", "seed", "pause_ms", "resume_from", mode="before")
+    @field_validator("voice", "instruct", "seed", "pause_ms", "resume_from", "render_parts", mode="before")
     @classmethod
     def _optional_not_null(cls, value: Any) -> Any:
         return not_null(value)
@@ -184,6 +202,8 @@ class SubmitRequest(_Message):
             raise ValueError("design_preview jobs need an instruct (voice description)")
         if self.protocol == 2 and self.callbacks.stream_url is None:
             raise ValueError("protocol 2 submits need callbacks.stream_url")
+        if self.kind != "generate" and self.render_parts is not None:
+            raise ValueError("only generate jobs regenerate parts")
         return self
 
 

@@ -43,7 +43,7 @@ from .peaks import compute_peaks
 from .protocol import TERMINAL_STATES, StreamHello, SubmitRequest, submit_idempotency_key
 from .joins import joins_after, pause_samples, sentence_pause_ms, with_silence
 from .segmentation import SegmentLimits, split_text_with_breaks
-from .stitching import master
+from .stitching import stitch
 from .stream_client import Connect, StreamSession, StreamSettings, StreamUnavailable
 from .voice_prep import VoiceSettings, prepare_voice
 from .wav import decode_wav, duration_ms, encode_wav, resample
@@ -277,13 +277,22 @@ class JobRunner:
         texts, paragraph_breaks = split_text_with_breaks(request.text, self.settings.segment_limits)
         # A preempted rerun (the socket's hello) or a Worker resume (`resume_from`, ADR 0023).
         resuming = (job.hello is not None and job.hello.acked_seq >= 0) or request.resume_from is not None
+        parts = request.render_parts
         if not resuming:
             channel.send("started", **({"segments_total": len(texts)} if texts else {}))
         heartbeat.start()
         if not texts:
             raise EngineFailure("invalid_input", "The text has nothing to speak.", retryable=False)
+        if parts is not None and parts.segments_total != len(texts):
+            # A part regeneration (ADR 0026) restitches the take's other parts: the split must match.
+            raise EngineFailure(
+                "invalid_input",
+                f"The text splits into {len(texts)} parts here, not the {parts.segments_total} of the take whose part "
+                "is regenerated.",
+                retryable=False,
+            )
         job.checkpoint()
-        resumed_from = self._resume(job, texts) if resuming else 0
+        resumed_from = self._resume(job, texts) if resuming or parts is not None else 0
         batch_speak, stream_speak = self._speaker(job)
         pause_ms = sentence_pause_ms(request.pause_ms, job.voice_pause_ms)
         job.tails = [pause_samples(after, pause_ms, self.model.sample_rate) for after in joins_after(paragraph_breaks)]
@@ -326,7 +335,9 @@ class JobRunner:
         job.checkpoint()
         channel.send("progress", progress=0.95, stage="stitching")
         ordered = [job.finished[i] for i in range(len(texts))]
-        final = master(ordered, rate, crossfade_ms=self.settings.crossfade_ms, target_lufs=self.settings.target_lufs)
+        # Every segment is loudness-normalised already (`_finish_segment`), so the parts are joined as
+        # they are: a gain over the whole would move every sample whenever one part is regenerated (ADR 0026).
+        final = stitch(ordered, rate, crossfade_ms=self.settings.crossfade_ms)
         wav = encode_wav(final, rate)
         self._upload(job, "final", wav)
         if request.kind == "generate" and job.uploads.v2:
@@ -349,18 +360,31 @@ class JobRunner:
         )
 
     def _resume(self, job: _Job, texts: list[str]) -> int:
-        """A rerun (preemption) or a late reconnect: take back the segments already durable, in order."""
+        """A rerun (preemption), a late reconnect or a part regeneration: take back the durable segments, in order.
+
+        A part regeneration (ADR 0026) reads back every part it is not asked to render (the take's
+        own, inherited by its tracker) and renders the rest; otherwise the durable prefix is taken back.
+        """
         resume = job.request.resume_from
+        parts = job.request.render_parts
         if job.hello is not None:
             have = {a.index for a in job.hello.artifacts if a.kind == "segment" and a.index is not None}
         else:
             # No socket (v1): the Worker's resume point says which parts are durable.
             have = set(range(resume.segment if resume is not None else 0))
-        count = 0
-        while count in have and count < len(texts):
-            count += 1
+        if parts is not None:
+            rendered = set(parts.indices) - have
+            reused = [i for i in range(len(texts)) if i not in rendered]
+            first_new = min(rendered, default=len(texts))
+        else:
+            count = 0
+            while count in have and count < len(texts):
+                count += 1
+            reused = list(range(count))
+            first_new = count
+        count = len(reused)
         rate = job.request.output.sample_rate
-        for index in range(count):
+        for index in reused:
             try:
                 audio, source_rate = decode_wav(job.uploads.fetch_segment(index))
             except Exception as exc:
@@ -371,7 +395,11 @@ class JobRunner:
                     retryable=True,
                 ) from exc
             job.finished[index] = np.asarray(resample(audio, source_rate, rate), dtype=np.float32)
-        if job.live is not None and resume is not None and resume.stream_offset is not None:
+        if job.live is not None and parts is not None and count > 0:
+            # A part regeneration streams its new part where that part sits in the take.
+            job.live.session.stream_offset = sum(len(job.finished[i]) for i in reused if i < first_new)
+            job.live.session.needs_stream_offset = False
+        elif job.live is not None and resume is not None and resume.stream_offset is not None:
             # The Worker knows where the first unfinished part started in the live stream.
             job.live.session.stream_offset = resume.stream_offset
             job.live.session.needs_stream_offset = False
@@ -379,14 +407,16 @@ class JobRunner:
             # Best estimate without the DO's count: the live stream held the durable segments.
             job.live.session.stream_offset = sum(len(job.finished[i]) for i in range(count))
             job.live.session.needs_stream_offset = False
-        for index in range(count):
+        for index in reused:
             # Idempotent by (kind, index): announces it in case the first attempt's event was lost.
             job.channel.send("segment", index=index, duration_ms=duration_ms(job.finished[index], rate))
-        log.info("job %s resumes after %d durable segments (attempt %s)", job.request.job_id, count,
-                 resume.attempt if resume is not None else "rerun")
-        job.channel.send(
-            "progress", progress=round(0.05 + 0.85 * count / len(texts), 4), stage="resuming"
-        )
+        log.info("job %s reads back %d durable segments (attempt %s)", job.request.job_id, count,
+                 resume.attempt if resume is not None else ("parts" if parts is not None else "rerun"))
+        if count or parts is None:
+            job.channel.send(
+                "progress", progress=round(0.05 + 0.85 * count / len(texts), 4),
+                stage="resuming" if parts is None else "generating",
+            )
         return count
 
     def _stream_segment(
@@ -480,8 +510,11 @@ class JobRunner:
             resample(samples, self.model.sample_rate, rate), rate, target_lufs=self.settings.target_lufs
         )
         job.checkpoint()
-        self._upload(job, "segment", encode_wav(audio, rate), index=index)
-        job.finished[index] = audio
+        wav = encode_wav(audio, rate)
+        self._upload(job, "segment", wav, index=index)
+        # The final is stitched from the parts as stored (16-bit), as a part read back is: a take whose
+        # part is regenerated later restitches to the same samples outside it (ADR 0026).
+        job.finished[index] = np.asarray(decode_wav(wav)[0], dtype=np.float32)
         job.channel.send("segment", index=index, duration_ms=duration_ms(audio, rate))
         job.channel.send("progress", progress=round(0.05 + 0.85 * len(job.finished) / total, 4), stage="generating")
 

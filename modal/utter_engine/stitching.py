@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from .loudness import normalize_loudness
 from .wav import Audio
 
 
@@ -58,12 +57,3 @@ def overlap_total(lengths: list[int], sample_rate: int, crossfade_ms: float = 15
         total += n
         running += length - n
     return total
-
-
-def master(
-    segments: list[NDArray[np.floating]], sample_rate: int, *, crossfade_ms: float = 15.0, target_lufs: float = -16.0
-) -> Audio:
-    """The final file: stitched, then loudness-normalised as a whole."""
-    return normalize_loudness(
-        stitch(segments, sample_rate, crossfade_ms=crossfade_ms), sample_rate, target_lufs=target_lufs
-    )

@@ -85,7 +85,8 @@ def _pcm_to_float(payload: bytes, tag: int, bits: int) -> NDArray[np.float64]:
     if bits == 8:
         return (np.frombuffer(raw, dtype=np.uint8).astype(np.float64) - 128.0) / 128.0
     if bits == 16:
-        return np.frombuffer(raw, dtype="<i2").astype(np.float64) / 32768.0
+        # The inverse of encode_wav's ×32767, so a part read back and written again keeps its samples (ADR 0026).
+        return np.clip(np.frombuffer(raw, dtype="<i2").astype(np.float64) / 32767.0, -1.0, 1.0)
     if bits == 24:
         b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
         value = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)

@@ -19,6 +19,7 @@ import type { LedgerPage } from "../services/credits";
 import type { EngineLiveness } from "../services/engine-liveness";
 import type { generationView, listGenerations } from "../services/generations";
 import type { listTakes } from "../services/takes";
+import type { createPartTake, listParts } from "../services/parts";
 import type { CreatedTask, listTasks } from "../services/tasks";
 import type { VoiceDetail as VoiceDetailOut, VoiceView, listVoices } from "../services/voices";
 import type { createApiKey, listApiKeys } from "../services/api-keys";
@@ -121,8 +122,28 @@ export const Take = z.object({
   audio_url: z.string().nullable(),
   formats: z.array(z.enum(["wav", "mp3"])),
   error: EngineError.nullable(),
+  part: z
+    .object({
+      index: z.number(),
+      source_task_id: z.string(),
+      audio_url: z.string().nullable().describe("The regenerated part's own audio, once the take succeeded."),
+    })
+    .nullable()
+    .describe("Set on a part regeneration: the part it rendered again and the task of the take it restitched."),
   created_at: isoTime,
   completed_at: isoTime.nullable(),
+});
+export const Part = z.object({
+  index: z.number(),
+  start_ms: z.number().describe("Where the part starts in the take's final audio."),
+  end_ms: z.number(),
+  duration_ms: z.number(),
+  text: z.string().nullable().describe("The part's text, from the take's word timings; null without them."),
+  audio_url: z.string().describe("The part's own audio."),
+});
+export const PartList = z.object({ generation_id: z.string(), take: z.number(), task_id: z.string(), parts: z.array(Part) });
+export const CreatedPartTakeBody = CreatedTaskBody.extend({
+  part: z.object({ index: z.number(), source_take: z.number() }),
 });
 export const TakeList = z.object({ generation_id: z.string(), preferred_take: z.number(), takes: z.array(Take) });
 export const GenerationEnvelope = z.object({ generation: Generation });
@@ -230,6 +251,8 @@ same<Out<typeof CreatedTaskBody>, CreatedTask>(true);
 same<Out<typeof Generation>, ReturnType<typeof generationView>>(true);
 same<Out<typeof GenerationList>, Awaited<ReturnType<typeof listGenerations>>>(true);
 same<Out<typeof TakeList>, Awaited<ReturnType<typeof listTakes>>>(true);
+same<Out<typeof PartList>, Awaited<ReturnType<typeof listParts>>>(true);
+same<Out<typeof CreatedPartTakeBody>, Awaited<ReturnType<typeof createPartTake>>>(true);
 same<Out<typeof TaskList>, Awaited<ReturnType<typeof listTasks>>>(true);
 same<Out<typeof EngineLivenessBody>, EngineLiveness>(true);
 same<Omit<Out<typeof Ledger>, "balance">, LedgerPage>(true);

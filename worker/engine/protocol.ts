@@ -106,6 +106,27 @@ export const ResumeFrom = z.object({
 });
 export type ResumeFrom = z.infer<typeof ResumeFrom>;
 
+/**
+ * A part regeneration (ADR 0026): the text is the source take's, split the same way into
+ * `segments_total` parts; the engine renders only the parts in `indices` and reads every other part
+ * back (`GET {upload_url}/artifacts/segment/{n}`, the job token), then stitches the final from all
+ * of them. An engine whose split of the text gives another part count fails the job non-retryably.
+ */
+export const RenderParts = z
+  .object({
+    indices: z.array(z.number().int().min(0).max(999)).min(1).max(1000),
+    segments_total: z.number().int().min(1).max(1000),
+  })
+  .superRefine((v, ctx) => {
+    if (v.indices.some((i, k) => k > 0 && i <= v.indices[k - 1]!)) {
+      ctx.addIssue({ code: "custom", path: ["indices"], message: "indices must be strictly ascending" });
+    }
+    if (v.indices.some((i) => i >= v.segments_total)) {
+      ctx.addIssue({ code: "custom", path: ["indices"], message: "every index must be below segments_total" });
+    }
+  });
+export type RenderParts = z.infer<typeof RenderParts>;
+
 export const SubmitRequest = z
   .object({
     protocol: z.union([z.literal(1), z.literal(2)]),
@@ -145,6 +166,8 @@ export const SubmitRequest = z
     deadline: z.iso.datetime({ offset: true }),
     /** Present on a resumed attempt only (ADR 0023). */
     resume_from: ResumeFrom.optional(),
+    /** Present on a part regeneration only (ADR 0026): render these parts, read the rest back. */
+    render_parts: RenderParts.optional(),
   })
   .superRefine((v, ctx) => {
     if (v.protocol === 2 && !v.callbacks.stream_url) {
@@ -155,6 +178,9 @@ export const SubmitRequest = z
     }
     if (v.kind === "design_preview" && !v.instruct) {
       ctx.addIssue({ code: "custom", path: ["instruct"], message: "design_preview jobs need an instruct (voice description)" });
+    }
+    if (v.kind !== "generate" && v.render_parts) {
+      ctx.addIssue({ code: "custom", path: ["render_parts"], message: "only generate jobs regenerate parts" });
     }
   });
 export type SubmitRequest = z.infer<typeof SubmitRequest>;

@@ -159,7 +159,7 @@ async function dispatchOne(taskId: string, claimant: string, d: Dispatcher, resu
     const tracker = trackerFor(env, taskId);
     const job =
       resumeAttempt === null
-        ? (await Promise.all([buildJob(claimed, env, d.config, null), tracker.init(trackerInitFromRow(claimed))]))[0]
+        ? (await Promise.all([buildJob(claimed, env, d.config, null), tracker.init(trackerInitFromRow(claimed, claimed.input))]))[0]
         : await buildJob(claimed, env, d.config, await tracker.resumeFrom(resumeAttempt));
     if (!job) {
       await failTask(env, taskId, { code: "voice_deleted", message: "The voice for this job was deleted before it started. Your credits were returned.", retryable: false });
@@ -270,6 +270,8 @@ async function buildJob(claimed: TaskRow, env: Env, config: AppConfig, resumeFro
     },
     deadline: deadline.toISOString(),
     ...(resumeFrom ? { resume_from: resumeFrom } : {}),
+    // A part regeneration (ADR 0026): only this part is rendered, the source take's others are read back.
+    ...(input.part ? { render_parts: { indices: [input.part.index], segments_total: input.part.segments_total } } : {}),
   });
 }
 

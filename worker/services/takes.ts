@@ -11,7 +11,7 @@ import type { RequestContext } from "../context";
 import { generations, tasks } from "../db/schema";
 import { Seed, type EngineError } from "../engine/protocol";
 import { AppError, errors } from "../lib/errors";
-import { audioUrls } from "../storage/keys";
+import { artifactUrl, audioUrls } from "../storage/keys";
 import { isActive } from "../tasks/lifecycle";
 import type { CurrentUser } from "./account";
 import { artifactKindsByTask } from "./artifacts";
@@ -35,7 +35,7 @@ export const TakeQuery = z.object({ take: z.coerce.number().int().min(1).max(MAX
 
 type TaskRow = typeof tasks.$inferSelect;
 
-async function takeTasks(ctx: Pick<RequestContext, "db">, userId: string, generationId: string): Promise<TaskRow[]> {
+export async function takeTasks(ctx: Pick<RequestContext, "db">, userId: string, generationId: string): Promise<TaskRow[]> {
   const rows = await ctx.db
     .select()
     .from(tasks)
@@ -94,6 +94,14 @@ export function takeView(generationId: string, t: TaskRow, preferred: boolean, k
       t.status !== "succeeded" ? null : preferred ? audioUrls.generation(generationId) : audioUrls.generationTake(generationId, take),
     formats: (t.status !== "succeeded" ? [] : kinds.has("final_mp3") ? ["wav", "mp3"] : ["wav"]) as ("wav" | "mp3")[],
     error: t.error as EngineError | null,
+    /** A part regeneration (ADR 0026): which part it rendered, from which take's task, and that part's own audio. */
+    part: input.part
+      ? {
+          index: input.part.index,
+          source_task_id: input.part.source_task_id,
+          audio_url: t.status === "succeeded" ? artifactUrl(t.id, "segment", input.part.index) : null,
+        }
+      : null,
     created_at: t.createdAt.toISOString(),
     completed_at: t.finishedAt?.toISOString() ?? null,
   };

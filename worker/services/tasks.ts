@@ -35,6 +35,17 @@ export interface TaskInput {
   seed?: number;
   /** Silence between sentences in ms; absent: the engine matches the voice. */
   pause_ms?: number;
+  /**
+   * A part regeneration (ADR 0026): only part `index` of the source take's `segments_total` is
+   * rendered; the others are the source take's, read back by the engine.
+   */
+  part?: PartInput;
+}
+
+export interface PartInput {
+  index: number;
+  source_task_id: string;
+  segments_total: number;
 }
 
 export interface NewTask {
@@ -213,7 +224,8 @@ export async function getOwnedTask(ctx: RequestContext, userId: string, taskId: 
 
 /** What a task's tracker is made from, if it has not been yet (ADR 0025): the row the caller read. */
 export function trackerInitOf(row: typeof tasks.$inferSelect): TrackerInit {
-  return trackerInitFromRow({
+  return trackerInitFromRow(
+    {
     id: row.id,
     user_id: row.userId,
     kind: row.kind,
@@ -224,7 +236,9 @@ export function trackerInitOf(row: typeof tasks.$inferSelect): TrackerInit {
     created_at: row.createdAt.getTime(),
     status: row.status,
     error: row.error == null ? null : JSON.stringify(row.error),
-  });
+    },
+    row.input,
+  );
 }
 
 /** The task's audio as one streaming body (the tracker's live path, ADR 0009): the owner's only. */

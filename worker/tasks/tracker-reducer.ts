@@ -40,6 +40,11 @@ export interface TrackerInit {
    * dead-letter queue, a failed enqueue), so the tracker starts out failed and settled.
    */
   failed?: EngineError;
+  /**
+   * A part regeneration (ADR 0026): the tracker starts with the source take's other segment
+   * artifacts (its R2 keys, shared) as durable parts, inherited and never charged.
+   */
+  part?: { index: number; sourceTaskId: string };
 }
 
 export interface StoredResult extends TaskResult {
@@ -70,6 +75,8 @@ export interface Core {
   resumes?: number;
   /** A resume waiting for its dispatch: the attempt and when it was asked for. */
   resuming?: { attempt: number; since: number } | null;
+  /** Parts taken from the source take (ADR 0026): durable from the start, read back by the engine, never charged. */
+  inherited?: number[];
 }
 
 export interface StoredArtifact {
@@ -141,7 +148,11 @@ export const KEYS = {
   delivered: (i: number) => `dlv:${i}`,
 } as const;
 
-export function initialState(init: TrackerInit, now: number): TrackerState {
+/** `inherited`: a part regeneration's source parts (ADR 0026), already durable. */
+export function initialState(init: TrackerInit, now: number, inherited: StoredArtifact[] = []): TrackerState {
+  const artifacts: Record<string, StoredArtifact> = {};
+  for (const a of inherited) if (a.kind === "segment" && a.index !== null && a.index !== init.part?.index) artifacts[artifactId(a.kind, a.index)] = a;
+  const inheritedIndices = Object.values(artifacts).map((a) => a.index!).sort((x, y) => x - y);
   return {
     core: {
       init,
@@ -160,9 +171,10 @@ export function initialState(init: TrackerInit, now: number): TrackerState {
       updatedAt: now,
       synced: Boolean(init.failed),
       ignoredEvents: 0,
+      ...(inheritedIndices.length ? { inherited: inheritedIndices } : {}),
     },
     segments: {},
-    artifacts: {},
+    artifacts,
     held: {},
     delivered: {},
     frame: { last: -1, at: now },
@@ -504,9 +516,12 @@ export function deliveredSegments(s: Pick<TrackerState, "segments" | "delivered"
  */
 export function chargeFor(s: Pick<TrackerState, "core" | "segments" | "delivered">): ChargeView | null {
   const c = s.core;
-  const parts = deliveredSegments(s);
+  // A part regeneration's inherited parts were paid for by their own take (ADR 0026).
+  const inherited = new Set(c.inherited ?? []);
+  const parts = deliveredSegments(s).filter((i) => !inherited.has(i));
   if (!parts.length || c.init.cost <= 0) return null;
-  const total = c.segmentsTotal;
+  // Of a part regeneration, only the rendered parts count (the cost is theirs).
+  const total = c.segmentsTotal === null ? null : Math.max(0, c.segmentsTotal - inherited.size) || null;
   const charsOf = (i: number): number | undefined => c.segmentChars?.[i] ?? s.segments[i]?.chars;
   let credits: number;
   if (c.init.kind === "generate" && parts.every((i) => charsOf(i) !== undefined)) {

@@ -24,7 +24,8 @@ function countingSynth(): { synthesize: Synthesizer; texts: string[] } {
   return {
     texts,
     synthesize: async (req) => {
-      texts.push(req.text);
+      // A part read back is spoken again only for its word timings (purpose "timings"): not a render.
+      if (req.purpose !== "timings") texts.push(req.text);
       return inner(req);
     },
   };

@@ -2,7 +2,7 @@ import { Hono, type Context } from "hono";
 import * as z from "zod";
 import type { ApiEnv } from "../app";
 import { documented, rangedAudio } from "../route-doc";
-import { CreatedTaskBody, GenerationEnvelope, GenerationList, TakeList } from "../response-schemas";
+import { CreatedPartTakeBody, CreatedTaskBody, GenerationEnvelope, GenerationList, PartList, TakeList } from "../response-schemas";
 import { requireUser } from "../../auth/session";
 import { errors, parseOrThrow } from "../../lib/errors";
 import {
@@ -15,6 +15,7 @@ import {
   listGenerations,
 } from "../../services/generations";
 import { CreateTakeBody, createTake, listTakes, PreferTakeBody, setPreferredTake, TakeQuery } from "../../services/takes";
+import { createPartTake, listParts, PartIndexParam, RegeneratePartBody } from "../../services/parts";
 import { ArchiveQuery, generationArchive } from "../../services/generation-archive";
 import { serveGenerationAudio } from "../../services/artifacts";
 import { generationSubtitles, type SubtitleFormat } from "../../services/subtitles";
@@ -184,6 +185,51 @@ export const generationRoutes = new Hono<ApiEnv>()
       const ctx = c.get("ctx");
       const user = await requireUser(ctx, c.req.raw.headers, "history");
       return c.json(await listTakes(ctx, user.id, c.req.param("id")));
+    },
+  )
+  .get(
+    "/generations/:id/parts",
+    documented({
+      operationId: "listParts",
+      summary: "A finished take's parts",
+      description:
+        "The parts (sentence groups) the engine rendered for the preferred take, or for `take=N`: where each sits in the final audio, " +
+        "its text when the take has word timings, and its own audio. Pick one to regenerate.",
+      tag: "History",
+      access: "history",
+      query: TakeQuery,
+      responses: [{ status: 200, description: "The parts.", json: PartList }],
+      errors: [400, 404, 409],
+    }),
+    async (c) => {
+      const ctx = c.get("ctx");
+      const user = await requireUser(ctx, c.req.raw.headers, "history");
+      const q = queryParams(c, TakeQuery);
+      return c.json(await listParts(ctx, user.id, c.req.param("id"), q.take));
+    },
+  )
+  .post(
+    "/generations/:id/parts/:index/regenerate",
+    documented({
+      operationId: "regeneratePart",
+      summary: "Regenerate one part of a take",
+      description:
+        "A new take that renders only part `index` of the preferred take (or of `take`) again, with `seed` or a new random one, and restitches " +
+        "the final from the other parts as they are. A task (202), charged for that part's text only; use `PUT /api/generations/{id}/preferred` " +
+        "to accept it. An index past the take's parts is 400 `part_out_of_range`; a take without finished, stored parts 409.",
+      tag: "Speech",
+      access: "speech",
+      body: RegeneratePartBody,
+      example: { seed: 7 },
+      responses: [{ status: 202, description: "The part take's task.", json: CreatedPartTakeBody }],
+      errors: [400, 402, 404, 409, 429, 503],
+    }),
+    async (c) => {
+      const ctx = c.get("ctx");
+      const user = await requireUser(ctx, c.req.raw.headers, "speech");
+      const index = parseOrThrow(PartIndexParam, c.req.param("index"), "path");
+      const body = await jsonBody(c, RegeneratePartBody);
+      return c.json(await createPartTake(ctx, user, c.req.param("id"), index, body), 202);
     },
   )
   .put(
