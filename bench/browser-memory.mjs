@@ -91,7 +91,11 @@ function chromiumProcs(profile) {
   const out = [top];
   for (let grew = true; grew; ) {
     grew = false;
-    for (const p of procs) if (!out.includes(p) && out.some((o) => o.pid === p.ppid)) (out.push(p), (grew = true));
+    for (const p of procs) {
+      if (out.includes(p) || !out.some((o) => o.pid === p.ppid)) continue;
+      out.push(p);
+      grew = true;
+    }
   }
   return out;
 }
@@ -116,10 +120,19 @@ async function startEngine(secrets) {
   return { proc, url };
 }
 
+/** `chars` characters of prose (repeated past its own length), cut at a sentence end. */
+function text(chars) {
+  let out = "";
+  while (out.length < chars) out += prose(Infinity) + "\n\n";
+  const head = out.slice(0, chars);
+  const cut = Math.max(head.lastIndexOf(". "), head.lastIndexOf("? "), head.lastIndexOf("! "), head.lastIndexOf(".\n"));
+  return head.slice(0, cut + 1);
+}
+
 const samples = [];
 
 /** One sample: the page's heap (CDP), the renderer's and all of Chromium's RSS, workerd's RSS, and what the page shows. */
-async function sample({ cdp, page, profile, worker, label, t0, extra }) {
+async function sample({ cdp, profile, worker, label, t0, extra }) {
   const { metrics } = await cdp.send("Performance.getMetrics");
   const m = Object.fromEntries(metrics.map((x) => [x.name, x.value]));
   const chrome = chromiumProcs(profile);
@@ -145,7 +158,7 @@ const mib = (x) => `${x.toFixed(0)} MiB`;
 /** Generates `chars` characters from the page and samples every second until handover + AFTER_S. */
 async function runSize({ page, cdp, profile, worker, voiceId, chars, label }) {
   await page.goto(`${worker.origin}/generate?voice=${voiceId}`);
-  await page.getByLabel("Text").fill(prose(chars));
+  await page.getByLabel("Text").fill(text(chars));
   const t0 = performance.now();
   await page.getByTestId("generate-submit").click();
   const run = page.getByTestId("task-run");
@@ -166,7 +179,7 @@ async function runSize({ page, cdp, profile, worker, voiceId, chars, label }) {
   let handedAt = null;
   for (;;) {
     const next = performance.now() + 1000;
-    const s = await sample({ cdp, page, profile, worker, label, t0, extra });
+    const s = await sample({ cdp, profile, worker, label, t0, extra });
     rows.push(s);
     if (doneAt === null && ["succeeded", "failed", "cancelled"].includes(s.status)) doneAt = s.t;
     if (handedAt === null && s.handedOver) handedAt = s.t;
@@ -202,7 +215,7 @@ async function runHistory({ page, cdp, profile, worker, client, taskId }) {
   let pressed = false;
   for (let i = 0; i < AFTER_S + 120; i++) {
     const next = performance.now() + 1000;
-    const s = await sample({ cdp, page, profile, worker, label: "history", t0, extra });
+    const s = await sample({ cdp, profile, worker, label: "history", t0, extra });
     rows.push(s);
     if (!pressed && s.state === "ready") {
       await player.locator("button.play-button").click();
