@@ -86,10 +86,12 @@ function pssKiB(pid) {
 /** Chromium's processes for our profile: the browser (its command line names the profile) and all below it. */
 function chromiumProcs(profile) {
   const procs = allProcs();
-  const top = procs.find((p) => p.cmdline.some((a) => a === `--user-data-dir=${profile}`) && !p.cmdline.some((a) => a.startsWith("--type=")));
+  const top = procs.find(
+    (p) => p.cmdline.some((a) => a === `--user-data-dir=${profile}`) && !p.cmdline.some((a) => a.startsWith("--type=")),
+  );
   if (!top) return [];
   const out = [top];
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const p of procs) {
       if (out.includes(p) || !out.some((o) => o.pid === p.ppid)) continue;
@@ -111,12 +113,19 @@ async function startEngine(secrets) {
   const logFile = join(tmp, "dev-engine.log");
   const proc = startProcess("dev engine", "nice", ["-n", "5", process.execPath, join(root, "dev/engine/server.ts")], {
     cwd: root,
-    env: { ...process.env, DEV_ENGINE_PORT: String(port), DEV_ENGINE_HOST: "127.0.0.1", ENGINE_TOKEN: secrets.ENGINE_TOKEN, DEV_ENGINE_REALTIME: "0" },
+    env: {
+      ...process.env,
+      DEV_ENGINE_PORT: String(port),
+      DEV_ENGINE_HOST: "127.0.0.1",
+      ENGINE_TOKEN: secrets.ENGINE_TOKEN,
+      DEV_ENGINE_REALTIME: "0",
+    },
     logFile,
   });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/health`, { proc, timeoutMs: 60_000 });
-  for (let i = 0; i < 300 && !(existsSync(logFile) && /espeak_(ready|unavailable)/.test(readFileSync(logFile, "utf8"))); i++) await sleep(100);
+  for (let i = 0; i < 300 && !(existsSync(logFile) && /espeak_(ready|unavailable)/.test(readFileSync(logFile, "utf8"))); i++)
+    await sleep(100);
   return { proc, url };
 }
 
@@ -184,7 +193,9 @@ async function runSize({ page, cdp, profile, worker, voiceId, chars, label }) {
     if (doneAt === null && ["succeeded", "failed", "cancelled"].includes(s.status)) doneAt = s.t;
     if (handedAt === null && s.handedOver) handedAt = s.t;
     if (label !== "warm-up" && s.t % 30 === 0)
-      console.log(`  ${label} t=${s.t}s ${s.status} heap ${mib(s.jsUsedMiB)} renderer ${mib(s.rendererMiB)} chromium ${mib(s.chromiumMiB)} workerd ${mib(s.workerdMiB)} · ${s.live}`);
+      console.log(
+        `  ${label} t=${s.t}s ${s.status} heap ${mib(s.jsUsedMiB)} renderer ${mib(s.rendererMiB)} chromium ${mib(s.chromiumMiB)} workerd ${mib(s.workerdMiB)} · ${s.live}`,
+      );
     const settled = doneAt !== null && (handedAt !== null || s.status !== "succeeded");
     if (settled && s.t >= (handedAt ?? doneAt) + AFTER_S) break;
     if (doneAt !== null && s.t > doneAt + 120) break; // never handed over: stop anyway
@@ -286,14 +297,30 @@ for (const r of results) {
   );
 }
 if (history) {
-  console.log(`\n== History page (/history/:id) of the ${history.chars.toLocaleString("en-US")}-character generation, its player pressed ==`);
+  console.log(
+    `\n== History page (/history/:id) of the ${history.chars.toLocaleString("en-US")}-character generation, its player pressed ==`,
+  );
   console.log(
     `player ready after ${history.readyAt === false ? "never" : `${history.readyAt} s`}, played to ${history.playedTo.toFixed(1)} s; peak JS heap ${mib(peak(history.rows, "jsUsedMiB"))}, renderer ${mib(peak(history.rows, "rendererMiB"))}, all Chromium ${mib(peak(history.rows, "chromiumMiB"))}`,
   );
 }
-console.log(`\nload at the start ${load0.toFixed(2)}, at the end ${loadavg()[0].toFixed(2)} (Chromium, wrangler dev, the engine and other work share these cores)`);
+console.log(
+  `\nload at the start ${load0.toFixed(2)}, at the end ${loadavg()[0].toFixed(2)} (Chromium, wrangler dev, the engine and other work share these cores)`,
+);
 if (CSV) {
-  const keys = ["label", "t", "jsUsedMiB", "jsTotalMiB", "rendererMiB", "chromiumMiB", "workerdMiB", "status", "live", "finalTime", "state"];
+  const keys = [
+    "label",
+    "t",
+    "jsUsedMiB",
+    "jsTotalMiB",
+    "rendererMiB",
+    "chromiumMiB",
+    "workerdMiB",
+    "status",
+    "live",
+    "finalTime",
+    "state",
+  ];
   writeFileSync(CSV, [keys.join(","), ...samples.map((s) => keys.map((k) => JSON.stringify(s[k] ?? "")).join(","))].join("\n") + "\n");
 }
 await context.close();
