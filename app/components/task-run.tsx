@@ -212,7 +212,8 @@ export function TaskRun({
           <div className="live-meta">
             <span>{liveLabel}</span>
             <span className="muted small">
-              {formatClock(snap.positionMs)} heard · {formatClock(snap.scheduledMs)} ready
+              {/* Ready: what has arrived (ADR 0028 schedules only a window of it ahead of the listener). */}
+              {formatClock(snap.positionMs)} heard · {formatClock(Math.max(snap.scheduledMs, snap.receivedMs))} ready
               {task?.segments_total ? ` · part ${Math.min(snap.segmentsScheduled, task.segments_total)} of ${task.segments_total}` : ""}
             </span>
           </div>

@@ -103,17 +103,40 @@ interface Held {
   from: "frame" | "segment";
 }
 
+export interface LiveStreamOptions {
+  /**
+   * At most this much frame audio (samples) is held beyond the hand-out position; a frame that
+   * starts past it is dropped (its position is still recorded), and its segment artifact brings
+   * it back when playback nears it. Default: no limit.
+   */
+  holdSamples?: number;
+  /** Hand out nothing at or beyond this stream sample until `allow` moves it. Default: no limit. */
+  handOutTo?: number;
+}
+
 export class LiveStream {
   /** The next stream sample to hand out: everything before it has been handed out exactly once. */
   next = 0;
   framesReceived = 0;
+  /** Frames whose samples were dropped because they lay beyond `holdSamples` (their segment is fetched later). */
+  framesDropped = 0;
   /** Sample just after the furthest audio received (frames or segments). */
   receivedEnd = 0;
+  holdSamples: number;
+  /** Nothing at or beyond this stream sample is handed out (the player's window). */
+  private limit: number;
   private readonly held = new Map<number, Held>();
   private readonly segmentStart = new Map<number, number>();
   private readonly segmentLength = new Map<number, number>();
   /** Segment artifacts whose stream position is not known yet (an earlier one is missing). */
   private readonly unplaced = new Map<number, Int16Array>();
+  /** Segments before this one have all been handed out. */
+  private done = 0;
+
+  constructor(opts: LiveStreamOptions = {}) {
+    this.holdSamples = opts.holdSamples ?? Infinity;
+    this.limit = opts.handOutTo ?? Infinity;
+  }
 
   addFrame(frame: LiveFrame): StreamChunk[] {
     this.framesReceived += 1;
@@ -131,14 +154,36 @@ export class LiveStream {
     return this.drain();
   }
 
+  /** Lets the stream hand out audio up to stream sample `end` (exclusive); returns what continues the stream up to there. */
+  allow(end: number): StreamChunk[] {
+    this.limit = end;
+    return this.drain();
+  }
+
+  /** Samples held and not handed out yet (frames, placed and unplaced segment artifacts). */
+  heldSamples(): number {
+    let n = 0;
+    for (const piece of this.held.values()) n += piece.start + piece.samples.length - Math.max(piece.start, this.next);
+    for (const samples of this.unplaced.values()) n += samples.length;
+    return n;
+  }
+
   /** Where segment `index` starts in the stream, when that can be known yet. */
   segmentStartOf(index: number): number | undefined {
     const known = this.segmentStart.get(index);
     if (known !== undefined) return known;
     if (index === 0) return 0;
-    const before = this.segmentStartOf(index - 1);
-    const length = this.segmentLength.get(index - 1);
-    return before === undefined || length === undefined ? undefined : before + length;
+    // Walk back to the nearest segment whose start is known, then forward over the lengths (remembered).
+    let from = index - 1;
+    while (from > 0 && !this.segmentStart.has(from)) from -= 1;
+    let at = this.segmentStart.get(from) ?? 0;
+    for (let i = from; i < index; i++) {
+      const length = this.segmentLength.get(i);
+      if (length === undefined) return undefined;
+      at += length;
+      this.segmentStart.set(i + 1, at);
+    }
+    return at;
   }
 
   /** End of segment `index` in the stream, when known. */
@@ -151,7 +196,7 @@ export class LiveStream {
   /**
    * Whether segment `index`'s artifact must be fetched: its audio is not all
    * handed out or held already. True when that cannot be known (no frames: a
-   * v1 engine, or the frames were lost).
+   * v1 engine, or the frames were lost), and when frames of it were dropped.
    */
   needsSegment(index: number): boolean {
     const start = this.segmentStartOf(index);
@@ -168,11 +213,10 @@ export class LiveStream {
 
   /** How many segments, from the first, have been handed out entirely. */
   segmentsDone(): number {
-    let n = 0;
     for (;;) {
-      const end = this.segmentEndOf(n);
-      if (end === undefined || end > this.next) return n;
-      n += 1;
+      const end = this.segmentEndOf(this.done);
+      if (end === undefined || end > this.next) return this.done;
+      this.done += 1;
     }
   }
 
@@ -180,6 +224,10 @@ export class LiveStream {
     const end = start + samples.length;
     if (end > this.receivedEnd) this.receivedEnd = end;
     if (samples.length === 0 || end <= this.next) return; // nothing new: already handed out
+    if (from === "frame" && start >= this.next + this.holdSamples) {
+      this.framesDropped += 1; // too far ahead of the listener: its segment artifact brings it back
+      return;
+    }
     const existing = this.held.get(start);
     if (existing && existing.samples.length >= samples.length) return; // a duplicate
     this.held.set(start, { start, samples, from });
@@ -202,16 +250,102 @@ export class LiveStream {
 
   private drain(): StreamChunk[] {
     const out: StreamChunk[] = [];
-    for (;;) {
+    while (this.next < this.limit) {
       const piece = this.held.get(this.next) ?? this.covering(this.next);
       if (!piece) break;
-      const samples = piece.samples.subarray(this.next - piece.start);
+      const samples = piece.samples.subarray(this.next - piece.start, Math.min(piece.samples.length, this.limit - piece.start));
       out.push({ start: this.next, samples, from: piece.from });
       this.next += samples.length;
     }
     // Forget what is now behind the stream's position.
-    for (const [start, piece] of this.held) if (piece.start + piece.samples.length <= this.next) this.held.delete(start);
+    if (out.length) for (const [start, piece] of this.held) if (piece.start + piece.samples.length <= this.next) this.held.delete(start);
     return out;
+  }
+}
+
+export interface PlayoutSizes {
+  /** Audio scheduled ahead of the play position, at most (samples). */
+  windowSamples: number;
+  /** Frame audio held beyond the hand-out position, at most (samples); later frames are dropped. */
+  holdSamples: number;
+  /** A segment artifact the stream needs is fetched once it starts within this of the hand-out position (samples). */
+  fetchAheadSamples: number;
+}
+
+/**
+ * The live player's rules without Web Audio (ADR 0028): what to schedule, what to fetch.
+ * Memory is bounded by a window, not by the length of the job: at most `windowSamples`
+ * are scheduled ahead of the play position (`pump`, given how much is still ahead), at
+ * most `holdSamples` of frames are held beyond that (later frames are dropped, positions
+ * kept), and a segment artifact is fetched only when it is needed (a hole, dropped frames,
+ * a v1 engine) and playback nears it (`toFetch`) — a v1 stream whose next position is not
+ * known yet is fetched one segment ahead of the last one placed.
+ */
+export class LivePlayout {
+  readonly stream: LiveStream;
+  private sizes: PlayoutSizes;
+  /** Announced segments not yet known to be handed out, and whether each is fetched (or known not to need it). */
+  private readonly pending = new Map<number, "waiting" | "requested" | "covered">();
+
+  constructor(sizes: PlayoutSizes) {
+    this.sizes = sizes;
+    this.stream = new LiveStream({ holdSamples: sizes.holdSamples, handOutTo: sizes.windowSamples });
+  }
+
+  /** New sizes (the stream's rate changed). */
+  resize(sizes: PlayoutSizes): void {
+    this.sizes = sizes;
+    this.stream.holdSamples = sizes.holdSamples;
+  }
+
+  /** A segment artifact exists; false when it was announced before or has been played already. */
+  announce(index: number): boolean {
+    if (this.pending.has(index) || index < this.stream.segmentsDone()) return false;
+    this.pending.set(index, "waiting");
+    return true;
+  }
+
+  addFrame(frame: LiveFrame): StreamChunk[] {
+    return this.stream.addFrame(frame);
+  }
+
+  addSegment(index: number, samples: Int16Array): StreamChunk[] {
+    return this.stream.addSegment(index, samples);
+  }
+
+  /** What to schedule now, given `aheadSamples` scheduled and not yet heard: the stream up to the window. */
+  pump(aheadSamples: number): StreamChunk[] {
+    const room = this.sizes.windowSamples - Math.max(0, aheadSamples);
+    return this.stream.allow(this.stream.next + Math.max(0, Math.floor(room)));
+  }
+
+  /** Segments to fetch now, each returned once (the player retries a failed fetch itself). */
+  toFetch(): number[] {
+    const done = this.stream.segmentsDone();
+    const horizon = this.stream.next + this.sizes.fetchAheadSamples;
+    const out: number[] = [];
+    for (const [index, state] of this.pending) {
+      if (index < done) {
+        this.pending.delete(index); // played: nothing more to do for it
+        continue;
+      }
+      if (state !== "waiting" || !this.near(index, horizon)) continue;
+      if (!this.stream.needsSegment(index)) {
+        this.pending.set(index, "covered"); // held pieces only leave by being handed out: it stays covered
+        continue;
+      }
+      this.pending.set(index, "requested");
+      out.push(index);
+    }
+    return out;
+  }
+
+  private near(index: number, horizon: number): boolean {
+    const start = this.stream.segmentStartOf(index);
+    if (start !== undefined) return start < horizon;
+    // Its position waits on an earlier artifact (v1): fetch it beside the one before it, no further.
+    const before = this.stream.segmentStartOf(index - 1);
+    return before !== undefined && before < horizon;
   }
 }
 

@@ -11,8 +11,15 @@
  *
  * Pause/play suspend and resume the AudioContext, which freezes the whole
  * timeline, so nothing needs rescheduling.
+ *
+ * Memory is bounded by a window, not by the length of the job (ADR 0028): an
+ * engine renders far faster than real time, so an hour-long job would otherwise
+ * leave most of an hour of decoded audio scheduled ahead of the listener. At
+ * most WINDOW_S is scheduled ahead of the play position, at most HOLD_S more of
+ * frames is held, and frames beyond that are dropped: their segment artifact
+ * (durable, a few MB) is fetched when playback nears it (`LivePlayout`).
  */
-import { decodeLiveFrames, LiveStream, pcmFromWav, StreamPeaks } from "./live-stream";
+import { decodeLiveFrames, LivePlayout, pcmFromWav, StreamPeaks, type PlayoutSizes } from "./live-stream";
 
 export type SegmentPlayerStatus = "idle" | "buffering" | "playing" | "paused" | "ended" | "error";
 
@@ -48,6 +55,18 @@ const LEAD_S = 0.06;
 export const DEFAULT_STREAM_RATE = 24_000;
 /** One waveform bar per 50 ms of audio. */
 const PEAK_SECONDS = 0.05;
+/** Seconds of audio scheduled on the AudioContext ahead of the play position, at most. */
+export const WINDOW_S = 20;
+/** Seconds of live frames held beyond what is scheduled, at most; later frames are dropped and fetched back as their segment. */
+export const HOLD_S = 30;
+/** A segment artifact the stream needs is fetched once it starts within this many seconds of what is scheduled. */
+export const FETCH_AHEAD_S = 30;
+
+const sizesAt = (rate: number): PlayoutSizes => ({
+  windowSamples: WINDOW_S * rate,
+  holdSamples: HOLD_S * rate,
+  fetchAheadSamples: FETCH_AHEAD_S * rate,
+});
 
 type AudioContextCtor = typeof AudioContext;
 
@@ -80,9 +99,10 @@ const traceNow = (): number => performance.timeOrigin + performance.now();
 export class SegmentPlayer {
   private readonly ctx: AudioContext;
   private readonly out: GainNode;
-  private readonly stream = new LiveStream();
+  private readonly playout = new LivePlayout(sizesAt(DEFAULT_STREAM_RATE));
+  private readonly stream = this.playout.stream;
+  /** Announced segment artifacts not yet played out (trimmed as the stream moves past them). */
   private readonly known = new Map<number, string>();
-  private readonly requested = new Set<number>();
   /** When each segment was announced, only while tracing (see PlayerTraceEntry). */
   private readonly announcedAt = new Map<number, number>();
   private readonly scheduled: Scheduled[] = [];
@@ -123,8 +143,8 @@ export class SegmentPlayer {
     this.out.connect(this.ctx.destination);
     this.wantPlaying = opts.autoplay ?? true;
     if (!this.wantPlaying) void this.ctx.suspend();
-    this.ctx.onstatechange = () => this.refresh();
-    this.ticker = setInterval(() => this.refresh(), 200);
+    this.ctx.onstatechange = () => this.tick();
+    this.ticker = setInterval(() => this.tick(), 200);
   }
 
   subscribe(listener: (s: SegmentPlayerSnapshot) => void): () => void {
@@ -155,6 +175,7 @@ export class SegmentPlayer {
     if (rate === this.rate) return;
     this.rate = rate;
     this.peaks = new StreamPeaks(Math.round(PEAK_SECONDS * rate));
+    this.playout.resize(sizesAt(rate));
   }
 
   /**
@@ -162,7 +183,7 @@ export class SegmentPlayer {
    * frames did not bring all of its audio. Adding the same index twice is a no-op.
    */
   add(segment: { index: number; url: string }): void {
-    if (this.closed || this.known.has(segment.index)) return;
+    if (this.closed || !this.playout.announce(segment.index)) return;
     this.known.set(segment.index, segment.url);
     if (traceSink()) this.announcedAt.set(segment.index, traceNow());
     this.fetchWhatIsMissing();
@@ -179,10 +200,10 @@ export class SegmentPlayer {
     this.rateFixed = true;
     for (const frame of frames) {
       this.peaks.add(frame.streamOffset, frame.samples);
-      const samples = this.enqueue(this.stream.addFrame(frame));
+      const samples = this.enqueue(this.playout.addFrame(frame));
       trace?.push({ kind: "frame", index: frame.frame, receivedAt, scheduledAt: traceNow(), samples });
     }
-    this.fetchWhatIsMissing();
+    this.tick();
   }
 
   /** Peaks (0..1) of the audio received so far, one per 50 ms of stream: the live waveform. */
@@ -190,11 +211,26 @@ export class SegmentPlayer {
     return this.peaks.peaks;
   }
 
+  /** Tops the timeline up to the window ahead of the play position, and fetches the artifacts that are due. */
+  private tick(): void {
+    if (this.closed) return;
+    const ahead = this.timelineStart === null ? 0 : Math.max(0, this.timelineEnd - this.ctx.currentTime);
+    // Top up in steps of a second or more (or at once when nothing is ahead), not a sliver per tick.
+    if (this.timelineStart === null || ahead <= WINDOW_S - 1) this.enqueue(this.playout.pump(Math.round(ahead * this.rate)));
+    this.fetchWhatIsMissing();
+    this.refresh();
+  }
+
   private fetchWhatIsMissing(): void {
-    for (const [index, url] of this.known) {
-      if (this.requested.has(index) || !this.stream.needsSegment(index)) continue;
-      this.requested.add(index);
-      void this.load(index, url);
+    const done = this.stream.segmentsDone();
+    for (const index of this.known.keys()) {
+      if (index >= done) continue;
+      this.known.delete(index);
+      this.announcedAt.delete(index);
+    }
+    for (const index of this.playout.toFetch()) {
+      const url = this.known.get(index);
+      if (url !== undefined) void this.load(index, url);
     }
   }
 
@@ -206,13 +242,13 @@ export class SegmentPlayer {
       if (this.closed) return;
       const samples = await this.segmentSamples(bytes);
       if (this.closed) return;
-      const scheduled = this.enqueue(this.stream.addSegment(index, samples));
+      const scheduled = this.enqueue(this.playout.addSegment(index, samples));
       const trace = traceSink();
       if (trace) {
         const scheduledAt = traceNow();
         trace.push({ kind: "segment", index, receivedAt: this.announcedAt.get(index) ?? scheduledAt, scheduledAt, samples: scheduled });
       }
-      this.fetchWhatIsMissing();
+      this.tick();
     } catch (err) {
       if (this.closed) return;
       if (attempt < 2) {
@@ -264,7 +300,7 @@ export class SegmentPlayer {
       source.buffer = buffer;
       source.connect(this.out);
       source.start(start);
-      source.onended = () => this.refresh();
+      source.onended = () => this.tick();
       if (this.timelineStart === null) {
         this.timelineStart = start;
         this.firstFrom = chunk.from;
@@ -281,7 +317,7 @@ export class SegmentPlayer {
   play(): Promise<void> {
     this.wantPlaying = true;
     if (this.snap.status === "ended") return Promise.resolve();
-    return this.ctx.resume().then(() => this.refresh());
+    return this.ctx.resume().then(() => this.tick());
   }
 
   pause(): Promise<void> {

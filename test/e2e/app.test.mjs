@@ -268,7 +268,9 @@ describe("Utter in the browser", { timeout: 15 * 60_000 }, () => {
       `click → first segment announced ${firstSegmentAt - clickedAt} ms → first audio ${firstAudioAt - clickedAt} ms; first audio ${completedAt - firstAudioAt} ms before completion; ` +
         `${await run.getAttribute("data-segments-scheduled")} segments, ${await run.getAttribute("data-underruns")} underruns; progress seen ${progressValues.join(",")}`,
     );
-    assert.ok(Number(await run.getAttribute("data-segments-scheduled")) >= 2, "several segments were scheduled back to back");
+    // The live player schedules a window (20 s) ahead of the listener, not the whole job (ADR 0028): by the
+    // handover it has handed out at least the first part (a short one) whole.
+    assert.ok(Number(await run.getAttribute("data-segments-scheduled")) >= 1, "the first part was scheduled whole");
     assert.match(await page.getByTestId("task-announcer").innerText(), /Done/);
 
     // The finished file replaces the live stream in a normal player with a waveform.

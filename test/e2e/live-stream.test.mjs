@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 // Node strips the types of the .ts module it imports (see task-state.test.mjs).
-import { decodeLiveFrame, decodeLiveFrames, LiveStream, pcmFromWav, StreamPeaks } from "../../app/lib/live-stream.ts";
+import { decodeLiveFrame, decodeLiveFrames, LivePlayout, LiveStream, pcmFromWav, StreamPeaks } from "../../app/lib/live-stream.ts";
 import { encodeFrame, encodeFrameBatch } from "../../worker/engine/frames.ts";
 
 /** A job's audio: segments of the given lengths, sample value = its stream position (mod 30000) so any repeat or gap shows. */
@@ -116,6 +116,146 @@ describe("live stream from frames and segment artifacts", () => {
     const heard = play(live.addSegment(0, segments[0]));
     for (const f of frames) play(live.addFrame(f), heard);
     assert.deepEqual(heard.samples, expected(total));
+  });
+});
+
+/**
+ * Plays a job through `LivePlayout` as the player does, on a simulated clock (no real time passes):
+ * every 100 ms tick the engine sends `speed` × 100 ms of frames (a v2 engine) and announces each
+ * segment once its last frame is out, or only announces segments (v1); a requested segment
+ * artifact arrives `fetchMs` later; the timeline schedules each handed-out run where the last one
+ * ends (or at once after an underrun) and plays in real time. Checks every run continues the
+ * stream, and records the most audio ever scheduled ahead and held.
+ */
+function simulate({ lengths, rate, sizes, speed, v1 = false, fetchMs = 300, lose = () => false }) {
+  const { segments, frames, total } = job(lengths, rate / 20);
+  const playout = new LivePlayout(sizes);
+  const tickMs = 100;
+  let t = 0; // seconds on the audio clock
+  let timelineStart = null;
+  let timelineEnd = 0;
+  let next = 0; // stream position heard-checked so far
+  let underruns = 0;
+  const peak = { ahead: 0, held: 0, inFlight: 0 };
+  const fetched = [];
+  const arriving = []; // [due (s), index]
+  const schedule = (chunks) => {
+    for (const c of chunks) {
+      assert.equal(c.start, next, `run at ${c.start} continues the stream at ${next}`);
+      for (let i = 0; i < c.samples.length; i += 997) assert.equal(c.samples[i], (c.start + i) % 30000, `sample ${c.start + i}`);
+      next += c.samples.length;
+      let start = timelineEnd;
+      if (timelineStart === null || start < t) {
+        if (timelineStart !== null) underruns += 1;
+        start = t;
+        timelineStart ??= start;
+      }
+      timelineEnd = start + c.samples.length / rate;
+    }
+  };
+  let sent = 0; // frames or segments the engine has produced
+  const perTick = Math.round((speed * tickMs) / 50); // 50 ms frames
+  for (let step = 0; step < 1e6 && (next < total || t < timelineEnd); step++) {
+    t = (step * tickMs) / 1000;
+    // The engine.
+    if (v1) {
+      if (sent < segments.length && step % Math.max(1, Math.round(lengths[sent] / rate / speed / (tickMs / 1000))) === 0) {
+        playout.announce(sent);
+        sent += 1;
+      }
+    } else {
+      for (let n = 0; n < perTick && sent < frames.length; n++, sent++) {
+        const f = frames[sent];
+        if (!lose(f)) schedule(playout.addFrame(f));
+        if (f.lastInSegment) playout.announce(f.segment);
+      }
+    }
+    // Artifacts that arrive now.
+    for (let i = arriving.length - 1; i >= 0; i--) {
+      if (arriving[i][0] > t) continue;
+      const [, index] = arriving.splice(i, 1)[0];
+      schedule(playout.addSegment(index, segments[index]));
+    }
+    // The player's tick: top up the window, fetch what is due.
+    schedule(playout.pump(Math.round(Math.max(0, timelineEnd - t) * rate)));
+    for (const index of playout.toFetch()) {
+      fetched.push(index);
+      arriving.push([t + fetchMs / 1000, index]);
+    }
+    peak.ahead = Math.max(peak.ahead, timelineEnd - t);
+    peak.held = Math.max(peak.held, playout.stream.heldSamples());
+    peak.inFlight = Math.max(peak.inFlight, arriving.length);
+  }
+  return { total, next, underruns, peak, fetched, dropped: playout.stream.framesDropped, endT: t, timelineStart };
+}
+
+describe("a long stream arriving much faster than real time (the windowed player, ADR 0028)", () => {
+  const rate = 1000; // samples per second, small so the hour below is quick to check
+  const sizes = { windowSamples: 20 * rate, holdSamples: 30 * rate, fetchAheadSamples: 30 * rate };
+  const lengths = Array.from({ length: 100 }, (_, i) => (i === 0 ? 4 : 30 + (i % 9)) * rate); // ~57 min
+
+  test("v2 at 100× real time: at most the window scheduled and the hold held, every sample once, in order, no underrun", () => {
+    const r = simulate({ lengths, rate, sizes, speed: 100 });
+    assert.equal(r.next, r.total, "the whole stream was handed out");
+    assert.equal(r.underruns, 0, "no gap: the artifacts of dropped frames arrived before they were due");
+    assert.ok(r.peak.ahead <= 20 + 1e-9, `scheduled ahead at most the 20 s window (peak ${r.peak.ahead.toFixed(2)} s)`);
+    const maxSegment = Math.max(...lengths);
+    assert.ok(
+      r.peak.held <= sizes.holdSamples + sizes.windowSamples + 2 * maxSegment,
+      `held at most hold + window + two segments, not the hour (peak ${(r.peak.held / rate).toFixed(1)} s of ${(r.total / rate).toFixed(0)} s)`,
+    );
+    assert.ok(r.dropped > 0, "frames far ahead of the listener were dropped");
+    assert.ok(r.fetched.length > 80 && r.fetched.length < lengths.length, `the segments beyond the hold were fetched back (${r.fetched.length})`);
+    assert.deepEqual([...r.fetched].sort((a, b) => a - b), r.fetched, "fetched in stream order, as playback neared each");
+    assert.equal(new Set(r.fetched).size, r.fetched.length, "each at most once");
+    assert.ok(r.endT >= r.total / rate, "played in real time");
+  });
+
+  test("v1 (segments only) announced far ahead: fetched a couple at a time as playback nears them, back to back", () => {
+    const r = simulate({ lengths, rate, sizes, speed: 100, v1: true });
+    assert.equal(r.next, r.total);
+    assert.equal(r.underruns, 0);
+    assert.equal(r.fetched.length, lengths.length, "a v1 engine's every segment is fetched");
+    assert.ok(r.peak.inFlight <= 3, `at most three fetches at once (${r.peak.inFlight})`);
+    const maxSegment = Math.max(...lengths);
+    assert.ok(r.peak.held <= sizes.fetchAheadSamples + sizes.windowSamples + 3 * maxSegment, `held ${(r.peak.held / rate).toFixed(1)} s`);
+    assert.ok(r.timelineStart <= 0.5, "the first segment is fetched at once (first audio not later)");
+  });
+
+  test("a real-time engine: nothing dropped, nothing fetched, the window follows the engine", () => {
+    const r = simulate({ lengths: lengths.slice(0, 6), rate, sizes, speed: 1 });
+    assert.equal(r.next, r.total);
+    assert.equal(r.dropped, 0);
+    assert.deepEqual(r.fetched, []);
+    assert.ok(r.timelineStart <= 0.2, "the first frame plays at once");
+  });
+
+  test("frames lost in a reconnect, far ahead and near: the holes come from artifacts, nothing twice", () => {
+    // A socket drop loses frames of segment 1 (near the start) and of segment 60 (an hour's middle).
+    const lose = (f) => (f.segment === 1 && f.segmentOffset > 5000 && f.segmentOffset < 9000) || (f.segment === 60 && f.segmentOffset < 2000);
+    const r = simulate({ lengths, rate, sizes, speed: 100, lose });
+    assert.equal(r.next, r.total);
+    assert.equal(r.underruns, 0);
+    assert.ok(r.fetched.includes(1) && r.fetched.includes(60));
+  });
+
+  test("the stream hands out nothing past what `allow` lets through, and a dropped frame is still placed", () => {
+    const { frames, segments, total } = job([1000, 1000, 1000]);
+    const live = new LiveStream({ holdSamples: 900, handOutTo: 250 });
+    const heard = { next: 0, samples: [] };
+    for (const f of frames) play(live.addFrame(f), heard);
+    assert.equal(heard.next, 250, "up to the limit only");
+    assert.equal(live.heldSamples(), 950, "the rest of the frame cut at the limit, and the frames that start within 900 past it");
+    assert.ok(live.framesDropped > 0);
+    assert.equal(live.segmentStartOf(2), 2000, "a dropped frame's header still places its segment");
+    assert.equal(live.needsSegment(0), false);
+    assert.equal(live.needsSegment(1), true, "dropped frames make their segment needed");
+    play(live.allow(Infinity), heard);
+    assert.equal(heard.next, 1200, "then up to the first dropped frame");
+    play(live.addSegment(1, segments[1]), heard);
+    play(live.addSegment(2, segments[2]), heard);
+    assert.deepEqual(heard.samples, expected(total));
+    assert.equal(live.heldSamples(), 0);
   });
 });
 
