@@ -120,6 +120,7 @@ function TakeCard({ take, generationId, voiceName, sourceTake }: { take: TakeVie
       {take.audio_url ? (
         <WaveformPlayer
           url={take.audio_url}
+          peaksUrl={take.peaks_url}
           label={`Take ${take.take} by ${voiceName}`}
           durationMs={take.duration_ms}
           height={40}

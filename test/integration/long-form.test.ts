@@ -310,6 +310,9 @@ describe("the peaks artifact (ADR 0023)", () => {
     expect((await call(`/api/tasks/${task.task_id}/artifacts/peaks`, { cookie: other.cookie })).status).toBe(404);
     const g = (await (await call(`/api/generations/${task.generation_id}`, { cookie: user.cookie })).json()) as { generation: { peaks_url: string | null } };
     expect(g.generation.peaks_url).toBe(`/api/tasks/${task.task_id}/artifacts/peaks`);
+    // The takes list names each take's peaks too (the generation page's take players draw them).
+    const takes = (await (await call(`/api/generations/${task.generation_id}/takes`, { cookie: user.cookie })).json()) as { takes: { peaks_url: string | null }[] };
+    expect(takes.takes.map((t) => t.peaks_url)).toEqual([`/api/tasks/${task.task_id}/artifacts/peaks`]);
     // The final audio itself is served with Range, so a player streams it instead of fetching it whole.
     const part = await call(`/api/generations/${task.generation_id}/audio`, { cookie: user.cookie, headers: { range: "bytes=0-99" } });
     expect(part.status).toBe(206);

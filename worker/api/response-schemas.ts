@@ -121,6 +121,7 @@ export const Take = z.object({
   duration_ms: z.number().nullable(),
   audio_url: z.string().nullable(),
   formats: z.array(z.enum(["wav", "mp3"])),
+  peaks_url: z.string().nullable().describe("The take's waveform peaks (JSON), when the engine made them."),
   error: EngineError.nullable(),
   part: z
     .object({

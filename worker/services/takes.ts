@@ -93,6 +93,8 @@ export function takeView(generationId: string, t: TaskRow, preferred: boolean, k
     audio_url:
       t.status !== "succeeded" ? null : preferred ? audioUrls.generation(generationId) : audioUrls.generationTake(generationId, take),
     formats: (t.status !== "succeeded" ? [] : kinds.has("final_mp3") ? ["wav", "mp3"] : ["wav"]) as ("wav" | "mp3")[],
+    /** The take's waveform peaks (ADR 0023), so its player never decodes the whole file. */
+    peaks_url: t.status === "succeeded" && kinds.has("peaks") ? artifactUrl(t.id, "peaks", null) : null,
     error: t.error as EngineError | null,
     /** A part regeneration (ADR 0026): which part it rendered, from which take's task, and that part's own audio. */
     part: input.part
