@@ -9,13 +9,12 @@
 // dispatch (no stream_url in the submit → skip before starting anything), and
 // again at run time if the dev engine reports a protocol 1 job.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { cloneVoice, signUpInPage } from "./support/account.mjs";
 import { launchBrowser } from "./support/browser.mjs";
 import { repoRoot, startStack } from "./support/stack.mjs";
-import { writeSpeechLikeWav } from "./support/wav.mjs";
 
 const NOT_YET =
   "the Worker does not speak engine protocol v2 yet (its submit has no callbacks.stream_url); enable after the Worker/DO side of issue 10 lands";
@@ -34,18 +33,15 @@ function workerSpeaksV2() {
   return files.some((f) => /stream_url/.test(readFileSync(f, "utf8")));
 }
 
-const PASSWORD = "correct horse battery";
 const v2 = workerSpeaksV2();
 
 describe("live audio over engine protocol v2", { timeout: 10 * 60_000 }, () => {
   let stack;
   let browser;
   let page;
-  let work;
 
   before(async () => {
     if (!v2) return;
-    work = mkdtempSync(join(tmpdir(), "utter-e2e-live-"));
     stack = await startStack({ env: { DEV_ENGINE_REALTIME: "1" } });
     browser = await launchBrowser();
     page = await browser.context.newPage();
@@ -53,7 +49,6 @@ describe("live audio over engine protocol v2", { timeout: 10 * 60_000 }, () => {
   after(async () => {
     await browser?.close();
     await stack?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   test("hears live frames before the first segment artifact exists, and the handover to the final file keeps the position", async (t) => {
@@ -61,24 +56,8 @@ describe("live audio over engine protocol v2", { timeout: 10 * 60_000 }, () => {
       t.skip(NOT_YET);
       return;
     }
-    await page.goto(`${stack.url}/sign-up`);
-    await page.getByLabel("Name").fill("Lia");
-    await page.getByLabel("Email").fill(`lia-${Date.now()}@example.com`);
-    await page.getByLabel("Password").fill(PASSWORD);
-    await Promise.all([page.waitForURL(`${stack.url}/`), page.getByRole("button", { name: "Create account" }).click()]);
-
-    const wavPath = writeSpeechLikeWav(join(work, "reference.wav"), 12);
-    const res = await page.request.post(`${stack.url}/api/voices`, {
-      headers: { origin: stack.url },
-      multipart: {
-        name: "Live voice",
-        language: "en",
-        consent: "voice-consent-2026-12", // cloning needs the consent statement (ADR 0016)
-        audio: { name: "reference.wav", mimeType: "audio/wav", buffer: readFileSync(wavPath) },
-      },
-    });
-    assert.equal(res.status(), 201, await res.text());
-    const { voice } = await res.json();
+    await signUpInPage(page, stack.url, "Lia");
+    const voice = await cloneVoice(page, stack.url, "Live voice");
 
     // The final player (ADR 0023): the engine's peaks, and the WAV streamed by the media element, never fetched whole by script.
     const audioRequests = [];

@@ -4,16 +4,13 @@
 // never fetched whole by script.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { prose } from "../../bench/lib/prose.mjs";
+import { cloneVoice, signUpInPage } from "./support/account.mjs";
 import { launchBrowser } from "./support/browser.mjs";
 import { repoRoot, startStack } from "./support/stack.mjs";
-import { writeSpeechLikeWav } from "./support/wav.mjs";
 
-const PASSWORD = "correct horse battery";
 const CHARS = 8_000;
 
 /** SQL against the stack's local D1 (the repo's .wrangler state, which `wrangler dev` holds). */
@@ -29,10 +26,8 @@ describe("long-form on a paid plan", { timeout: 10 * 60_000 }, () => {
   let stack;
   let browser;
   let page;
-  let work;
 
   before(async () => {
-    work = mkdtempSync(join(tmpdir(), "utter-e2e-long-"));
     stack = await startStack();
     browser = await launchBrowser();
     page = await browser.context.newPage();
@@ -40,15 +35,10 @@ describe("long-form on a paid plan", { timeout: 10 * 60_000 }, () => {
   after(async () => {
     await browser?.close();
     await stack?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   test(`${CHARS.toLocaleString("en-US")} characters play live, then from the final file by Range with its peaks`, async () => {
-    await page.goto(`${stack.url}/sign-up`);
-    await page.getByLabel("Name").fill("Ada");
-    await page.getByLabel("Email").fill(`ada-long-${Date.now()}@example.com`);
-    await page.getByLabel("Password").fill(PASSWORD);
-    await Promise.all([page.waitForURL(`${stack.url}/`), page.getByRole("button", { name: "Create account" }).click()]);
+    await signUpInPage(page, stack.url, "Ada");
     const me = await (await page.request.get(`${stack.url}/api/me`)).json();
     const userId = me.user?.id ?? me.id;
     assert.ok(userId, JSON.stringify(me));
@@ -58,22 +48,12 @@ describe("long-form on a paid plan", { timeout: 10 * 60_000 }, () => {
         `INSERT INTO credit_ledger (user_id, delta, kind, idempotency_key, note) VALUES ('${userId}', 1000, 'adjustment', 'e2e-long:${userId}', 'e2e long-form');`,
     );
 
-    const wavPath = writeSpeechLikeWav(join(work, "reference.wav"), 12);
-    const res = await page.request.post(`${stack.url}/api/voices`, {
-      headers: { origin: stack.url },
-      multipart: {
-        name: "Long voice",
-        language: "en",
-        consent: "voice-consent-2026-12",
-        audio: { name: "reference.wav", mimeType: "audio/wav", buffer: readFileSync(wavPath) },
-      },
-    });
-    assert.equal(res.status(), 201, await res.text());
-    const { voice } = await res.json();
+    const voice = await cloneVoice(page, stack.url, "Long voice");
 
     const audioRequests = [];
     page.on("request", (r) => {
-      if (/\/api\/(generations\/[^/]+\/audio|tasks\/[^/]+\/artifacts\/peaks)/.test(r.url())) audioRequests.push({ url: r.url(), type: r.resourceType() });
+      if (/\/api\/(generations\/[^/]+\/audio|tasks\/[^/]+\/artifacts\/peaks)/.test(r.url()))
+        audioRequests.push({ url: r.url(), type: r.resourceType() });
     });
     await page.goto(`${stack.url}/generate?voice=${voice.id}`);
     let text = prose(5_000);
@@ -85,7 +65,9 @@ describe("long-form on a paid plan", { timeout: 10 * 60_000 }, () => {
     await page.getByTestId("generate-submit").click();
     const run = page.getByTestId("task-run");
     await run.waitFor();
-    await page.waitForFunction(() => document.querySelector("[data-testid=task-run]")?.hasAttribute("data-first-audio-at"), null, { timeout: 60_000 });
+    await page.waitForFunction(() => document.querySelector("[data-testid=task-run]")?.hasAttribute("data-first-audio-at"), null, {
+      timeout: 60_000,
+    });
     assert.equal(await run.getAttribute("data-first-audio-from"), "frame", "the first sound came from a live frame");
 
     await run.and(page.locator("[data-handed-over=true]")).waitFor({ timeout: 5 * 60_000 });
@@ -94,7 +76,10 @@ describe("long-form on a paid plan", { timeout: 10 * 60_000 }, () => {
     const duration = Number(await final.getAttribute("data-duration"));
     // Speech runs ~70 ms a character: 8,000 characters are several minutes, far past a Free text.
     assert.ok(duration > 300, `an ${CHARS}-character text lasts ${duration} s`);
-    assert.ok(audioRequests.some((r) => r.url.includes("/artifacts/peaks")), "the waveform came from the peaks artifact");
+    assert.ok(
+      audioRequests.some((r) => r.url.includes("/artifacts/peaks")),
+      "the waveform came from the peaks artifact",
+    );
     assert.deepEqual(
       audioRequests.filter((r) => r.url.includes("/audio") && r.type !== "media"),
       [],

@@ -6,11 +6,11 @@ import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { cloneVoice, signUpInPage, waitUntil } from "./support/account.mjs";
 import { launchBrowser } from "./support/browser.mjs";
 import { startStack } from "./support/stack.mjs";
-import { encodeWav, parseWav, speechLikeSamples } from "./support/wav.mjs";
+import { parseWav } from "./support/wav.mjs";
 
-const PASSWORD = "correct horse battery";
 const SHOTS = process.env.UTTER_SCREENSHOT_DIR ?? join(tmpdir(), "utter-screenshots");
 // About 560 characters: the dev engine splits it into three or more parts.
 const TEXT =
@@ -31,28 +31,15 @@ describe("regenerating one part", { timeout: 5 * 60_000 }, () => {
     stack = await startStack();
     browser = await launchBrowser();
     page = await browser.context.newPage();
-    await page.goto(`${stack.url}/sign-up`);
-    await page.getByLabel("Name").fill("Parts");
-    await page.getByLabel("Email").fill(`parts-${Date.now()}@example.com`);
-    await page.getByLabel("Password").fill(PASSWORD);
-    await Promise.all([page.waitForURL(`${stack.url}/`), page.getByRole("button", { name: "Create account" }).click()]);
-    const voice = await page.request.post(`${stack.url}/api/voices`, {
-      headers: { origin: stack.url },
-      multipart: {
-        name: "Part voice",
-        language: "en",
-        consent: "voice-consent-2026-12",
-        audio: { name: "reference.wav", mimeType: "audio/wav", buffer: encodeWav(speechLikeSamples({ seconds: 12 })) },
-      },
-    });
-    assert.equal(voice.status(), 201, await voice.text());
+    await signUpInPage(page, stack.url, "Parts");
+    const voice = await cloneVoice(page, stack.url, "Part voice");
     const created = await page.request.post(`${stack.url}/api/generations`, {
       headers: { origin: stack.url },
-      data: { voice_id: (await voice.json()).voice.id, text: TEXT, language: "en", seed: 5 },
+      data: { voice_id: voice.id, text: TEXT, language: "en", seed: 5 },
     });
     assert.equal(created.status(), 202, await created.text());
     generationId = (await created.json()).generation_id;
-    await waitFor(
+    await waitUntil(
       async () => (await (await page.request.get(`${stack.url}/api/generations/${generationId}`)).json()).generation.status === "succeeded",
     );
   });
@@ -61,14 +48,6 @@ describe("regenerating one part", { timeout: 5 * 60_000 }, () => {
     await browser?.close();
     await stack?.stop();
   });
-
-  async function waitFor(check, timeoutMs = 60_000) {
-    const started = Date.now();
-    while (!(await check())) {
-      if (Date.now() - started > timeoutMs) assert.fail("timed out");
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 
   async function pcm(url) {
     const res = await page.request.get(`${stack.url}${url}`);

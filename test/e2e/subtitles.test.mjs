@@ -3,15 +3,12 @@
 // file plays the word being spoken is highlighted — eSpeak's own timings from
 // the development engine, through the alignment artifact.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
+import { cloneVoice, signUpInPage } from "./support/account.mjs";
 import { launchBrowser } from "./support/browser.mjs";
 import { startStack } from "./support/stack.mjs";
-import { writeSpeechLikeWav } from "./support/wav.mjs";
 
-const PASSWORD = "correct horse battery";
 const TEXT =
   "The lighthouse keeper climbed the stairs at dusk. He counted every step aloud, and the sea answered him. " +
   "At the top he lit the lamp and watched the beam sweep across the water.";
@@ -20,10 +17,8 @@ describe("subtitles and the spoken word", { timeout: 10 * 60_000 }, () => {
   let stack;
   let browser;
   let page;
-  let work;
 
   before(async () => {
-    work = mkdtempSync(join(tmpdir(), "utter-e2e-subs-"));
     stack = await startStack();
     browser = await launchBrowser();
     page = await browser.context.newPage();
@@ -31,28 +26,11 @@ describe("subtitles and the spoken word", { timeout: 10 * 60_000 }, () => {
   after(async () => {
     await browser?.close();
     await stack?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   test("downloads SRT and WebVTT from the history page and highlights the word being spoken", async (t) => {
-    await page.goto(`${stack.url}/sign-up`);
-    await page.getByLabel("Name").fill("Sub");
-    await page.getByLabel("Email").fill(`sub-${Date.now()}@example.com`);
-    await page.getByLabel("Password").fill(PASSWORD);
-    await Promise.all([page.waitForURL(`${stack.url}/`), page.getByRole("button", { name: "Create account" }).click()]);
-
-    const wavPath = writeSpeechLikeWav(join(work, "reference.wav"), 12);
-    const voiceRes = await page.request.post(`${stack.url}/api/voices`, {
-      headers: { origin: stack.url },
-      multipart: {
-        name: "Subtitle voice",
-        language: "en",
-        consent: "voice-consent-2026-12",
-        audio: { name: "reference.wav", mimeType: "audio/wav", buffer: readFileSync(wavPath) },
-      },
-    });
-    assert.equal(voiceRes.status(), 201, await voiceRes.text());
-    const { voice } = await voiceRes.json();
+    await signUpInPage(page, stack.url, "Sub");
+    const voice = await cloneVoice(page, stack.url, "Subtitle voice");
     const genRes = await page.request.post(`${stack.url}/api/generations`, {
       headers: { origin: stack.url },
       data: { voice_id: voice.id, text: TEXT, language: "en" },

@@ -6,11 +6,10 @@ import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { cloneVoice, signUpInPage, waitUntil } from "./support/account.mjs";
 import { launchBrowser } from "./support/browser.mjs";
 import { startStack } from "./support/stack.mjs";
-import { encodeWav, speechLikeSamples } from "./support/wav.mjs";
 
-const PASSWORD = "correct horse battery";
 // Never into the tracked tree unless asked (`npm run screenshots`), like the other browser tests.
 const SHOTS = process.env.UTTER_SCREENSHOT_DIR ?? join(tmpdir(), "utter-screenshots");
 const TEXT = "A line said twice, in two takes. Each one with its own seed.";
@@ -25,31 +24,18 @@ describe("takes of one generation", { timeout: 5 * 60_000 }, () => {
     stack = await startStack();
     browser = await launchBrowser();
     page = await browser.context.newPage();
-    await page.goto(`${stack.url}/sign-up`);
-    await page.getByLabel("Name").fill("Takes");
-    await page.getByLabel("Email").fill(`takes-${Date.now()}@example.com`);
-    await page.getByLabel("Password").fill(PASSWORD);
-    await Promise.all([page.waitForURL(`${stack.url}/`), page.getByRole("button", { name: "Create account" }).click()]);
-    const wav = encodeWav(speechLikeSamples({ seconds: 12 }));
-    const voice = await page.request.post(`${stack.url}/api/voices`, {
-      headers: { origin: stack.url },
-      multipart: {
-        name: "Take voice",
-        language: "en",
-        consent: "voice-consent-2026-12",
-        audio: { name: "reference.wav", mimeType: "audio/wav", buffer: wav },
-      },
-    });
-    assert.equal(voice.status(), 201, await voice.text());
+    await signUpInPage(page, stack.url, "Takes");
+    const voice = await cloneVoice(page, stack.url, "Take voice");
     const created = await page.request.post(`${stack.url}/api/generations`, {
       headers: { origin: stack.url },
-      data: { voice_id: (await voice.json()).voice.id, text: TEXT, language: "en", seed: 11 },
+      data: { voice_id: voice.id, text: TEXT, language: "en", seed: 11 },
     });
     assert.equal(created.status(), 202, await created.text());
     generationId = (await created.json()).generation_id;
     // The first take finishes on its own (the dev engine takes about a second for this text).
-    await waitFor(
+    await waitUntil(
       async () => (await (await page.request.get(`${stack.url}/api/generations/${generationId}`)).json()).generation.status === "succeeded",
+      30_000,
     );
   });
 
@@ -57,14 +43,6 @@ describe("takes of one generation", { timeout: 5 * 60_000 }, () => {
     await browser?.close();
     await stack?.stop();
   });
-
-  async function waitFor(check, timeoutMs = 30_000) {
-    const started = Date.now();
-    while (!(await check())) {
-      if (Date.now() - started > timeoutMs) assert.fail("timed out");
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 
   async function audio(query = "") {
     const res = await page.request.get(`${stack.url}/api/generations/${generationId}/audio${query}`);
