@@ -30,6 +30,9 @@ export default defineConfig(async () => {
             // own dispatch (ADR 0029), as wrangler dev and production do.
             // `npm run bench:burst` measures both (UTTER_DISPATCH_ON_CREATE=1 and 0).
             DISPATCH_ON_CREATE: process.env.UTTER_DISPATCH_ON_CREATE ?? "0",
+            // A frame's position is written with the next write or when the engine's socket closes; the timed
+            // write (500 ms by default, ADR 0030) would otherwise race the tests that look at storage.
+            FRAME_POSITION_FLUSH_MS: "60000",
             // `node scripts/run-suites.mjs --clock-ahead=N worker-unit`: Date runs N days ahead (ADR 0014).
             TEST_CLOCK_AHEAD_DAYS: process.env.UTTER_TEST_CLOCK_AHEAD_DAYS ?? "0",
             // Billing: a test-mode-looking key (stripe-mock checks its shape; the stub answers over fetch) and the webhook secret tests sign with.

@@ -11,6 +11,10 @@
 //   --drain=120              seconds to wait, after the last frame, for every listener to have every frame
 //   --no-build               reuse build/ as it is
 //   --keep                   keep the temp dir (logs, D1/R2 state)
+//   --engine-direct          the engine's socket straight to the Worker's runtime, past wrangler dev's proxy
+//   --listeners-direct       the listeners' sockets too (the proxy is a local stand-in for Cloudflare's front end)
+//   --slowest                print the six slowest acknowledgements and when they came
+//   --traces                 keep wrangler dev's local trace store on (bench/lib/wrangler.mjs)
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -55,10 +59,11 @@ function openSocket(url, headers) {
   });
 }
 
-async function runCount({ worker, client, stub, voiceId, listeners }) {
+async function runCount({ worker, client, stub, voiceId, listeners, engineOrigin, listenerOrigin }) {
   const task = await client.post("/api/generations", { voice_id: voiceId, text: "Fan-out benchmark. ".repeat(20), language: "en" });
   const job = await stub.waitForJob(task.task_id);
-  const wsOrigin = worker.origin.replace(/^http/, "ws");
+  // --listeners-direct: the listeners too skip wrangler dev's proxy (a local stand-in for Cloudflare's front end).
+  const wsOrigin = (listenerOrigin ?? worker.origin).replace(/^http/, "ws");
   const headers = { cookie: client.cookieHeader, origin: worker.origin };
   // The listeners run on their own thread (bench/lib/fanout-listeners.mjs), so their receiving does
   // not delay this thread's engine socket and the acknowledgements it times.
@@ -74,15 +79,21 @@ async function runCount({ worker, client, stub, voiceId, listeners }) {
     return reply();
   };
   await reply(); // ready: every listener's socket is open
-  const engine = await openSocket(job.callbacks.stream_url, { authorization: `Bearer ${job.callbacks.token}` });
+  // --engine-direct: the engine's socket goes straight to the Worker's runtime instead of through
+  // wrangler dev's proxy, which the 1,000 listeners' traffic also crosses (on Cloudflare the engine
+  // and the listeners reach the object through different front-end machines).
+  const streamUrl = engineOrigin ? job.callbacks.stream_url.replace(/^[a-z]+:\/\/[^/]+/, engineOrigin.replace(/^http/, "ws")) : job.callbacks.stream_url;
+  const engine = await openSocket(streamUrl, { authorization: `Bearer ${job.callbacks.token}` });
   const pending = new Map();
   const acks = [];
+  const ackAt = [];
   let hello = null;
   engine.addEventListener("message", (e) => {
     const m = JSON.parse(String(e.data));
     if (m.type === "hello") hello = m;
     if (m.type === "ack" && pending.has(m.seq)) {
       acks.push(performance.now() - pending.get(m.seq));
+      ackAt.push(pending.get(m.seq));
       pending.delete(m.seq);
     }
   });
@@ -116,6 +127,10 @@ async function runCount({ worker, client, stub, voiceId, listeners }) {
   await pool.terminate();
   engine.close();
   await client.json(`/api/tasks/${task.task_id}`, { method: "DELETE" }, [200, 409]);
+  if (flag("slowest")) {
+    const slow = acks.map((a, i) => [a, (ackAt[i] - t0) / 1000]).sort((x, y) => y[0] - x[0]).slice(0, 6);
+    console.log(`  slowest acks: ${slow.map(([a, t]) => `${a.toFixed(1)} ms at ${t.toFixed(1)} s`).join(", ")}`);
+  }
   return {
     listeners,
     frames: total,
@@ -138,10 +153,15 @@ console.log(machineLine("Utter live fan-out benchmark"));
 const { worker, stub } = await startBenchWorker({ root, tmp, secrets, build: !flag("no-build") });
 const { client, user } = await createBenchUser(worker);
 const voice = await createBenchVoice(worker, client, user.id);
+const runtime = flag("engine-direct") || flag("listeners-direct") ? await worker.runtimeOrigin() : null;
+const engineOrigin = flag("engine-direct") ? runtime : null;
+const listenerOrigin = flag("listeners-direct") ? runtime : null;
+if (flag("listeners-direct")) console.log(runtime ? `listeners straight to the runtime at ${runtime}` : "runtime not found: the listeners go through the proxy");
+if (flag("engine-direct")) console.log(engineOrigin ? `engine socket straight to the runtime at ${engineOrigin}` : "runtime not found: the engine goes through the proxy");
 const rows = [];
 for (const listeners of COUNTS) {
   process.stdout.write(`▶ ${listeners} listeners, ${SECONDS} s at ${FPS} frames/s… `);
-  const r = await runCount({ worker, client, stub, voiceId: voice.voiceId, listeners });
+  const r = await runCount({ worker, client, stub, voiceId: voice.voiceId, listeners, engineOrigin, listenerOrigin });
   console.log(`done (${r.sendSeconds.toFixed(1)} s)`);
   rows.push(r);
 }

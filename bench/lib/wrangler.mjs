@@ -8,8 +8,18 @@ import { freePort, runCommand, sleep, startProcess, stopProcess, waitForHttp } f
 const SNAPSHOT = ["worker", "durable-objects", "build", "migrations", "wrangler.toml", "package.json", "tsconfig.json"];
 
 export function wranglerEnv() {
-  // The cf look-up at start can hang offline; metrics would phone home.
-  return { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
+  // The cf look-up at start can hang offline; metrics would phone home. X_LOCAL_OBSERVABILITY:
+  // wrangler dev's local trace store (its "local explorer") writes every invocation's trace to a
+  // SQLite file with an fsync on the runtime's only thread, ≈ 20 a second at 20 frames/s; it is no
+  // part of the product or of Cloudflare's runtime, so the benches measure without it (--traces keeps it).
+  const traces = process.argv.includes("--traces");
+  return {
+    ...process.env,
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    WRANGLER_SEND_METRICS: "false",
+    NO_COLOR: "1",
+    ...(traces ? {} : { X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false" }),
+  };
 }
 
 export class LocalWorker {
@@ -152,6 +162,40 @@ export class LocalWorker {
       return m ? m[0].replace(/\x1b\[[0-9;]*m/g, "") : null;
     };
     return waitForHttp(`${o}/api/health`, { timeoutMs: 90_000, proc: this.proc, failOn });
+  }
+
+  /**
+   * The origin of the Worker's own runtime, past wrangler dev's proxy (a second workerd that
+   * relays every request and socket): found among the listening sockets of wrangler's child
+   * processes as the one, other than the proxy's port, that answers /api/health. Null if none does.
+   */
+  async runtimeOrigin() {
+    const root = this.proc?.child?.pid;
+    if (!root) return null;
+    const { execFileSync } = await import("node:child_process");
+    const children = new Map();
+    for (const line of execFileSync("ps", ["-eo", "pid=,ppid="], { encoding: "utf8" }).trim().split("\n")) {
+      const [pid, ppid] = line.trim().split(/\s+/).map(Number);
+      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+    }
+    const mine = new Set();
+    const walk = (pid) => (children.get(pid) ?? []).forEach((c) => (mine.add(c), walk(c)));
+    walk(root);
+    const ports = new Set();
+    for (const line of execFileSync("ss", ["-ltnpH"], { encoding: "utf8" }).split("\n")) {
+      const pid = Number(/pid=(\d+)/.exec(line)?.[1]);
+      const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)?.[1]);
+      if (mine.has(pid) && port && port !== this.port) ports.add(port);
+    }
+    for (const port of ports) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/api/health`, { signal: AbortSignal.timeout(1000) });
+        if (res.ok && (res.headers.get("content-type") ?? "").includes("json")) return `http://127.0.0.1:${port}`;
+      } catch {
+        // not this one
+      }
+    }
+    return null;
   }
 
   async stop() {

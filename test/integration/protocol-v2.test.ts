@@ -1,4 +1,4 @@
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { frameSamples } from "../../worker/engine/frames";
@@ -177,6 +177,42 @@ describe("engine protocol v2: the engine socket, live frames and typed artifacts
     await third.hello();
     expect((await second.waitClosed()).code).toBe(4000);
     third.close();
+  });
+
+  it("writes a frame's position with the next write or when the engine's socket closes, not once per frame (ADR 0030)", async () => {
+    const fake = installFakeEngine();
+    const user = await newUser("v2framepos");
+    const { task, job } = await startJob(fake, user);
+    const stub = tracker(task.task_id);
+    // Frames travel on the socket, stats on RPC: ask until the frames are in.
+    const relayedThrough = async (frame: number) => {
+      let last = (await stub.stats()).lastFrame;
+      for (let i = 0; i < 50 && last < frame; i++) last = (await stub.stats()).lastFrame;
+      return last;
+    };
+    const storedFrame = () => runInDurableObject(stub, async (_o, state) => (await state.storage.get<{ last: number }>("frame"))?.last ?? null);
+    const first = await engineFor(job);
+    await first.hello();
+    await first.event({ type: "started", segments_total: 2 });
+    for (let i = 0; i < 3; i++) first.sendFrame(0, i * 480, toneSamples(i));
+    expect(await relayedThrough(2)).toBe(2);
+    // Relayed, but not yet written: a frame that only moves the position writes nothing by itself.
+    expect(await storedFrame()).toBe(-1);
+    // An event's write carries it.
+    await first.event({ type: "progress", progress: 0.3, stage: "generating" });
+    expect(await storedFrame()).toBe(2);
+    first.sendFrame(0, 3 * 480, toneSamples(3));
+    expect(await relayedThrough(3)).toBe(3);
+    expect(await storedFrame()).toBe(2);
+    // The socket drops: the position is written before the object can be evicted.
+    first.close();
+    let stored = await storedFrame();
+    for (let i = 0; i < 50 && stored !== 3; i++) stored = await storedFrame();
+    expect(stored).toBe(3);
+    await evictDurableObject(stub);
+    const second = await engineFor(job);
+    expect((await second.hello()).last_frame).toBe(3);
+    second.close();
   });
 
   it("a late listener hears everything exactly once: earlier segments as artifacts, the open one replayed, then live", async () => {

@@ -50,6 +50,12 @@ export const AppConfig = z
       .default("1")
       .transform((v) => v === "1"),
     DISPATCH_FALLBACK_DELAY_S: z.coerce.number().int().min(0).max(60).default(10),
+    /**
+     * Longest a relayed frame's position stays unwritten in the task's object (ADR 0030): it goes with the
+     * next write, when the engine's socket closes, or after this long. The worker suite sets a minute so no
+     * timer fires inside a test.
+     */
+    FRAME_POSITION_FLUSH_MS: z.coerce.number().int().min(0).max(60_000).default(500),
   })
   .transform((c) => ({ ...c, ENGINE_CALLBACK_URL: c.ENGINE_CALLBACK_URL ?? c.APP_URL }));
 export type AppConfig = z.infer<typeof AppConfig>;
