@@ -21,10 +21,11 @@ const log = createLogger({ test: "dispatch-on-create" });
  * request left running after its answer.
  */
 async function createDispatched(user: TestUser, voiceId: string) {
-  const held: { body: TaskMessage; options?: QueueSendOptions }[] = [];
+  const held: { body: TaskMessage; options?: QueueSendOptions; rowAtSend: Awaited<ReturnType<typeof taskRow>> }[] = [];
   const queue = {
     async send(body: TaskMessage, options?: QueueSendOptions) {
-      held.push({ body, options });
+      // The row as the creation batch left it, before the request's own dispatch has run.
+      held.push({ body, options, rowAtSend: await taskRow(body.task_id) });
     },
   } as unknown as Queue;
   const exec = createExecutionContext();
@@ -60,6 +61,23 @@ describe("the creating request dispatches its task (ADR 0029)", () => {
     expect(result.explicitAcks).toEqual([`m-${created.task_id}`]);
     expect(engine.submitsFor(created.task_id)).toBe(1);
     expect(engine.jobs.filter((j) => j.job_id === created.task_id)).toHaveLength(1);
+  });
+
+  it("the creation batch writes the task already claimed by the request, under a lease that ends when its queue message arrives (ADR 0030)", async () => {
+    const engine = installFakeEngine();
+    const user = await newUser("oncreateclaim");
+    await grantCredits(user.id, 50);
+    const voice = await createVoice(user.id);
+    const { created, message } = await createDispatched(user, voice.id);
+    // Nothing in D1 stood between the answer and the submit: the row was claimed before the request's dispatch began.
+    const at = message.rowAtSend;
+    expect(at).toMatchObject({ status: "dispatched", call_id: null, attempts: 1 });
+    expect(at?.claimed_by).toMatch(/^create:/);
+    // Should the request's work die before the submit, the fallback message (10 s later) finds the lease over and takes over.
+    const createdAt = (await env.DB.prepare(`SELECT created_at FROM tasks WHERE id = ?1`).bind(created.task_id).first<{ created_at: number }>())!.created_at;
+    expect(at!.lease_until! - createdAt).toBe(10_000);
+    expect(engine.submitsFor(created.task_id)).toBe(1);
+    expect(await taskRow(created.task_id)).toMatchObject({ status: "dispatched", call_id: `call_${created.task_id}`, lease_until: null });
   });
 
   it("a submit the engine refuses for now hands the task back; the queue message dispatches it", async () => {

@@ -10,7 +10,7 @@ import { settleFromRow } from "../tasks/settle";
 import { TRACKER_ROW_COLUMNS, trackerInitFromRow, type TrackerRow } from "../tasks/tracker-init";
 import { trackerFor, type TaskInput } from "../services/tasks";
 
-interface TaskRow extends TrackerRow {
+export interface TaskRow extends TrackerRow {
   input: string;
   attempts: number;
 }
@@ -95,10 +95,10 @@ async function handleMessage(message: Message<unknown>, d: Dispatcher): Promise<
  * dispatched (ack), or does what this could not: a failed submit hands the claim back and the
  * message retries it; an invocation that died holding the claim is taken over after the lease.
  */
-export async function dispatchOnCreate(taskId: string, requestId: string, deps: DispatchDeps): Promise<void> {
+export async function dispatchOnCreate(taskId: string, requestId: string, deps: DispatchDeps, claimed: ClaimedOnCreate | null = null): Promise<void> {
   const d = dispatcher(deps);
   try {
-    const outcome = await dispatchOne(taskId, `create:${requestId}`, d, null);
+    const outcome = await dispatchOne(taskId, claimed?.claimant ?? `create:${requestId}`, d, null, claimed);
     if (outcome.retry) d.log.info("task.dispatch_deferred", { task_id: taskId, to: "queue" });
   } catch (err) {
     d.log.warn("task.dispatch_on_create_threw", { task_id: taskId, error: err instanceof Error ? err.message : String(err) });
@@ -118,11 +118,30 @@ async function persist<T>(d: Dispatcher, what: string, taskId: string, write: ()
   }
 }
 
-async function dispatchOne(taskId: string, claimant: string, d: Dispatcher, resumeAttempt: number | null): Promise<Outcome> {
+/**
+ * A task the creating request wrote already claimed (ADR 0030): its row as the claim would have
+ * returned it, and its voice as the job needs it (undefined: not read, null: not found).
+ */
+export interface ClaimedOnCreate {
+  claimant: string;
+  row: TaskRow;
+  voice?: JobVoice | null;
+}
+
+/** What the engine's job takes from the voice row. */
+export interface JobVoice {
+  id: string;
+  transcript: string | null;
+  size_bytes: number;
+}
+export const JOB_VOICE_COLUMNS = "id, transcript, size_bytes";
+
+async function dispatchOne(taskId: string, claimant: string, d: Dispatcher, resumeAttempt: number | null, preclaimed: ClaimedOnCreate | null = null): Promise<Outcome> {
   const { env } = d;
   const now = d.now();
   const leaseUntil = now + TASK_TIMEOUTS.claimLeaseMs;
-  const claimed = await env.DB.prepare(
+  // A row the creating request wrote claimed needs no claim here (its lease began a moment ago).
+  const claimed = preclaimed?.row ?? await env.DB.prepare(
     `UPDATE tasks SET status = 'dispatched', attempts = attempts + 1, claimed_by = ?3, lease_until = ?4, updated_at = ?2
      WHERE id = ?1 AND (status = 'queued' OR (status = 'dispatched' AND call_id IS NULL AND lease_until < ?2))
      RETURNING ${TRACKER_ROW_COLUMNS}, input, attempts`,
@@ -159,7 +178,7 @@ async function dispatchOne(taskId: string, claimant: string, d: Dispatcher, resu
     const tracker = trackerFor(env, taskId);
     const job =
       resumeAttempt === null
-        ? (await Promise.all([buildJob(claimed, env, d.config, null), tracker.init(trackerInitFromRow(claimed, claimed.input))]))[0]
+        ? (await Promise.all([buildJob(claimed, env, d.config, null, preclaimed?.voice), tracker.init(trackerInitFromRow(claimed, claimed.input))]))[0]
         : await buildJob(claimed, env, d.config, await tracker.resumeFrom(resumeAttempt));
     if (!job) {
       await failTask(env, taskId, { code: "voice_deleted", message: "The voice for this job was deleted before it started. Your credits were returned.", retryable: false });
@@ -228,7 +247,7 @@ export function referenceId(voiceId: string, sizeBytes: number): string {
 }
 
 /** The engine's job for a claimed task, or null when its voice is gone. */
-async function buildJob(claimed: TaskRow, env: Env, config: AppConfig, resumeFrom: ResumeFrom | null): Promise<SubmitRequest | null> {
+async function buildJob(claimed: TaskRow, env: Env, config: AppConfig, resumeFrom: ResumeFrom | null, known?: JobVoice | null): Promise<SubmitRequest | null> {
   const taskId = claimed.id;
   const input = JSON.parse(claimed.input) as TaskInput;
   const base = config.ENGINE_CALLBACK_URL.replace(/\/+$/, "");
@@ -238,9 +257,10 @@ async function buildJob(claimed: TaskRow, env: Env, config: AppConfig, resumeFro
   const deadline = new Date(Date.now() + jobTokenMs([...input.text].length));
   let voice: SubmitRequest["voice"];
   if (claimed.kind === "generate") {
-    const v = await env.DB.prepare(`SELECT id, transcript, size_bytes FROM voices WHERE id = ?1 AND user_id = ?2`)
-      .bind(claimed.voice_id, claimed.user_id)
-      .first<{ id: string; transcript: string | null; size_bytes: number }>();
+    const v =
+      known !== undefined
+        ? known
+        : await env.DB.prepare(`SELECT ${JOB_VOICE_COLUMNS} FROM voices WHERE id = ?1 AND user_id = ?2`).bind(claimed.voice_id, claimed.user_id).first<JobVoice>();
     if (!v) return null;
     voice = {
       voice_id: v.id,

@@ -10,8 +10,8 @@ import type { TaskSnapshot } from "../tasks/messages";
 import { ACTIVE_SQL, ACTIVE_STATES } from "../tasks/lifecycle";
 import { settleFromRow } from "../tasks/settle";
 import type { TrackerInit } from "../tasks/tracker-reducer";
-import { trackerInitFromRow } from "../tasks/tracker-init";
-import { dispatchOnCreate } from "../queue/dispatch";
+import { TRACKER_ROW_COLUMNS, trackerInitFromRow } from "../tasks/tracker-init";
+import { dispatchOnCreate, JOB_VOICE_COLUMNS, type ClaimedOnCreate, type JobVoice, type TaskRow } from "../queue/dispatch";
 import {
   balanceWithMonthlyGrant,
   CONCURRENT_JOBS_SQL,
@@ -96,17 +96,24 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
   const now = Date.now();
   const at = new Date(now);
   const grant = monthlyGrantKnown(user.id, at) ? null : monthlyGrantStatement(env.DB, user.id, at);
+  // Dispatched by this request (ADR 0029): the row is written already claimed by it, under the
+  // dispatcher's kind of lease, and the batch reads back what the engine's job is built from, so nothing
+  // in D1 stands between the answer and the engine having the job (ADR 0030). A claim that is
+  // never completed is taken over by the queue message after the lease, as any claim is.
+  const onCreate = ctx.config.DISPATCH_ON_CREATE;
+  const claimant = onCreate ? `create:${ctx.requestId}` : null;
   const stmts: D1PreparedStatement[] = [
     ...(grant ? [grant] : []),
     env.DB.prepare(
-      `INSERT INTO tasks (id, user_id, kind, status, generation_id, take, voice_id, input, cost, created_at, updated_at, expires_at)
-       SELECT ?1, ?2, ?3, 'queued', ?4, ?11, ?5, ?6, ?7, ?8, ?8, ?9
+      `INSERT INTO tasks (id, user_id, kind, status, generation_id, take, voice_id, input, cost, created_at, updated_at, expires_at, claimed_by, lease_until, attempts)
+       SELECT ?1, ?2, ?3, CASE WHEN ?14 IS NULL THEN 'queued' ELSE 'dispatched' END, ?4, ?11, ?5, ?6, ?7, ?8, ?8, ?9, ?14, ?15, CASE WHEN ?14 IS NULL THEN 0 ELSE 1 END
        WHERE (SELECT count(*) FROM tasks WHERE user_id = ?2 AND status IN ${ACTIVE_SQL})
          < (SELECT ${CONCURRENT_JOBS_SQL} FROM user u WHERE u.id = ?2)
          AND (?5 IS NULL OR EXISTS (SELECT 1 FROM voices WHERE id = ?5 AND user_id = ?2))
          AND (?10 IS NULL OR EXISTS (SELECT 1 FROM session WHERE token = ?10 AND user_id = ?2 AND expires_at > ?8))
          AND (?12 = 0 OR EXISTS (SELECT 1 FROM generations WHERE id = ?4 AND user_id = ?2))
-         AND (?13 IS NULL OR ?13 <= (SELECT ${TEXT_CHARS_SQL} FROM user u WHERE u.id = ?2))`,
+         AND (?13 IS NULL OR ?13 <= (SELECT ${TEXT_CHARS_SQL} FROM user u WHERE u.id = ?2))
+       RETURNING ${TRACKER_ROW_COLUMNS}, input, attempts`,
     ).bind(
       taskId,
       user.id,
@@ -121,6 +128,11 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
       take,
       spec.takeOf ? 1 : 0,
       spec.planChars ?? null,
+      claimant,
+      // The lease ends as the fallback message arrives, so a request that died holding the claim costs no
+      // more than the queue alone would (a slow submit that outlives it is taken over under the same
+      // idempotency key: one engine job).
+      claimant ? now + ctx.config.DISPATCH_FALLBACK_DELAY_S * 1000 : null,
     ),
     env.DB.prepare(
       `INSERT INTO credit_ledger (user_id, delta, kind, idempotency_key, task_id, note, created_at)
@@ -136,11 +148,20 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
       ).bind(generationId, user.id, spec.voice?.id ?? null, taskId, spec.input.text, spec.input.language, spec.cost, now),
     );
   }
+  const voiceAt = onCreate && spec.kind === "generate" && spec.voice ? stmts.length : -1;
+  if (voiceAt >= 0) stmts.push(env.DB.prepare(`SELECT ${JOB_VOICE_COLUMNS} FROM voices WHERE id = ?1 AND user_id = ?2`).bind(spec.voice!.id, user.id));
   let inserted: boolean;
+  let claimed: ClaimedOnCreate | null = null;
   try {
     const results = await env.DB.batch(stmts);
     if (grant && (results[0]?.meta.changes ?? 0) === 1) monthlyGrantWritten(user.id, at);
-    inserted = (results[grant ? 1 : 0]?.meta.changes ?? 0) === 1;
+    const taskResult = results[grant ? 1 : 0];
+    inserted = (taskResult?.meta.changes ?? 0) === 1;
+    const row = (taskResult?.results as TaskRow[] | undefined)?.[0];
+    if (inserted && claimant && row) {
+      const voice = voiceAt >= 0 ? ((results[voiceAt]?.results as JobVoice[] | undefined)?.[0] ?? null) : undefined;
+      claimed = { claimant, row, voice };
+    }
   } catch (err) {
     // Two takes of one generation numbered at once: the unique (generation, take) index refused the second.
     if (spec.takeOf && /UNIQUE constraint failed: tasks\.generation_id, tasks\.take/.test(String(err))) {
@@ -180,7 +201,6 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
   // it, or the owner's socket or snapshot does if that comes first. One call less on this path.
   // Dispatched by this request once it has answered (ADR 0029); the queue message, sent first and
   // delivered a little later, is what guarantees it if that dispatch cannot happen or fails.
-  const onCreate = ctx.config.DISPATCH_ON_CREATE;
   try {
     await env.TASKS.send({ task_id: taskId } satisfies TaskMessage, onCreate ? { delaySeconds: ctx.config.DISPATCH_FALLBACK_DELAY_S } : undefined);
   } catch (err) {
@@ -189,7 +209,7 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
     await settleFromRow(env.DB, taskId, { code: "engine_unavailable", message: "We could not queue this job. Your credits were returned.", retryable: true });
     throw new AppError("engine_unavailable", 503, "We could not queue this job. Please try again.", undefined, { "Retry-After": "10" });
   }
-  if (onCreate) ctx.waitUntil(dispatchOnCreate(taskId, ctx.requestId, { env, log: ctx.log, engines: ctx.engines, config: ctx.config }));
+  if (onCreate) ctx.waitUntil(dispatchOnCreate(taskId, ctx.requestId, { env, log: ctx.log, engines: ctx.engines, config: ctx.config }, claimed));
   ctx.log.info("task.created", { task_id: taskId, kind: spec.kind, cost: spec.cost, user_id: user.id });
   return {
     task_id: taskId,
