@@ -140,7 +140,7 @@ async function dispatchOne(taskId: string, claimant: string, d: Dispatcher, resu
   const { env } = d;
   const now = d.now();
   const leaseUntil = now + TASK_TIMEOUTS.claimLeaseMs;
-  // A row the creating request wrote claimed needs no claim here (its lease began a moment ago).
+  // A row the creating request wrote claimed needs no claim here (ADR 0030).
   const claimed = preclaimed?.row ?? await env.DB.prepare(
     `UPDATE tasks SET status = 'dispatched', attempts = attempts + 1, claimed_by = ?3, lease_until = ?4, updated_at = ?2
      WHERE id = ?1 AND (status = 'queued' OR (status = 'dispatched' AND call_id IS NULL AND lease_until < ?2))
