@@ -14,6 +14,7 @@
 //   --engine-direct          the engine's socket straight to the Worker's runtime, past wrangler dev's proxy
 //   --listeners-direct       the listeners' sockets too (the proxy is a local stand-in for Cloudflare's front end)
 //   --warmup=5               acknowledgements of the first seconds of each run are reported apart (their count and max)
+//   --segments               upload and announce each finished segment (5 s of audio), as an engine does
 //   --slowest                print the six slowest acknowledgements and when they came
 //   --traces                 keep wrangler dev's local trace store on (bench/lib/wrangler.mjs)
 import { mkdtempSync, rmSync } from "node:fs";
@@ -59,6 +60,29 @@ function openSocket(url, headers) {
     ws.addEventListener("open", () => resolve(ws), { once: true });
     ws.addEventListener("error", (e) => reject(new Error(`socket ${url}: ${e.message ?? "error"}`)), { once: true });
   });
+}
+
+/** Uploads segment `index` (its 100 frames' samples as a WAV) and sends its `segment` event. */
+async function announceSegment(job, index, send) {
+  const pcm = new Int16Array(100 * SAMPLES);
+  for (let f = 0; f < 100; f++) {
+    const n = index * 100 + f;
+    for (let i = 0; i < SAMPLES; i++) pcm[f * SAMPLES + i] = Math.round(Math.sin((n * SAMPLES + i) / 9) * 6000);
+  }
+  const wav = new Uint8Array(44 + pcm.byteLength);
+  const v = new DataView(wav.buffer);
+  const w = (o, t) => [...t].forEach((ch, i) => v.setUint8(o + i, ch.charCodeAt(0)));
+  w(0, "RIFF"), v.setUint32(4, 36 + pcm.byteLength, true), w(8, "WAVE"), w(12, "fmt "), v.setUint32(16, 16, true);
+  v.setUint16(20, 1, true), v.setUint16(22, 1, true), v.setUint32(24, 24_000, true), v.setUint32(28, 48_000, true);
+  v.setUint16(32, 2, true), v.setUint16(34, 16, true), w(36, "data"), v.setUint32(40, pcm.byteLength, true);
+  wav.set(new Uint8Array(pcm.buffer), 44);
+  const res = await fetch(`${job.callbacks.upload_url}/artifacts/segment/${index}`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${job.callbacks.token}`, "content-type": "audio/wav" },
+    body: wav,
+  });
+  if (!res.ok) throw new Error(`segment ${index} upload: ${res.status} ${await res.text()}`);
+  send({ type: "segment", index, duration_ms: 5000 });
 }
 
 async function runCount({ worker, client, stub, voiceId, listeners, engineOrigin, listenerOrigin }) {
@@ -116,13 +140,18 @@ async function runCount({ worker, client, stub, voiceId, listeners, engineOrigin
   send({ type: "started" });
   const total = SECONDS * FPS;
   t0 = performance.now();
+  let uploads = Promise.resolve();
   for (let n = 0; n < total; n++) {
     const due = t0 + (n * 1000) / FPS;
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
     engine.send(frame(n));
     if (n % 5 === 4) send({ type: "progress", progress: n / total, stage: "generating" });
+    // --segments: as an engine does, each finished segment is uploaded and announced (the object then
+    // drops its frames from the replay buffer); the upload runs beside the stream.
+    if (flag("segments") && n % 100 === 99) uploads = uploads.then(() => announceSegment(job, Math.floor(n / 100), send));
   }
+  await uploads;
   const sendSeconds = (performance.now() - t0) / 1000;
   // The last acknowledgements first: counting on the listeners' thread is heavy, and on two shared
   // cores it would delay the very acks being timed.
