@@ -26,6 +26,7 @@ import { Worker } from "node:worker_threads";
 import { installExitHandlers, sleep } from "./lib/procs.mjs";
 import { createBenchUser, createBenchVoice } from "./lib/setup-account.mjs";
 import { ms, percentile, table } from "./lib/stats.mjs";
+import { makeWav } from "./lib/wav.mjs";
 import { benchSecrets, machineLine, startBenchWorker } from "./lib/bench-stack.mjs";
 import { encodeFrame } from "../worker/engine/frames.ts"; // the protocol's own codec (Node strips its types)
 
@@ -64,18 +65,8 @@ function openSocket(url, headers) {
 
 /** Uploads segment `index` (its 100 frames' samples as a WAV) and sends its `segment` event. */
 async function announceSegment(job, index, send) {
-  const pcm = new Int16Array(100 * SAMPLES);
-  for (let f = 0; f < 100; f++) {
-    const n = index * 100 + f;
-    for (let i = 0; i < SAMPLES; i++) pcm[f * SAMPLES + i] = Math.round(Math.sin((n * SAMPLES + i) / 9) * 6000);
-  }
-  const wav = new Uint8Array(44 + pcm.byteLength);
-  const v = new DataView(wav.buffer);
-  const w = (o, t) => [...t].forEach((ch, i) => v.setUint8(o + i, ch.charCodeAt(0)));
-  w(0, "RIFF"), v.setUint32(4, 36 + pcm.byteLength, true), w(8, "WAVE"), w(12, "fmt "), v.setUint32(16, 16, true);
-  v.setUint16(20, 1, true), v.setUint16(22, 1, true), v.setUint32(24, 24_000, true), v.setUint32(28, 48_000, true);
-  v.setUint16(32, 2, true), v.setUint16(34, 16, true), w(36, "data"), v.setUint32(40, pcm.byteLength, true);
-  wav.set(new Uint8Array(pcm.buffer), 44);
+  const first = index * 100 * SAMPLES;
+  const wav = makeWav(5000, 24_000, (t) => (Math.sin((first + Math.round(t * 24_000)) / 9) * 6000) / 32767);
   const res = await fetch(`${job.callbacks.upload_url}/artifacts/segment/${index}`, {
     method: "PUT",
     headers: { authorization: `Bearer ${job.callbacks.token}`, "content-type": "audio/wav" },
