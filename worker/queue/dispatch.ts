@@ -98,7 +98,7 @@ async function handleMessage(message: Message<unknown>, d: Dispatcher): Promise<
 export async function dispatchOnCreate(taskId: string, requestId: string, deps: DispatchDeps, claimed: ClaimedOnCreate | null = null): Promise<void> {
   const d = dispatcher(deps);
   try {
-    const outcome = await dispatchOne(taskId, claimed?.claimant ?? `create:${requestId}`, d, null, claimed);
+    const outcome = await dispatchOne(taskId, createClaimant(requestId), d, null, claimed);
     if (outcome.retry) d.log.info("task.dispatch_deferred", { task_id: taskId, to: "queue" });
   } catch (err) {
     d.log.warn("task.dispatch_on_create_threw", { task_id: taskId, error: err instanceof Error ? err.message : String(err) });
@@ -123,7 +123,6 @@ async function persist<T>(d: Dispatcher, what: string, taskId: string, write: ()
  * returned it, and its voice as the job needs it (undefined: not read, null: not found).
  */
 export interface ClaimedOnCreate {
-  claimant: string;
   row: TaskRow;
   voice?: JobVoice | null;
 }
@@ -134,7 +133,16 @@ export interface JobVoice {
   transcript: string | null;
   size_bytes: number;
 }
-export const JOB_VOICE_COLUMNS = "id, transcript, size_bytes";
+
+/** Who holds a claim the creating request made: written by its creation batch, used by its dispatch. */
+export function createClaimant(requestId: string): string {
+  return `create:${requestId}`;
+}
+
+/** The voice row the engine's job is built from (the dispatcher's read, or the creation batch's). */
+export function jobVoiceStatement(db: D1Database, voiceId: string | null, userId: string): D1PreparedStatement {
+  return db.prepare(`SELECT id, transcript, size_bytes FROM voices WHERE id = ?1 AND user_id = ?2`).bind(voiceId, userId);
+}
 
 async function dispatchOne(taskId: string, claimant: string, d: Dispatcher, resumeAttempt: number | null, preclaimed: ClaimedOnCreate | null = null): Promise<Outcome> {
   const { env } = d;
@@ -260,7 +268,7 @@ async function buildJob(claimed: TaskRow, env: Env, config: AppConfig, resumeFro
     const v =
       known !== undefined
         ? known
-        : await env.DB.prepare(`SELECT ${JOB_VOICE_COLUMNS} FROM voices WHERE id = ?1 AND user_id = ?2`).bind(claimed.voice_id, claimed.user_id).first<JobVoice>();
+        : await jobVoiceStatement(env.DB, claimed.voice_id, claimed.user_id).first<JobVoice>();
     if (!v) return null;
     voice = {
       voice_id: v.id,

@@ -11,7 +11,7 @@ import { ACTIVE_SQL, ACTIVE_STATES } from "../tasks/lifecycle";
 import { settleFromRow } from "../tasks/settle";
 import type { TrackerInit } from "../tasks/tracker-reducer";
 import { TRACKER_ROW_COLUMNS, trackerInitFromRow } from "../tasks/tracker-init";
-import { dispatchOnCreate, JOB_VOICE_COLUMNS, type ClaimedOnCreate, type JobVoice, type TaskRow } from "../queue/dispatch";
+import { createClaimant, dispatchOnCreate, jobVoiceStatement, type ClaimedOnCreate, type JobVoice, type TaskRow } from "../queue/dispatch";
 import {
   balanceWithMonthlyGrant,
   CONCURRENT_JOBS_SQL,
@@ -101,7 +101,7 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
   // in D1 stands between the answer and the engine having the job (ADR 0030). A claim that is
   // never completed is taken over by the queue message after the lease, as any claim is.
   const onCreate = ctx.config.DISPATCH_ON_CREATE;
-  const claimant = onCreate ? `create:${ctx.requestId}` : null;
+  const claimant = onCreate ? createClaimant(ctx.requestId) : null;
   const stmts: D1PreparedStatement[] = [
     ...(grant ? [grant] : []),
     env.DB.prepare(
@@ -149,7 +149,7 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
     );
   }
   const voiceAt = onCreate && spec.kind === "generate" && spec.voice ? stmts.length : -1;
-  if (voiceAt >= 0) stmts.push(env.DB.prepare(`SELECT ${JOB_VOICE_COLUMNS} FROM voices WHERE id = ?1 AND user_id = ?2`).bind(spec.voice!.id, user.id));
+  if (voiceAt >= 0) stmts.push(jobVoiceStatement(env.DB, spec.voice!.id, user.id));
   let inserted: boolean;
   let claimed: ClaimedOnCreate | null = null;
   try {
@@ -160,7 +160,7 @@ export async function createTask(ctx: RequestContext, user: CurrentUser, spec: N
     const row = (taskResult?.results as TaskRow[] | undefined)?.[0];
     if (inserted && claimant && row) {
       const voice = voiceAt >= 0 ? ((results[voiceAt]?.results as JobVoice[] | undefined)?.[0] ?? null) : undefined;
-      claimed = { claimant, row, voice };
+      claimed = { row, voice };
     }
   } catch (err) {
     // Two takes of one generation numbered at once: the unique (generation, take) index refused the second.
