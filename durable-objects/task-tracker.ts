@@ -61,6 +61,19 @@ export interface MultipartRecord {
   r2UploadId: string;
 }
 
+/** What one listener is sent for a pass: its frames (one, or a batch) and its JSON messages (one, or an array). */
+interface PassMessages {
+  frames?: string | ArrayBuffer;
+  json?: string | ArrayBuffer;
+}
+
+function messagesOf(frames: readonly FanOutItem[], json: readonly FanOutItem[]): PassMessages {
+  return {
+    frames: frames.length > 1 ? encodeFrameBatch(frames.map((it) => it.data as ArrayBuffer)) : frames[0]?.data,
+    json: json.length > 1 ? `[${json.map((it) => it.data as string).join(",")}]` : json[0]?.data,
+  };
+}
+
 /**
  * One Durable Object per task: the task's live authority while it runs
  * (DESIGN §2). A thin shell over the pure reducer in
@@ -538,9 +551,6 @@ export class TaskTracker extends DurableObject<Env> {
     for (const stream of this.streams) stream.frame(data, h);
   }
 
-  /** A pass's frames (binary batch) and JSON messages (a JSON array), built once for all listeners that take all of them (ADR 0027). */
-  private readonly passBytes = new WeakMap<readonly FanOutItem[], { frames?: ArrayBuffer; json?: string }>();
-
   /**
    * One fan-out pass to one listener, with the per-listener rules: covered by its snapshot, taken
    * from artifacts, flow control. Its frames go as one message (a batch when there are several),
@@ -561,12 +571,7 @@ export class TaskTracker extends DurableObject<Env> {
       }
       if (!whole) break;
     }
-    if (whole) {
-      const full = this.wholePass(pass);
-      if (full.frames) this.sendListener(ws, full.frames);
-      if (full.json) this.sendListener(ws, full.json);
-      return;
-    }
+    if (whole) return this.sendPass(ws, this.wholePass(pass));
     const frames: FanOutItem[] = [];
     const json: FanOutItem[] = [];
     let all = true;
@@ -586,38 +591,28 @@ export class TaskTracker extends DurableObject<Env> {
       if (acked !== undefined && item.frame - acked > LISTENER_MAX_FRAMES_BEHIND) return this.resync(ws);
       frames.push(item);
     }
-    let cache = all ? this.passBytes.get(pass) : undefined;
-    if (all && !cache) this.passBytes.set(pass, (cache = {}));
-    if (frames.length === 1) this.sendListener(ws, frames[0]!.data);
-    else if (frames.length > 1) {
-      const data = cache?.frames ?? encodeFrameBatch(frames.map((it) => it.data as ArrayBuffer));
-      if (cache) cache.frames = data;
-      this.sendListener(ws, data);
-    }
-    if (json.length === 1) this.sendListener(ws, json[0]!.data);
-    else if (json.length > 1) {
-      const data = cache?.json ?? `[${json.map((it) => it.data as string).join(",")}]`;
-      if (cache) cache.json = data;
-      this.sendListener(ws, data);
-    }
+    this.sendPass(ws, all ? this.wholePass(pass) : messagesOf(frames, json));
   }
 
-  /** A pass's messages for a listener that takes all of it: its frames (one, or a batch) and its JSON messages (one, or an array). */
-  private wholePass(pass: readonly FanOutItem[]): { frames?: string | ArrayBuffer; json?: string | ArrayBuffer } {
+  private sendPass(ws: WebSocket, messages: PassMessages) {
+    if (messages.frames) this.sendListener(ws, messages.frames);
+    if (messages.json) this.sendListener(ws, messages.json);
+  }
+
+  /** A whole pass's messages, built once for all the listeners that take all of it (ADR 0027). */
+  private wholePass(pass: readonly FanOutItem[]): PassMessages {
     let built = this.wholeBytes.get(pass);
     if (!built) {
-      const frames = pass.filter((it) => it.frame !== null);
-      const json = pass.filter((it) => it.frame === null);
-      built = {
-        frames: frames.length > 1 ? encodeFrameBatch(frames.map((it) => it.data as ArrayBuffer)) : frames[0]?.data,
-        json: json.length > 1 ? `[${json.map((it) => it.data as string).join(",")}]` : json[0]?.data,
-      };
+      built = messagesOf(
+        pass.filter((it) => it.frame !== null),
+        pass.filter((it) => it.frame === null),
+      );
       this.wholeBytes.set(pass, built);
     }
     return built;
   }
 
-  private readonly wholeBytes = new WeakMap<readonly FanOutItem[], { frames?: string | ArrayBuffer; json?: string | ArrayBuffer }>();
+  private readonly wholeBytes = new WeakMap<readonly FanOutItem[], PassMessages>();
 
   private skipOf(ws: WebSocket): Set<number> {
     let skip = this.skips.get(ws);
