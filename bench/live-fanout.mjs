@@ -44,9 +44,12 @@ const SAMPLES = 1200; // 50 ms at 24 kHz: real time at 20 frames/s
 const tmp = mkdtempSync(join(tmpdir(), "utter-fanout-"));
 installExitHandlers(async () => console.error(`logs and state kept in ${tmp}`));
 
+/** Sample k of the stream: a sine, so a listener can check samples. */
+const sampleAt = (k) => Math.round(Math.sin(k / 9) * 6000);
+
 /** Frame n of the stream: a segment every 100 frames (5 s), a sine so a listener can check samples. */
 function frame(n) {
-  const samples = Array.from({ length: SAMPLES }, (_, i) => Math.round(Math.sin((n * SAMPLES + i) / 9) * 6000));
+  const samples = Array.from({ length: SAMPLES }, (_, i) => sampleAt(n * SAMPLES + i));
   return encodeFrame(
     { segment: Math.floor(n / 100), frame: n, segment_offset: (n % 100) * SAMPLES, stream_offset: n * SAMPLES, last_in_segment: n % 100 === 99 },
     samples,
@@ -66,7 +69,7 @@ function openSocket(url, headers) {
 /** Uploads segment `index` (its 100 frames' samples as a WAV) and sends its `segment` event. */
 async function announceSegment(job, index, send) {
   const first = index * 100 * SAMPLES;
-  const wav = makeWav(5000, 24_000, (t) => (Math.sin((first + Math.round(t * 24_000)) / 9) * 6000) / 32767);
+  const wav = makeWav(5000, 24_000, (t) => sampleAt(first + Math.round(t * 24_000)) / 32767);
   const res = await fetch(`${job.callbacks.upload_url}/artifacts/segment/${index}`, {
     method: "PUT",
     headers: { authorization: `Bearer ${job.callbacks.token}`, "content-type": "audio/wav" },

@@ -9,18 +9,20 @@ import type { TaskMessage } from "../../worker/tasks/queue-message";
 import { installFakeEngine } from "../support/fake-engine";
 import { createVoice, grantCredits } from "../support/factories";
 import { taskRow } from "../support/held-tasks";
-import type { TestUser } from "../support/http";
 import { ledgerCheckedUsers } from "../support/ledger-users";
 
 const newUser = ledgerCheckedUsers();
 const log = createLogger({ test: "dispatch-on-create" });
 
 /**
- * Creates a generation as the API does with DISPATCH_ON_CREATE on (ADR 0029), the queue binding
- * replaced by one that keeps its message and the options it was sent with; waits for the work the
- * request left running after its answer.
+ * Signs up `name` with 50 credits and a voice, then creates a generation as the API does with
+ * DISPATCH_ON_CREATE on (ADR 0029), the queue binding replaced by one that keeps its message and
+ * the options it was sent with; waits for the work the request left running after its answer.
  */
-async function createDispatched(user: TestUser, voiceId: string) {
+async function createDispatched(name: string) {
+  const user = await newUser(name);
+  await grantCredits(user.id, 50);
+  const voice = await createVoice(user.id);
   const held: { body: TaskMessage; options?: QueueSendOptions; rowAtSend: Awaited<ReturnType<typeof taskRow>> }[] = [];
   const queue = {
     async send(body: TaskMessage, options?: QueueSendOptions) {
@@ -30,7 +32,7 @@ async function createDispatched(user: TestUser, voiceId: string) {
   } as unknown as Queue;
   const exec = createExecutionContext();
   const ctx = createRequestContext({ ...env, TASKS: queue, DISPATCH_ON_CREATE: "1" } as Env, exec, `create-${Math.random().toString(36).slice(2)}`);
-  const created = await createGeneration(ctx, { id: user.id, email: user.email, name: "c", plan: "free" }, { voice_id: voiceId, text: "Hello there. This is a test.", language: "en" });
+  const created = await createGeneration(ctx, { id: user.id, email: user.email, name: "c", plan: "free" }, { voice_id: voice.id, text: "Hello there. This is a test.", language: "en" });
   await waitOnExecutionContext(exec);
   expect(held).toHaveLength(1);
   return { created, message: held[0]! };
@@ -46,10 +48,7 @@ async function deliver(body: TaskMessage) {
 describe("the creating request dispatches its task (ADR 0029)", () => {
   it("the engine has the job when the request's work is done; the later queue message finds it dispatched and starts nothing", async () => {
     const engine = installFakeEngine();
-    const user = await newUser("oncreate");
-    await grantCredits(user.id, 50);
-    const voice = await createVoice(user.id);
-    const { created, message } = await createDispatched(user, voice.id);
+    const { created, message } = await createDispatched("oncreate");
     // No queue delivery yet: the request itself claimed the task and submitted it.
     expect(engine.submitsFor(created.task_id)).toBe(1);
     const row = await taskRow(created.task_id);
@@ -65,10 +64,7 @@ describe("the creating request dispatches its task (ADR 0029)", () => {
 
   it("the creation batch writes the task already claimed by the request, under a lease that ends when its queue message arrives (ADR 0030)", async () => {
     const engine = installFakeEngine();
-    const user = await newUser("oncreateclaim");
-    await grantCredits(user.id, 50);
-    const voice = await createVoice(user.id);
-    const { created, message } = await createDispatched(user, voice.id);
+    const { created, message } = await createDispatched("oncreateclaim");
     // Nothing in D1 stood between the answer and the submit: the row was claimed before the request's dispatch began.
     const at = message.rowAtSend;
     expect(at).toMatchObject({ status: "dispatched", call_id: null, attempts: 1 });
@@ -82,10 +78,7 @@ describe("the creating request dispatches its task (ADR 0029)", () => {
 
   it("a submit the engine refuses for now hands the task back; the queue message dispatches it", async () => {
     const engine = installFakeEngine({ submitStatus: 503 });
-    const user = await newUser("oncreate503");
-    await grantCredits(user.id, 50);
-    const voice = await createVoice(user.id);
-    const { created, message } = await createDispatched(user, voice.id);
+    const { created, message } = await createDispatched("oncreate503");
     expect(engine.submitsFor(created.task_id)).toBe(1);
     expect(await taskRow(created.task_id)).toMatchObject({ status: "queued", call_id: null, claimed_by: null });
     engine.setSubmitStatus(202);
@@ -97,10 +90,7 @@ describe("the creating request dispatches its task (ADR 0029)", () => {
 
   it("the tracker the request made follows the engine from its first event", async () => {
     const engine = installFakeEngine();
-    const user = await newUser("oncreatews");
-    await grantCredits(user.id, 50);
-    const voice = await createVoice(user.id);
-    const { created } = await createDispatched(user, voice.id);
+    const { created } = await createDispatched("oncreatews");
     const job = await engine.waitForJob(created.task_id);
     await job.ack({ type: "started", segments_total: 1 });
     const snap = await env.TASK_TRACKER.get(env.TASK_TRACKER.idFromName(created.task_id)).snapshot();
