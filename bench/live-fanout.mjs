@@ -13,9 +13,12 @@
 //   --keep                   keep the temp dir (logs, D1/R2 state)
 //   --engine-direct          the engine's socket straight to the Worker's runtime, past wrangler dev's proxy
 //   --listeners-direct       the listeners' sockets too (the proxy is a local stand-in for Cloudflare's front end)
+//   --listeners-nice         the listeners' thread at the lowest CPU priority (they stand in for browsers elsewhere)
 //   --warmup=5               acknowledgements of the first seconds of each run are reported apart (their count and max)
 //   --segments               upload and announce each finished segment (5 s of audio), as an engine does
-//   --slowest                print the six slowest acknowledgements and when they came
+//   --slowest                print the six slowest acknowledgements (when, for which event) and this thread's own stalls over 8 ms
+//   --gc                     trace the runtime's garbage collections (V8's --trace-gc) and print their count and pauses
+//   --memory-state           the local D1/R2/Durable Object state on /dev/shm (bench/lib/state-dir.mjs)
 //   --traces                 keep wrangler dev's local trace store on (bench/lib/wrangler.mjs)
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -26,6 +29,7 @@ import { Worker } from "node:worker_threads";
 import { installExitHandlers, sleep } from "./lib/procs.mjs";
 import { createBenchUser, createBenchVoice } from "./lib/setup-account.mjs";
 import { ms, percentile, table } from "./lib/stats.mjs";
+import { benchStateDir } from "./lib/state-dir.mjs";
 import { makeWav } from "./lib/wav.mjs";
 import { benchSecrets, machineLine, startBenchWorker } from "./lib/bench-stack.mjs";
 import { encodeFrame } from "../worker/engine/frames.ts"; // the protocol's own codec (Node strips its types)
@@ -42,7 +46,8 @@ const WARMUP_S = Number(opt("warmup", 5));
 const SAMPLES = 1200; // 50 ms at 24 kHz: real time at 20 frames/s
 
 const tmp = mkdtempSync(join(tmpdir(), "utter-fanout-"));
-installExitHandlers(async () => console.error(`logs and state kept in ${tmp}`));
+const persist = benchStateDir(tmp);
+installExitHandlers(async () => console.error(`logs and state kept in ${tmp}${persist.startsWith(tmp) ? "" : ` and ${persist}`}`));
 
 /** Sample k of the stream: a sine, so a listener can check samples. */
 const sampleAt = (k) => Math.round(Math.sin(k / 9) * 6000);
@@ -66,10 +71,15 @@ function openSocket(url, headers) {
   });
 }
 
-/** Uploads segment `index` (its 100 frames' samples as a WAV) and sends its `segment` event. */
-async function announceSegment(job, index, send) {
+/** Segment n's WAV (5 s, the samples its frames carried), built before the stream starts: built at the
+ * segment's end it would take the engine's own thread while the acknowledgements being timed arrive. */
+function segmentWav(index) {
   const first = index * 100 * SAMPLES;
-  const wav = makeWav(5000, 24_000, (t) => sampleAt(first + Math.round(t * 24_000)) / 32767);
+  return makeWav(5000, 24_000, (t) => sampleAt(first + Math.round(t * 24_000)) / 32767);
+}
+
+/** Uploads segment `index` (its 100 frames' samples as a WAV) and sends its `segment` event. */
+async function announceSegment(job, index, wav, send) {
   const res = await fetch(`${job.callbacks.upload_url}/artifacts/segment/${index}`, {
     method: "PUT",
     headers: { authorization: `Bearer ${job.callbacks.token}`, "content-type": "audio/wav" },
@@ -88,7 +98,7 @@ async function runCount({ worker, client, stub, voiceId, listeners, engineOrigin
   // The listeners run on their own thread (bench/lib/fanout-listeners.mjs), so their receiving does
   // not delay this thread's engine socket and the acknowledgements it times.
   const pool = new Worker(new URL("./lib/fanout-listeners.mjs", import.meta.url), {
-    workerData: { url: `${wsOrigin}/api/tasks/${task.task_id}/ws`, headers, listeners },
+    workerData: { url: `${wsOrigin}/api/tasks/${task.task_id}/ws`, headers, listeners, nice: flag("listeners-nice") },
   });
   const replies = [];
   const waiters = [];
@@ -104,7 +114,11 @@ async function runCount({ worker, client, stub, voiceId, listeners, engineOrigin
   // and the listeners reach the object through different front-end machines).
   const streamUrl = engineOrigin ? job.callbacks.stream_url.replace(/^[a-z]+:\/\/[^/]+/, engineOrigin.replace(/^http/, "ws")) : job.callbacks.stream_url;
   const engine = await openSocket(streamUrl, { authorization: `Bearer ${job.callbacks.token}` });
+  // A socket the Worker closes mid-run is reported (its code and reason), not left to read as lost acks.
+  let engineClosed = null;
+  engine.addEventListener("close", (e) => (engineClosed ??= { code: e.code, reason: e.reason, at: (performance.now() - t0) / 1000 }));
   const pending = new Map();
+  const sentType = new Map(); // seq → event type, for --slowest
   const acks = [];
   const ackAt = [];
   const warmupAcks = [];
@@ -119,21 +133,34 @@ async function runCount({ worker, client, stub, voiceId, listeners, engineOrigin
       if (sentAt - t0 < WARMUP_S * 1000) warmupAcks.push(performance.now() - sentAt);
       else {
         acks.push(performance.now() - sentAt);
-        ackAt.push(sentAt);
+        ackAt.push([sentAt, sentType.get(m.seq)]);
       }
       pending.delete(m.seq);
+      sentType.delete(m.seq);
     }
   });
   let seq = 0;
   const send = (body) => {
     const s = seq++;
+    sentType.set(s, body.type);
     pending.set(s, performance.now());
     engine.send(JSON.stringify({ job_id: task.task_id, seq: s, ...body }));
   };
   for (let i = 0; !hello && i < 100; i++) await sleep(20);
   send({ type: "started" });
   const total = SECONDS * FPS;
+  const wavs = flag("segments") ? Array.from({ length: Math.floor(total / 100) }, (_, i) => segmentWav(i)) : [];
   t0 = performance.now();
+  // --slowest also watches this thread: a stall here (its own GC, the uploads) delays the acks it times.
+  const stalls = [];
+  let tick = performance.now();
+  const watch = flag("slowest")
+    ? setInterval(() => {
+        const now = performance.now();
+        if (now - tick > 8) stalls.push([now - tick, (tick - t0) / 1000]);
+        tick = now;
+      }, 2)
+    : null;
   let uploads = Promise.resolve();
   for (let n = 0; n < total; n++) {
     const due = t0 + (n * 1000) / FPS;
@@ -143,9 +170,10 @@ async function runCount({ worker, client, stub, voiceId, listeners, engineOrigin
     if (n % 5 === 4) send({ type: "progress", progress: n / total, stage: "generating" });
     // --segments: as an engine does, each finished segment is uploaded and announced (the object then
     // drops its frames from the replay buffer); the upload runs beside the stream.
-    if (flag("segments") && n % 100 === 99) uploads = uploads.then(() => announceSegment(job, Math.floor(n / 100), send));
+    if (flag("segments") && n % 100 === 99) uploads = uploads.then(() => announceSegment(job, Math.floor(n / 100), wavs[Math.floor(n / 100)], send));
   }
   await uploads;
+  if (watch) clearInterval(watch);
   const sendSeconds = (performance.now() - t0) / 1000;
   // The last acknowledgements first: counting on the listeners' thread is heavy, and on two shared
   // cores it would delay the very acks being timed.
@@ -160,11 +188,15 @@ async function runCount({ worker, client, stub, voiceId, listeners, engineOrigin
   const drainSeconds = (performance.now() - tEnd) / 1000;
   await ask({ type: "close" });
   await pool.terminate();
+  const closedEarly = engineClosed;
   engine.close();
   await client.json(`/api/tasks/${task.task_id}`, { method: "DELETE" }, [200, 409]);
   if (flag("slowest")) {
-    const slow = acks.map((a, i) => [a, (ackAt[i] - t0) / 1000]).sort((x, y) => y[0] - x[0]).slice(0, 6);
-    console.log(`  slowest acks: ${slow.map(([a, t]) => `${a.toFixed(1)} ms at ${t.toFixed(1)} s`).join(", ")}`);
+    const slow = acks.map((a, i) => [a, ackAt[i][0], ackAt[i][1]]).sort((x, y) => y[0] - x[0]).slice(0, 6);
+    console.log(`  acks over 10 ms: ${acks.filter((a) => a > 10).length} of ${acks.length}`);
+    console.log(`  slowest acks: ${slow.map(([a, sent, type]) => `${a.toFixed(1)} ms at ${((sent - t0) / 1000).toFixed(2)} s (${type})`).join(", ")}`);
+    const worst = stalls.sort((x, y) => y[0] - x[0]).slice(0, 6);
+    console.log(`  the engine thread's own stalls over 8 ms: ${stalls.length}${worst.length ? `, the longest ${worst.map(([d, t]) => `${d.toFixed(1)} ms at ${t.toFixed(1)} s`).join(", ")}` : ""}`);
   }
   return {
     listeners,
@@ -179,6 +211,7 @@ async function runCount({ worker, client, stub, voiceId, listeners, engineOrigin
     warmup: warmupAcks.length,
     warmupMax: warmupAcks.length ? Math.max(...warmupAcks) : NaN,
     lostAcks: pending.size,
+    closedEarly,
     p50: percentile(acks, 50),
     p99: percentile(acks, 99),
     max: acks.length ? Math.max(...acks) : NaN,
@@ -187,7 +220,20 @@ async function runCount({ worker, client, stub, voiceId, listeners, engineOrigin
 
 const secrets = benchSecrets();
 console.log(machineLine("Utter live fan-out benchmark"));
-const { worker, stub } = await startBenchWorker({ root, tmp, secrets, build: !flag("no-build") });
+const { worker, stub } = await startBenchWorker({ root, tmp, secrets, persist, build: !flag("no-build") });
+// --gc: the runtime's collections, counted from its output (workerd's stdout reaches us in blocks, so not when each happened).
+const collections = [];
+if (flag("gc")) {
+  let rest = "";
+  worker.proc.child.stdout.on("data", (d) => {
+    const lines = (rest + d).split("\n");
+    rest = lines.pop();
+    for (const line of lines) {
+      const m = /(Scavenge|Mark-Compact|Mark-Sweep)[^,]*,.*?([0-9.]+) \/ [0-9.]+ ms/.exec(line);
+      if (m) collections.push({ kind: m[1], pauseMs: Number(m[2]) });
+    }
+  });
+}
 const { client, user } = await createBenchUser(worker);
 const voice = await createBenchVoice(worker, client, user.id);
 const runtime = flag("engine-direct") || flag("listeners-direct") ? await worker.runtimeOrigin() : null;
@@ -200,6 +246,7 @@ for (const listeners of COUNTS) {
   process.stdout.write(`▶ ${listeners} listeners, ${SECONDS} s at ${FPS} frames/s… `);
   const r = await runCount({ worker, client, stub, voiceId: voice.voiceId, listeners, engineOrigin, listenerOrigin });
   console.log(`done (${r.sendSeconds.toFixed(1)} s)`);
+  if (r.closedEarly) console.log(`  the Worker closed the engine's socket at ${r.closedEarly.at.toFixed(2)} s: ${r.closedEarly.code} ${r.closedEarly.reason}`);
   rows.push(r);
 }
 console.log(
@@ -224,5 +271,12 @@ console.log(
 console.log(`\nload at the end ${loadavg()[0].toFixed(2)} (the bench client, wrangler dev and any other work share these cores)`);
 await stub.close();
 await worker.stop();
-if (!flag("keep")) rmSync(tmp, { recursive: true, force: true });
+if (flag("gc")) {
+  const major = collections.filter((c) => c.kind !== "Scavenge").map((c) => c.pauseMs).sort((a, b) => b - a);
+  console.log(
+    `the runtime's garbage collections (its whole life, set-up included): ${collections.length}, ${major.length} of them major` +
+      (major.length ? `, pauses ${ms(major[major.length - 1])}–${ms(major[0])} (median ${ms(percentile(major, 50))})` : ""),
+  );
+}
+if (!flag("keep")) for (const dir of [tmp, persist]) rmSync(dir, { recursive: true, force: true });
 process.exit(0);

@@ -25,9 +25,9 @@ export function machineLine(title, extra = "") {
 }
 
 /** Builds the app (unless `build` is false), then starts the stub engine and the Worker against it. */
-export async function startBenchWorker({ root, tmp, secrets, build = true }) {
+export async function startBenchWorker({ root, tmp, secrets, build = true, persist }) {
   if (build) await runCommand(join(root, "node_modules/.bin/remix"), ["vite:build"], { cwd: root, env: process.env });
-  const worker = new LocalWorker({ root, tmp, secrets });
+  const worker = new LocalWorker({ root, tmp, secrets, persist });
   await worker.snapshot();
   await worker.migrate();
   const stub = await startStubEngine(secrets.ENGINE_TOKEN);

@@ -3,11 +3,23 @@
 // Worker's acknowledgement time. Each listener checks frame numbers arrive 0, 1, 2, … with no gap or repeat.
 // The sockets are lean raw clients (./raw-ws-listener.mjs) that offer no compression: a browser's
 // inflating is done on its own machine, and here it was most of the listeners' CPU.
+import { readlinkSync } from "node:fs";
+import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { framesOfMessage } from "../../worker/engine/frames.ts"; // a message may batch frames (ADR 0027)
 import { openRawListener } from "./raw-ws-listener.mjs";
 
-const { url, headers, listeners } = workerData;
+const { url, headers, listeners, nice } = workerData;
+// --listeners-nice: this thread yields the CPU to the Worker's runtime (its garbage collector's helper
+// threads included). The 1,000 listeners stand in for browsers on their own machines; on two cores
+// they otherwise compete with the very runtime being timed. Linux: a thread's id is its own nice target.
+if (nice) {
+  try {
+    setPriority(Number(readlinkSync("/proc/thread-self").split("/").pop()), 19);
+  } catch (err) {
+    console.warn(`--listeners-nice: could not lower the listeners' priority (${err.message}); they run at normal priority`);
+  }
+}
 const got = [];
 const sockets = [];
 

@@ -2,6 +2,7 @@
 // CLI, and `wrangler dev` on its own ports and persist dir (so it can run
 // beside `npm run dev`, which uses 8787/8788 and .wrangler/state).
 import { cpSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { freePort, runCommand, sleep, startProcess, stopProcess, waitForHttp } from "./procs.mjs";
 
@@ -19,15 +20,32 @@ export function wranglerEnv() {
     WRANGLER_SEND_METRICS: "false",
     NO_COLOR: "1",
     ...(traces ? {} : { X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false" }),
+    // --gc: the runtime's V8 prints each garbage collection (miniflare passes these flags to workerd).
+    ...(process.argv.includes("--gc") ? { MINIFLARE_WORKERD_V8_FLAGS: "--trace-gc" } : {}),
   };
 }
 
+/**
+ * The snapshot's node_modules: hard links where the file system allows (one `cp -al`, under a
+ * second), a symlink otherwise. With a symlink, wrangler dev's bundler resolved the packages to
+ * the repo's own node_modules and watched from there, and edits in the repo (its package.json, its
+ * README) reloaded the Worker mid-run ("Reloading local server…"), dropping every socket.
+ */
+function linkModules(from, to) {
+  try {
+    execFileSync("cp", ["-al", from, to], { stdio: "ignore" });
+  } catch {
+    rmSync(to, { recursive: true, force: true });
+    symlinkSync(from, to, "dir");
+  }
+}
+
 export class LocalWorker {
-  /** @param {{root: string, tmp: string, secrets: Record<string,string>}} opts */
-  constructor({ root, tmp, secrets }) {
+  /** @param {{root: string, tmp: string, secrets: Record<string,string>, persist?: string}} opts `persist`: the local D1/R2/DO state (default `tmp/state`) */
+  constructor({ root, tmp, secrets, persist }) {
     this.root = root;
     this.tmp = tmp;
-    this.persist = join(tmp, "state");
+    this.persist = persist ?? join(tmp, "state");
     this.bin = join(root, "node_modules", ".bin", "wrangler");
     // wrangler reads secrets from --env-file (and then skips the repo's .dev.vars).
     this.envFile = join(tmp, "bench.env");
@@ -65,7 +83,7 @@ export class LocalWorker {
         rmSync(dest, { recursive: true, force: true });
         for (const part of SNAPSHOT) cpSync(join(this.root, part), join(dest, part), { recursive: true });
         if (!existsSync(join(dest, "build/server/index.js"))) throw new Error("build/ changed while it was copied");
-        symlinkSync(join(this.root, "node_modules"), join(dest, "node_modules"), "dir");
+        linkModules(join(this.root, "node_modules"), join(dest, "node_modules"));
         this.cwd = dest;
         return dest;
       } catch (err) {
@@ -172,7 +190,6 @@ export class LocalWorker {
   async runtimeOrigin() {
     const root = this.proc?.child?.pid;
     if (!root) return null;
-    const { execFileSync } = await import("node:child_process");
     const children = new Map();
     for (const line of execFileSync("ps", ["-eo", "pid=,ppid="], { encoding: "utf8" }).trim().split("\n")) {
       const [pid, ppid] = line.trim().split(/\s+/).map(Number);
