@@ -2,8 +2,9 @@
 // the Worker's own handlers in workerd (local D1, Queues with the wrangler.toml consumer settings,
 // Durable Objects), the engine answered by the fake engine at once. Prints the accepted rate and
 // creation → engine (the engine receiving the submit) p50 / p90 / p99 / max. Figures only; no
-// target is asserted here. `npm run bench:burst` runs it twice: with the creating request's own
-// dispatch (ADR 0029, as wrangler dev and production run) and with the queue alone.
+// target is asserted here. `npm run bench:burst` (bench/burst.mjs) runs it four times: with the
+// creating request's own dispatch (ADR 0029, as wrangler dev and production run) and with the queue
+// alone, each with the local state on the disk and in memory.
 import { env } from "cloudflare:workers";
 import { it } from "vitest";
 import { installFakeEngine } from "../test/support/fake-engine";
@@ -64,5 +65,20 @@ it(`burst: ${USERS * PER_USER} tasks from ${USERS} Studio users`, async () => {
       `(${((created.size / acceptedMs) * 1000).toFixed(1)}/s); reached the engine ${lags.length}/${created.size}; ` +
       `creation → engine p50 ${pct(lags, 50).toFixed(0)} ms, p90 ${pct(lags, 90).toFixed(0)} ms, p99 ${pct(lags, 99).toFixed(0)} ms, max ${Math.max(...lags).toFixed(0)} ms; ` +
       `engine jobs ${engine.jobs.length}, submits ${engine.requests.length}\n`,
+  );
+  // One line for bench/burst.mjs, which runs this file once per storage placement and dispatch mode.
+  console.log(
+    `burst-result ${JSON.stringify({
+      tasks: results.length,
+      accepted: created.size,
+      acceptedMs,
+      reached: lags.length,
+      p50: pct(lags, 50),
+      p90: pct(lags, 90),
+      p99: pct(lags, 99),
+      max: Math.max(...lags),
+      jobs: engine.jobs.length,
+      submits: engine.requests.length,
+    })}`,
   );
 });
