@@ -4,11 +4,11 @@
 // on the disk and in memory (/dev/shm; bench/lib/state-dir.mjs says why). Figures only.
 //   --runs=1        rounds of the four
 //   --disk-only     skip the in-memory runs (a machine without /dev/shm skips them anyway)
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { machineLine } from "./lib/bench-stack.mjs";
+import { runCommand } from "./lib/procs.mjs";
 import { MEMORY_DIR } from "./lib/state-dir.mjs";
 import { table } from "./lib/stats.mjs";
 
@@ -19,31 +19,25 @@ const placements = argv.includes("--disk-only") || !existsSync(MEMORY_DIR) ? ["d
 /** The issue's "today": 50–57 tasks/s accepted (issue 16); the target is 4× the upper figure. */
 const TODAY_PER_S = 57;
 
-function once(placement, onCreate) {
+async function once(placement, onCreate) {
   const dir = placement === "memory" ? mkdtempSync(join(MEMORY_DIR, "utter-burst-")) : null;
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(root, "node_modules/.bin/vitest"), ["run", "--config", "vitest.bench.config.ts", "bench/burst.bench.test.ts"], {
+  const label = `${placement}, ${onCreate ? "on create" : "queue"}`;
+  try {
+    const out = await runCommand(join(root, "node_modules/.bin/vitest"), ["run", "--config", "vitest.bench.config.ts", "bench/burst.bench.test.ts"], {
       cwd: root,
       env: { ...process.env, UTTER_DISPATCH_ON_CREATE: onCreate ? "1" : "0", ...(dir ? { TMPDIR: dir } : {}) },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (out += d));
-    child.on("exit", (code) => {
-      if (dir) rmSync(dir, { recursive: true, force: true });
-      const line = out.split("\n").find((l) => l.startsWith("burst-result "));
-      if (code !== 0 || !line) reject(new Error(`burst bench (${placement}, ${onCreate ? "on create" : "queue"}) exited ${code}:\n${out.slice(-4000)}`));
-      else resolve(JSON.parse(line.slice("burst-result ".length)));
-    });
-  });
+    }).catch((err) => Promise.reject(new Error(`burst bench (${label}): ${err.message}`)));
+    const line = out.split("\n").find((l) => l.startsWith("burst-result "));
+    if (!line) throw new Error(`burst bench (${label}) printed no result:\n${out.slice(-4000)}`);
+    return JSON.parse(line.slice("burst-result ".length));
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // The Worker's entry imports the Remix build.
 if (!existsSync(join(root, "build/server/index.js"))) {
-  await new Promise((resolve, reject) =>
-    spawn(join(root, "node_modules/.bin/remix"), ["vite:build"], { cwd: root, stdio: "inherit" }).on("exit", (c) => (c === 0 ? resolve() : reject(new Error(`build exited ${c}`)))),
-  );
+  await runCommand(join(root, "node_modules/.bin/remix"), ["vite:build"], { cwd: root, env: process.env, quiet: false });
 }
 console.log(machineLine("Utter burst benchmark"));
 const rows = [];
