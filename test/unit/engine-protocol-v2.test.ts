@@ -2,7 +2,16 @@ import { describe, expect, it } from "vitest";
 import registryFixture from "../fixtures/engine-protocol/v2/artifact-kinds.json";
 import framesFixture from "../fixtures/engine-protocol/v2/frames.json";
 import { ARTIFACT_REGISTRY, ArtifactKindSpec, checkArtifactAddress } from "../../worker/engine/artifacts";
-import { decodeFrameHeader, encodeFrame, encodeFrameBatch, FRAME_BATCH_MAX_FRAMES, frameSamples, framesOfMessage } from "../../worker/engine/frames";
+import {
+  decodeFrameHeader,
+  encodeFrame,
+  encodeFrameBatch,
+  FRAME_BATCH_FLAG_TEXT,
+  FRAME_BATCH_MAX_FRAMES,
+  frameSamples,
+  framesOfMessage,
+  listenerBinaryOf,
+} from "../../worker/engine/frames";
 import { SubmitRequest } from "../../worker/engine/protocol";
 
 const hex = (s: string) => Uint8Array.from(s.match(/../g) ?? [], (b) => parseInt(b, 16));
@@ -75,6 +84,26 @@ describe("frame batches to listeners (ADR 0027)", () => {
     expect(parts.map((p) => (decodeFrameHeader(p) as { header: { frame: number } }).header.frame)).toEqual([0, 1, 2]);
   });
 
+  it("carries a text trailer after the frames (ADR 0031), and refuses one that is cut short or not UTF-8", () => {
+    const frames = [frame(0, 3), frame(1, 2)];
+    const text = JSON.stringify({ type: "progress", seq: 4, progress: 0.5, stage: "générer" });
+    const batch = new Uint8Array(encodeFrameBatch(frames, text));
+    expect(batch[1]).toBe(FRAME_BATCH_FLAG_TEXT);
+    const got = listenerBinaryOf(batch)!;
+    expect(got.frames.map((p) => [...p])).toEqual(frames.map((f) => [...f]));
+    expect(got.text).toBe(text);
+    expect(framesOfMessage(batch)!.map((p) => [...p])).toEqual(frames.map((f) => [...f]));
+    // Without a trailer the flag is clear and the text null, as before.
+    const plain = new Uint8Array(encodeFrameBatch(frames));
+    expect(plain[1]).toBe(0);
+    expect(listenerBinaryOf(plain)!.text).toBeNull();
+    expect(listenerBinaryOf(frames[0]!)).toEqual({ frames: [frames[0]], text: null });
+    expect(listenerBinaryOf(batch.subarray(0, batch.length - 1))).toBeNull();
+    const bad = batch.slice();
+    bad[bad.length - 1] = 0xff; // not UTF-8
+    expect(listenerBinaryOf(bad)).toBeNull();
+  });
+
   it("passes a single frame through as it is", () => {
     const f = frame(7, 4);
     expect(framesOfMessage(f)!.map((p) => [...p])).toEqual([[...f]]);
@@ -88,7 +117,9 @@ describe("frame batches to listeners (ADR 0027)", () => {
     zero[2] = 0;
     expect(framesOfMessage(zero)).toBeNull(); // count 0
     const flags = good.slice();
-    flags[1] = 1;
+    flags[1] = 1; // says a text trailer follows, and none does
+    expect(framesOfMessage(flags)).toBeNull();
+    flags[1] = 2; // no such flag
     expect(framesOfMessage(flags)).toBeNull();
     expect(() => encodeFrameBatch([])).toThrow(RangeError);
     expect(() => encodeFrameBatch(Array.from({ length: FRAME_BATCH_MAX_FRAMES + 1 }, (_, i) => frame(i, 1)))).toThrow(RangeError);

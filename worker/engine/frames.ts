@@ -117,23 +117,29 @@ export function encodeFramePcm(fields: FrameFields, pcm: Uint8Array): Uint8Array
  * Listener messages may carry several frames at once (ADR 0027):
  * when frames arrive faster than the Durable Object can send them to every listener, the ones
  * waiting are sent together, in one message per listener, instead of one message per frame each.
- * A batch is `[u8 2][u8 0][u16 count]` then, per frame, `[u32 byte length][the frame]`, little-endian;
- * its frames are whole frames as above, in order. Engines never send batches (the DO refuses them).
+ * A batch is `[u8 2][u8 flags][u16 count]` then, per frame, `[u32 byte length][the frame]`, little-endian;
+ * its frames are whole frames as above, in order. With flag bit 0 set (ADR 0031) a text trailer
+ * follows the frames, `[u32 byte length][UTF-8 text]`: a listener's text message (one server message,
+ * or an array of them) that is handled right after the frames, as if it had come as its own message
+ * next. No other flag is defined. Engines never send batches (the DO refuses them).
  */
 export const FRAME_BATCH_VERSION = 2;
 export const FRAME_BATCH_HEADER_BYTES = 4;
 /** The most frames one batch carries. */
 export const FRAME_BATCH_MAX_FRAMES = 64;
+/** Flag bit: a text trailer follows the frames. */
+export const FRAME_BATCH_FLAG_TEXT = 1;
 
-/** One message carrying `frames` (each a whole frame) in order. */
-export function encodeFrameBatch(frames: readonly (ArrayBuffer | ArrayBufferView)[]): ArrayBuffer {
+/** One message carrying `frames` (each a whole frame) in order, then `text` (a listener text message) when given. */
+export function encodeFrameBatch(frames: readonly (ArrayBuffer | ArrayBufferView)[], text?: string): ArrayBuffer {
   if (frames.length < 1 || frames.length > FRAME_BATCH_MAX_FRAMES) throw new RangeError(`a batch holds 1 to ${FRAME_BATCH_MAX_FRAMES} frames`);
-  let size = FRAME_BATCH_HEADER_BYTES;
+  const trailer = text === undefined ? null : new TextEncoder().encode(text);
+  let size = FRAME_BATCH_HEADER_BYTES + (trailer ? 4 + trailer.byteLength : 0);
   for (const f of frames) size += 4 + f.byteLength;
   const out = new Uint8Array(size);
   const v = new DataView(out.buffer);
   v.setUint8(0, FRAME_BATCH_VERSION);
-  v.setUint8(1, 0);
+  v.setUint8(1, trailer ? FRAME_BATCH_FLAG_TEXT : 0);
   v.setUint16(2, frames.length, true);
   let at = FRAME_BATCH_HEADER_BYTES;
   for (const f of frames) {
@@ -141,30 +147,63 @@ export function encodeFrameBatch(frames: readonly (ArrayBuffer | ArrayBufferView
     out.set(f instanceof ArrayBuffer ? new Uint8Array(f) : new Uint8Array(f.buffer, f.byteOffset, f.byteLength), at + 4);
     at += 4 + f.byteLength;
   }
+  if (trailer) {
+    v.setUint32(at, trailer.byteLength, true);
+    out.set(trailer, at + 4);
+  }
   return out.buffer;
 }
 
+/** A binary listener message taken apart: its frames, and the text message that follows them (or null). */
+export interface ListenerBinary {
+  frames: Uint8Array[];
+  text: string | null;
+}
+
 /**
- * The frames of one binary listener message: a single frame, or each frame of a batch (views into
- * `bytes`, not copies). Null when a batch is malformed (its lengths do not add up); single frames
- * are returned as they are, for `decodeFrame` to check.
+ * One binary listener message: a single frame, or each frame of a batch (views into `bytes`, not
+ * copies) and its text trailer. Null when a batch is malformed (lengths that do not add up, an
+ * unknown flag, a trailer that is not UTF-8); single frames are returned as they are, for
+ * `decodeFrame` to check.
  */
-export function framesOfMessage(bytes: ArrayBuffer | ArrayBufferView): Uint8Array[] | null {
+export function listenerBinaryOf(bytes: ArrayBuffer | ArrayBufferView): ListenerBinary | null {
   const all = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (all.byteLength < 1 || all[0] !== FRAME_BATCH_VERSION) return [all];
+  if (all.byteLength < 1 || all[0] !== FRAME_BATCH_VERSION) return { frames: [all], text: null };
   if (all.byteLength < FRAME_BATCH_HEADER_BYTES) return null;
   const v = new DataView(all.buffer, all.byteOffset, all.byteLength);
-  if (v.getUint8(1) !== 0) return null;
+  const flags = v.getUint8(1);
+  if ((flags & ~FRAME_BATCH_FLAG_TEXT) !== 0) return null;
   const count = v.getUint16(2, true);
   if (count < 1 || count > FRAME_BATCH_MAX_FRAMES) return null;
-  const out: Uint8Array[] = [];
+  const frames: Uint8Array[] = [];
   let at = FRAME_BATCH_HEADER_BYTES;
-  for (let i = 0; i < count; i++) {
+  const part = () => {
     if (at + 4 > all.byteLength) return null;
     const len = v.getUint32(at, true);
     if (at + 4 + len > all.byteLength) return null;
-    out.push(all.subarray(at + 4, at + 4 + len));
+    const got = all.subarray(at + 4, at + 4 + len);
     at += 4 + len;
+    return got;
+  };
+  for (let i = 0; i < count; i++) {
+    const frame = part();
+    if (!frame) return null;
+    frames.push(frame);
   }
-  return at === all.byteLength ? out : null;
+  let text: string | null = null;
+  if (flags & FRAME_BATCH_FLAG_TEXT) {
+    const trailer = part();
+    if (!trailer) return null;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(trailer);
+    } catch {
+      return null;
+    }
+  }
+  return at === all.byteLength ? { frames, text } : null;
+}
+
+/** The frames of one binary listener message (its text trailer left out); null when it is malformed. */
+export function framesOfMessage(bytes: ArrayBuffer | ArrayBufferView): Uint8Array[] | null {
+  return listenerBinaryOf(bytes)?.frames ?? null;
 }
