@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { artifactSpec, checkArtifactAddress, type ArtifactKind } from "../worker/engine/artifacts";
-import { decodeFrameHeader, encodeFrameBatch, type FrameHeader } from "../worker/engine/frames";
+import { decodeFrameHeader, type FrameHeader } from "../worker/engine/frames";
 import { EngineEvent, EVENT_MAX_BYTES, type EngineError, type EventAck, type ResumeFrom, type StreamAck, type StreamCancel, type StreamHello } from "../worker/engine/protocol";
 import { createEngineRegistry } from "../worker/engine/registry";
 import { getConfig } from "../worker/lib/config";
@@ -34,7 +34,7 @@ import {
   type TrackerInit,
   type TrackerState,
 } from "../worker/tasks/tracker-reducer";
-import { FanOut, type FanOutItem } from "./fan-out";
+import { FanOut, messagesOf, type FanOutItem, type PassMessages } from "./fan-out";
 import { LiveStream } from "./live-stream";
 import { ReplayBuffer } from "./replay-buffer";
 
@@ -59,19 +59,6 @@ export interface MultipartRecord {
   key: string;
   /** R2's own id for the upload; engines see only ours. */
   r2UploadId: string;
-}
-
-/** What one listener is sent for a pass: its frames (one, or a batch) and its JSON messages (one, or an array). */
-interface PassMessages {
-  frames?: string | ArrayBuffer;
-  json?: string | ArrayBuffer;
-}
-
-function messagesOf(frames: readonly FanOutItem[], json: readonly FanOutItem[]): PassMessages {
-  return {
-    frames: frames.length > 1 ? encodeFrameBatch(frames.map((it) => it.data as ArrayBuffer)) : frames[0]?.data,
-    json: json.length > 1 ? `[${json.map((it) => it.data as string).join(",")}]` : json[0]?.data,
-  };
 }
 
 /**
@@ -554,7 +541,8 @@ export class TaskTracker extends DurableObject<Env> {
   /**
    * One fan-out pass to one listener, with the per-listener rules: covered by its snapshot, taken
    * from artifacts, flow control. Its frames go as one message (a batch when there are several),
-   * then its JSON messages as one (an array when there are several), ADR 0027.
+   * then its JSON messages as one (an array when there are several), ADR 0027; both in one binary
+   * message when it has both (ADR 0031).
    */
   private deliver(ws: WebSocket, pass: readonly FanOutItem[]) {
     const covered = this.covered.get(ws);

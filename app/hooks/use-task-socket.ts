@@ -5,7 +5,7 @@ import {
   EMPTY_TASK_STATE,
   fromSnapshot,
   isTerminal,
-  parseServerMessages,
+  socketMessages,
   type TaskSnapshot,
   type TaskState,
 } from "../lib/task-state";
@@ -128,12 +128,9 @@ export function useTaskSocket(taskId: string | null | undefined, options: TaskSo
         }, pingIntervalMs);
       };
       socket.onmessage = (event) => {
-        if (event.data instanceof ArrayBuffer) {
-          onFrameRef.current?.(event.data);
-          return;
-        }
-        if (typeof event.data !== "string" || event.data === "pong") return;
-        const messages = parseServerMessages(event.data);
+        // Frames go to the player; a batch of them may also carry the pass's JSON messages (ADR 0031).
+        if (event.data instanceof ArrayBuffer) onFrameRef.current?.(event.data);
+        const messages = socketMessages(event.data);
         if (!messages.length) return;
         if (!heard) {
           heard = true;

@@ -8,6 +8,7 @@
  */
 import type { SegmentView, ServerMessage, TaskResult, TaskSnapshot, TaskView } from "../../worker/tasks/messages";
 import { SERVER_MESSAGE_TYPES } from "../../worker/tasks/lifecycle.ts";
+import { listenerBinaryOf } from "../../worker/engine/frames.ts";
 
 export type { SegmentView, ServerMessage, TaskResult, TaskSnapshot, TaskView };
 
@@ -124,6 +125,19 @@ export function parseServerMessages(raw: string): ServerMessage[] {
   }
   const list: unknown[] = Array.isArray(value) ? value : [value];
   return list.map(checkServerMessage).filter((m): m is ServerMessage => m !== null);
+}
+
+/**
+ * The server messages one socket message carries: a text message's, or those in a binary batch's
+ * text trailer (sent with the pass's frames, ADR 0031); none for a frame, `pong` or anything malformed.
+ */
+export function socketMessages(data: unknown): ServerMessage[] {
+  if (typeof data === "string") return data === "pong" ? [] : parseServerMessages(data);
+  if (data instanceof ArrayBuffer) {
+    const text = listenerBinaryOf(data)?.text;
+    return text ? parseServerMessages(text) : [];
+  }
+  return [];
 }
 
 function checkServerMessage(value: unknown): ServerMessage | null {

@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 // Node strips the types of the .ts module it imports (a .mjs test keeps tsc, which does not allow .ts import paths, out of it).
-import { applyMessage, EMPTY_TASK_STATE, fromSnapshot, parseServerMessage, parseServerMessages } from "../../app/lib/task-state.ts";
+import { applyMessage, EMPTY_TASK_STATE, fromSnapshot, parseServerMessage, parseServerMessages, socketMessages } from "../../app/lib/task-state.ts";
+import { encodeFrame, encodeFrameBatch } from "../../worker/engine/frames.ts";
 
 /** @type {import("../../app/lib/task-state.ts").TaskView} */
 const task = {
@@ -165,4 +166,19 @@ describe("task state from socket messages", () => {
     }
     assert.equal(state.seq, 5);
   });
+
+  test("takes the messages a binary batch carries after its frames (ADR 0031), and none from a frame, pong or a broken batch", () => {
+    const a = { type: "progress", seq: 4, progress: 0.4, stage: "generating" };
+    const b = { type: "segment", seq: 5, index: 1, url: "/u", duration_ms: 10 };
+    const frame = encodeFrame({ segment: 0, frame: 0, segment_offset: 0, stream_offset: 0 }, [1, 2, 3]);
+    assert.deepEqual(socketMessages(encodeFrameBatch([frame], JSON.stringify([a, b]))), [a, b]);
+    assert.deepEqual(socketMessages(encodeFrameBatch([frame, frame], JSON.stringify(a))), [a]);
+    assert.deepEqual(socketMessages(encodeFrameBatch([frame])), []);
+    assert.deepEqual(socketMessages(frame.buffer), []);
+    assert.deepEqual(socketMessages(JSON.stringify(a)), [a]);
+    assert.deepEqual(socketMessages("pong"), []);
+    const cut = encodeFrameBatch([frame], JSON.stringify(a)).slice(0, -2);
+    assert.deepEqual(socketMessages(cut), []);
+  });
 });
+

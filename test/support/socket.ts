@@ -1,5 +1,5 @@
 import { exports } from "cloudflare:workers";
-import { framesOfMessage } from "../../worker/engine/frames";
+import { listenerBinaryOf } from "../../worker/engine/frames";
 import { ListenerText, ServerMessage } from "../../worker/tasks/messages";
 import { ORIGIN } from "./http";
 
@@ -20,7 +20,8 @@ export type Received = { kind: "json"; message: ServerMessage } | { kind: "frame
 
 /**
  * Opens the task socket as the browser would and collects every message (validated) and every
- * binary frame; a batch message (ADR 0027) is split into its frames, counted in `binaryMessages`.
+ * binary frame; a batch message (ADR 0027) is split into its frames and its text trailer (ADR 0031),
+ * counted in `binaryMessages`.
  */
 export async function openTaskSocket(taskId: string, cookie: string, opts: { onReceive?: (r: Received) => void } = {}) {
   const res = await upgrade(taskId, cookie);
@@ -32,29 +33,36 @@ export async function openTaskSocket(taskId: string, cookie: string, opts: { onR
   const messages: ServerMessage[] = [];
   const frames: Uint8Array[] = [];
   const received: Received[] = [];
-  const binaryMessages = { count: 0, batches: 0 };
+  const binaryMessages = { count: 0, batches: 0, withText: 0 };
   const textBatches = { count: 0 };
   const closed: { code: number | null } = { code: null };
   const waiters: (() => void)[] = [];
   socket.addEventListener("message", (e) => {
     const got: Received[] = [];
-    if (typeof e.data === "string") {
+    const onText = (raw: string) => {
       // One message, or several as an array (ADR 0027).
-      const text = ListenerText.parse(JSON.parse(e.data));
+      const text = ListenerText.parse(JSON.parse(raw));
       const list: ServerMessage[] = Array.isArray(text) ? text : [text];
       if (list.length > 1) textBatches.count++;
       for (const message of list) {
         messages.push(message);
         got.push({ kind: "json", message });
       }
-    } else {
-      const parts = framesOfMessage(e.data as ArrayBuffer);
+    };
+    if (typeof e.data === "string") onText(e.data);
+    else {
+      const parts = listenerBinaryOf(e.data as ArrayBuffer);
       if (!parts) throw new Error("a malformed frame batch");
       binaryMessages.count++;
-      if (parts.length > 1) binaryMessages.batches++;
-      for (const bytes of parts) {
+      if (parts.frames.length > 1) binaryMessages.batches++;
+      for (const bytes of parts.frames) {
         frames.push(bytes);
         got.push({ kind: "frame", bytes });
+      }
+      // The pass's JSON messages, after its frames (ADR 0031).
+      if (parts.text !== null) {
+        binaryMessages.withText++;
+        onText(parts.text);
       }
     }
     for (const r of got) {
