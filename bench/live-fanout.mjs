@@ -207,6 +207,7 @@ async function runCount({ worker, client, stub, voiceId, listeners, engineOrigin
     complete: count.complete,
     deliveredPct: listeners ? (100 * count.delivered) / (listeners * total) : NaN,
     framesPerMessage: count.messages ? count.delivered / count.messages : NaN,
+    json: { min: count.jsonMin, max: count.jsonMax, gaps: count.jsonGaps },
     acks: acks.length,
     warmup: warmupAcks.length,
     warmupMax: warmupAcks.length ? Math.max(...warmupAcks) : NaN,
@@ -246,6 +247,7 @@ for (const listeners of COUNTS) {
   process.stdout.write(`▶ ${listeners} listeners, ${SECONDS} s at ${FPS} frames/s… `);
   const r = await runCount({ worker, client, stub, voiceId: voice.voiceId, listeners, engineOrigin, listenerOrigin });
   console.log(`done (${r.sendSeconds.toFixed(1)} s)`);
+  if (r.listeners) console.log(`  JSON messages per listener (progress, segments…): ${r.json.min}–${r.json.max}, gaps in seq: ${r.json.gaps}`);
   if (r.closedEarly) console.log(`  the Worker closed the engine's socket at ${r.closedEarly.at.toFixed(2)} s: ${r.closedEarly.code} ${r.closedEarly.reason}`);
   rows.push(r);
 }

@@ -24,7 +24,7 @@ import { fileURLToPath } from "node:url";
 import { benchSecrets, machineLine, startBenchWorker } from "./lib/bench-stack.mjs";
 import { freePort, installExitHandlers, sleep, startProcess, stopProcess, waitForHttp } from "./lib/procs.mjs";
 import { createBenchUser, createBenchVoice } from "./lib/setup-account.mjs";
-import { framesOfMessage } from "../worker/engine/frames.ts"; // the protocol's own codec (Node strips its types)
+import { listenerBinaryOf } from "../worker/engine/frames.ts"; // the protocol's own codec (Node strips its types)
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const argv = process.argv.slice(2);
@@ -90,15 +90,17 @@ function follow(client, taskId) {
   const done = new Promise((r) => (resolve = r));
   ws.onmessage = (e) => {
     const at = performance.now();
+    let text = e.data;
     if (typeof e.data !== "string") {
-      // One frame or a batch of them (ADR 0027).
-      const frames = framesOfMessage(e.data) ?? [];
+      // One frame or a batch of them (ADR 0027), and maybe the JSON messages that went with them (ADR 0031).
+      const parts = listenerBinaryOf(e.data) ?? { frames: [], text: null };
       t.firstFrame ??= at;
-      t.frames += frames.length;
-      t.frameBytes += frames.reduce((n, f) => n + f.byteLength, 0);
-      return;
+      t.frames += parts.frames.length;
+      t.frameBytes += parts.frames.reduce((n, f) => n + f.byteLength, 0);
+      if (parts.text === null) return;
+      text = parts.text;
     }
-    const parsed = JSON.parse(e.data);
+    const parsed = JSON.parse(text);
     for (const msg of Array.isArray(parsed) ? parsed : [parsed]) {
       if (msg.type === "segment") {
         t.firstSegment ??= at;

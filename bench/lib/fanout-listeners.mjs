@@ -6,7 +6,7 @@
 import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
-import { framesOfMessage } from "../../worker/engine/frames.ts"; // a message may batch frames (ADR 0027)
+import { listenerBinaryOf } from "../../worker/engine/frames.ts"; // a message may batch frames (ADR 0027) and carry JSON (ADR 0031)
 import { openRawListener } from "./raw-ws-listener.mjs";
 
 const { url, headers, listeners, nice } = workerData;
@@ -27,16 +27,35 @@ for (let i = 0; i < listeners; i += 50) {
   const batch = await Promise.all(
     Array.from({ length: Math.min(50, listeners - i) }, async () => {
       const ws = await openRawListener(url, headers);
-      const rec = { frames: 0, next: 0, outOfOrder: 0, messages: 0 };
+      const rec = { frames: 0, next: 0, outOfOrder: 0, messages: 0, json: 0, jsonGaps: 0, seq: -1 };
+      // JSON messages (one, or an array) on their own or as a batch's trailer; each seq should follow the last.
+      const onText = (text) => {
+        const parsed = JSON.parse(text);
+        for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
+          if (typeof m.seq !== "number") continue;
+          if (m.type === "snapshot") rec.seq = m.seq;
+          else {
+            if (rec.seq >= 0 && m.seq !== rec.seq + 1) rec.jsonGaps++;
+            rec.seq = Math.max(rec.seq, m.seq);
+            rec.json++;
+          }
+        }
+      };
       ws.onMessage((type, data) => {
-        if (type !== "binary") return;
+        if (type !== "binary") {
+          const text = Buffer.from(data).toString("utf8");
+          if (text !== "pong") onText(text);
+          return;
+        }
         rec.messages++;
-        for (const f of framesOfMessage(data) ?? []) {
+        const parts = listenerBinaryOf(data);
+        for (const f of parts?.frames ?? []) {
           const n = new DataView(f.buffer, f.byteOffset, f.byteLength).getUint32(4, true);
           if (n !== rec.next) rec.outOfOrder++;
           rec.next = n + 1;
           rec.frames++;
         }
+        if (parts?.text) onText(parts.text);
       });
       got.push(rec);
       return ws;
@@ -55,6 +74,9 @@ parentPort.on("message", (m) => {
       messages: got.reduce((a, r) => a + r.messages, 0),
       minFrames: got.length ? Math.min(...got.map((r) => r.frames)) : NaN,
       behind: got.filter((r) => r.frames < m.total).length,
+      jsonMin: got.length ? Math.min(...got.map((r) => r.json)) : NaN,
+      jsonMax: got.length ? Math.max(...got.map((r) => r.json)) : NaN,
+      jsonGaps: got.reduce((a, r) => a + r.jsonGaps, 0),
     });
   } else if (m.type === "close") {
     for (const ws of sockets) ws.close();
