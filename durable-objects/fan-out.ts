@@ -9,6 +9,32 @@ export interface FanOutItem {
   seq: number | null;
 }
 
+/** How a fan-out spends its object's thread; every field has a default that the tracker uses. */
+export interface FanOutOptions {
+  /** Sockets per turn: with frames batched, a small turn answers the engine sooner without a growing backlog. */
+  chunk?: number;
+  /** Yields between turns (the next macrotask). */
+  pause?: () => Promise<void>;
+  /** At most this many frames (≈ 0.8 s of audio at 20 frames/s, twice what the longest spacing gathers) and this many JSON messages per pass. */
+  maxBatch?: number;
+  /**
+   * Listener sends a second the fan-out may spend (ADR 0031): a pass to n listeners starts at least
+   * n / sendsPerSecond seconds after the previous one started, at most `maxSpacingMs` after it.
+   * Below sendsPerSecond / 20 listeners (125 by default) this never holds a frame back at 20
+   * frames/s; above, passes carry more frames each instead of coming more often. A spacing under
+   * FAN_OUT_MIN_SPACING_MS (fewer than 25 listeners by default) is not kept at all.
+   */
+  sendsPerSecond?: number;
+  maxSpacingMs?: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export const FAN_OUT_SENDS_PER_SECOND = 2_500;
+export const FAN_OUT_MAX_SPACING_MS = 400;
+/** Spacings shorter than this are not kept. */
+export const FAN_OUT_MIN_SPACING_MS = 10;
+
 /**
  * Sends each item to its listeners in order, `chunk` sockets at a time,
  * yielding between chunks so the Durable Object can take the engine's next
@@ -36,32 +62,6 @@ export interface FanOutItem {
  * 30–60 ms); with it the passes carry more frames each, and the engine's
  * messages find the thread idle between them.
  */
-/** How a fan-out spends its object's thread; every field has a default that the tracker uses. */
-export interface FanOutOptions {
-  /** Sockets per turn: with frames batched, a small turn answers the engine sooner without a growing backlog. */
-  chunk?: number;
-  /** Yields between turns (the next macrotask). */
-  pause?: () => Promise<void>;
-  /** At most this many frames (≈ 0.8 s of audio at 20 frames/s, twice what the longest spacing gathers) and this many JSON messages per pass. */
-  maxBatch?: number;
-  /**
-   * Listener sends a second the fan-out may spend (ADR 0031): a pass to n listeners starts at least
-   * n / sendsPerSecond seconds after the previous one started, at most `maxSpacingMs` after it.
-   * Below sendsPerSecond / 20 listeners (125 by default) this never holds a frame back at 20
-   * frames/s; above, passes carry more frames each instead of coming more often. A spacing under
-   * FAN_OUT_MIN_SPACING_MS (fewer than 25 listeners by default) is not kept at all.
-   */
-  sendsPerSecond?: number;
-  maxSpacingMs?: number;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-}
-
-export const FAN_OUT_SENDS_PER_SECOND = 2_500;
-export const FAN_OUT_MAX_SPACING_MS = 400;
-/** Spacings shorter than this are not kept. */
-export const FAN_OUT_MIN_SPACING_MS = 10;
-
 export class FanOut {
   private readonly queue: FanOutItem[] = [];
   private pass: { items: FanOutItem[]; targets: WebSocket[]; pos: number } | null = null;
