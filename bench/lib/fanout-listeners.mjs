@@ -43,7 +43,7 @@ for (let i = 0; i < listeners; i += 50) {
       };
       ws.onMessage((type, data) => {
         if (type !== "binary") {
-          const text = Buffer.from(data).toString("utf8");
+          const text = data.toString("utf8"); // a Buffer from the raw client
           if (text !== "pong") onText(text);
           return;
         }

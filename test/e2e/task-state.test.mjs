@@ -181,4 +181,3 @@ describe("task state from socket messages", () => {
     assert.deepEqual(socketMessages(cut), []);
   });
 });
-

@@ -33,7 +33,7 @@ export async function openTaskSocket(taskId: string, cookie: string, opts: { onR
   const messages: ServerMessage[] = [];
   const frames: Uint8Array[] = [];
   const received: Received[] = [];
-  const binaryMessages = { count: 0, batches: 0, withText: 0 };
+  const binaryMessages = { count: 0, batches: 0 };
   const textBatches = { count: 0 };
   const closed: { code: number | null } = { code: null };
   const waiters: (() => void)[] = [];
@@ -60,10 +60,7 @@ export async function openTaskSocket(taskId: string, cookie: string, opts: { onR
         got.push({ kind: "frame", bytes });
       }
       // The pass's JSON messages, after its frames (ADR 0031).
-      if (parts.text !== null) {
-        binaryMessages.withText++;
-        onText(parts.text);
-      }
+      if (parts.text !== null) onText(parts.text);
     }
     for (const r of got) {
       received.push(r);

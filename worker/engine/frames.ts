@@ -129,11 +129,14 @@ export const FRAME_BATCH_HEADER_BYTES = 4;
 export const FRAME_BATCH_MAX_FRAMES = 64;
 /** Flag bit: a text trailer follows the frames. */
 export const FRAME_BATCH_FLAG_TEXT = 1;
+// One of each for the module: the tracker encodes a trailer per pass (per listener when it takes part of one).
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** One message carrying `frames` (each a whole frame) in order, then `text` (a listener text message) when given. */
 export function encodeFrameBatch(frames: readonly (ArrayBuffer | ArrayBufferView)[], text?: string): ArrayBuffer {
   if (frames.length < 1 || frames.length > FRAME_BATCH_MAX_FRAMES) throw new RangeError(`a batch holds 1 to ${FRAME_BATCH_MAX_FRAMES} frames`);
-  const trailer = text === undefined ? null : new TextEncoder().encode(text);
+  const trailer = text === undefined ? null : utf8Encoder.encode(text);
   let size = FRAME_BATCH_HEADER_BYTES + (trailer ? 4 + trailer.byteLength : 0);
   for (const f of frames) size += 4 + f.byteLength;
   const out = new Uint8Array(size);
@@ -195,7 +198,7 @@ export function listenerBinaryOf(bytes: ArrayBuffer | ArrayBufferView): Listener
     const trailer = part();
     if (!trailer) return null;
     try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(trailer);
+      text = utf8Decoder.decode(trailer);
     } catch {
       return null;
     }
